@@ -1,0 +1,145 @@
+// Package gitops holds the domain types the pipeline passes between its parts: what a Terraform plan
+// changes, what a policy found, what one stack × stage run produced. It does no I/O and imports no SDK;
+// adapters (terraform, policy, gitlab) convert their libraries' types into these at the boundary.
+package gitops
+
+import (
+	"fmt"
+	"time"
+)
+
+// Action is what a plan does to one resource instance, in the words Terraform uses.
+type Action string
+
+// Actions, in the order a note lists them.
+const (
+	ActionCreate  Action = "create"
+	ActionUpdate  Action = "update"
+	ActionReplace Action = "replace"
+	ActionDelete  Action = "delete"
+	ActionImport  Action = "import" // imported with no other change
+	ActionMove    Action = "move"   // moved with no other change
+	ActionForget  Action = "forget" // removed from state, left in the cloud
+	ActionRead    Action = "read"   // data source read during apply
+)
+
+// Actions lists every action in display order.
+var Actions = []Action{ActionCreate, ActionUpdate, ActionReplace, ActionDelete, ActionImport, ActionMove, ActionForget, ActionRead}
+
+// AttributeChange is one attribute that differs between before and after. Before and After are rendered
+// values; a sensitive side is never rendered: Sensitive is set and the value is left empty.
+type AttributeChange struct {
+	Path      string
+	Before    string
+	After     string
+	Sensitive bool
+	Unknown   bool // After is known only after apply
+}
+
+// ResourceChange is one resource instance a plan changes.
+type ResourceChange struct {
+	Address         string
+	PreviousAddress string // set when the instance moves
+	Type            string
+	Action          Action
+	Importing       bool     // an import accompanies Action
+	Stateful        bool     // the type holds data: deleting or replacing it loses data
+	ReplacePaths    []string // attributes that force a replacement
+	Attributes      []AttributeChange
+}
+
+// PlanSummary counts what a plan does, as Terraform's own summary line counts it: a replacement counts
+// once in Add and once in Destroy.
+type PlanSummary struct {
+	Import, Add, Change, Destroy, Forget int
+}
+
+// NoChanges reports whether the plan changes nothing.
+func (s PlanSummary) NoChanges() bool { return s == PlanSummary{} }
+
+// String is Terraform's summary line: "Plan: 1 to add, 0 to change, 0 to destroy." or "No changes."
+func (s PlanSummary) String() string {
+	if s.NoChanges() {
+		return "No changes."
+	}
+	line := "Plan: "
+	if s.Import > 0 {
+		line += fmt.Sprintf("%d to import, ", s.Import)
+	}
+	line += fmt.Sprintf("%d to add, %d to change, %d to destroy", s.Add, s.Change, s.Destroy)
+	if s.Forget > 0 {
+		line += fmt.Sprintf(", %d to forget", s.Forget)
+	}
+	return line + "."
+}
+
+// Plan is what one saved Terraform plan would change.
+type Plan struct {
+	Summary PlanSummary
+	Changes []ResourceChange  // sorted by address
+	Outputs []AttributeChange // changed root outputs; sensitive ones carry no value
+}
+
+// Severity is how much a policy finding weighs.
+type Severity string
+
+// Severities: a denial blocks, a warning informs.
+const (
+	Deny Severity = "deny"
+	Warn Severity = "warn"
+)
+
+// Finding is one policy result for one plan.
+type Finding struct {
+	Severity Severity
+	ID       string // the rule's stable id, e.g. "S3_001"; empty for rules that give none
+	Rule     string // the Rego rule that produced it, e.g. "deny_s3"
+	Message  string
+	Address  string // the resource it is about, if any
+	File     string // the policy file the rule lives in
+}
+
+// MergeRequest is what policies may know of the merge request a plan belongs to.
+type MergeRequest struct {
+	IID        int
+	Author     string
+	Labels     []string
+	ApprovedBy []string
+}
+
+// PolicyContext is handed to policies next to the plan, as data.gitops.
+type PolicyContext struct {
+	Project      string
+	Stack        string
+	Stage        string
+	MergeRequest MergeRequest
+	// PlanMatchesReview is set at promotion time: whether the plan applied is the one reviewed on the MR.
+	PlanMatchesReview *bool
+}
+
+// StackRun is the outcome of planning one stack in one stage.
+type StackRun struct {
+	Stack    string
+	Stage    string
+	Plan     *Plan  // nil when planning failed
+	Text     string // Terraform's plain-text rendering of the saved plan (sensitive values already masked)
+	Error    string // what failed, with Terraform's diagnostics; empty on success
+	Findings []Finding
+	// PolicyError is set when the policies could not be evaluated (compile or runtime error): it blocks
+	// like a denial.
+	PolicyError string
+	Duration    time.Duration
+}
+
+// Denied reports whether policies block the run: a denial or a policy that could not be evaluated.
+func (r StackRun) Denied() bool {
+	if r.PolicyError != "" {
+		return true
+	}
+	for _, f := range r.Findings {
+		if f.Severity == Deny {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,195 @@
+// Package testsvc gives tests the real services they need: a PostgreSQL database of their own, a Redis
+// server, a Terraform-compatible binary. A service that cannot be had skips the test locally and fails it
+// when CI=true, so a missing install step can never pass unnoticed.
+package testsvc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Unavailable skips t, or fails it when the CI environment variable is "true".
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("required test service unavailable in CI: %s", msg)
+	}
+	t.Skipf("test service unavailable (set it up with `make test`): %s", msg)
+}
+
+// Postgres returns the URL of a new, empty database that is dropped when the test ends. The server is the
+// one named by TEST_DATABASE_URL.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		Unavailable(t, "TEST_DATABASE_URL is not set")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, err := pgx.Connect(ctx, base)
+	if err != nil {
+		Unavailable(t, "connect to TEST_DATABASE_URL: %v", err)
+	}
+	defer admin.Close(context.Background())
+	name := "t_" + randomHex(8)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create test database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			t.Logf("drop test database %s: %v", name, err)
+			return
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Logf("drop test database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse TEST_DATABASE_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+// Redis returns the URL of the shared test Redis server (TEST_REDIS_URL) and a key prefix unique to this
+// test; tests sharing the server must keep to their prefix.
+func Redis(t testing.TB) (redisURL, prefix string) {
+	t.Helper()
+	u := os.Getenv("TEST_REDIS_URL")
+	if u == "" {
+		Unavailable(t, "TEST_REDIS_URL is not set")
+	}
+	return u, "t:" + randomHex(6) + ":"
+}
+
+// RedisServer starts a Redis server of this test's own on a free loopback port, for tests that stop or
+// restart it. It returns the server's URL and a function that stops it; the server is stopped when the test
+// ends in any case.
+func RedisServer(t testing.TB) (redisURL string, stop func()) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		Unavailable(t, "redis-server is not on PATH (apt-get install redis-server)")
+	}
+	port := FreePort(t)
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start redis-server: %v", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	stop = func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	t.Cleanup(stop)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis-server on %s did not start: %v", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return "redis://" + addr + "/0", stop
+}
+
+// Terraform returns the path of a Terraform-compatible binary: TF_BINARY, else terraform or tofu on PATH,
+// else the OpenTofu that `make tofu` builds into .cache/bin.
+func Terraform(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("TF_BINARY"); p != "" {
+		if abs, err := exec.LookPath(p); err == nil {
+			return abs
+		}
+		Unavailable(t, "TF_BINARY=%q is not an executable", p)
+	}
+	for _, name := range []string{"terraform", "tofu"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if p := filepath.Join(RepoRoot(t), ".cache", "bin", "tofu"); isExecutable(p) {
+		return p
+	}
+	Unavailable(t, "no terraform or tofu binary (run `make tofu`)")
+	return ""
+}
+
+// RepoRoot returns the root of this repository: the directory holding go.mod.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the testsvc source file")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// TerraformEnv is the environment a test should run a Terraform binary with: no inherited CLI config or
+// logging, no checkpoint calls.
+func TerraformEnv() []string {
+	env := []string{"CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "TF_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return hex.EncodeToString(b)
+}
