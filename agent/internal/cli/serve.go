@@ -1,10 +1,147 @@
+//go:build wip
+
 package cli
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/metrics"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/pipeline"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/poller"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/queue"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/server"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/webhook"
 )
 
-func runServe(_ context.Context, _ []string, env Env) int {
-	return fail(env, errors.New("serve: not implemented yet"))
+func runServe(ctx context.Context, args []string, env Env) int {
+	if len(args) > 0 {
+		return fail(env, fmt.Errorf("serve takes no arguments (configuration is by environment), got %q", args[0]))
+	}
+	s, err := readSettings(env.Getenv)
+	if err != nil {
+		return fail(env, fmt.Errorf("serve: %w", err))
+	}
+	log := zerolog.New(env.Stderr).Level(s.LogLevel).With().Timestamp().Logger()
+	if err := serve(ctx, s, &log); err != nil {
+		log.Error().Err(err).Msg("serve stopped")
+		return ExitError
+	}
+	return ExitOK
+}
+
+// serve runs the agent until ctx ends, then drains: it stops taking webhooks, lets running jobs finish
+// within the shutdown period and returns the rest to the queue.
+func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
+	gl, err := gitlab.New(s.GitLabURL, s.GitLabToken)
+	if err != nil {
+		return fmt.Errorf("gitlab client: %w", err)
+	}
+	var q *queue.Queue
+	m := metrics.New(func(ctx context.Context) (int, error) { return q.Depth(ctx) })
+	planner, err := newPlanner(s, gl, m, log)
+	if err != nil {
+		return err
+	}
+	var running atomic.Bool
+	q, err = queue.Open(ctx, queue.Options{
+		DatabaseURL: s.DatabaseURL,
+		DataDir:     s.DataDir,
+		MaxWorkers:  max(10, 2*s.MaxParallel),
+		Logger:      log,
+		Handlers: queue.Handlers{
+			Plan: func(ctx context.Context, req gitops.PlanRequest, job queue.Job) error {
+				jlog := log.With().Int64("job", job.ID).Str("kind", "plan").Logger()
+				start := time.Now()
+				err := planner.HandlePlan(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Supersede: job.Supersede})
+				m.Job("plan", time.Since(start), err != nil)
+				return err
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := q.Start(ctx); err != nil {
+		return err
+	}
+	running.Store(true)
+
+	handler := server.New(server.Deps{
+		Webhook: webhook.New(webhook.Options{Secret: s.WebhookSecret, Queue: q, Logger: log, Observe: m.Event}),
+		Metrics: m.Handler(),
+		Ready: func(ctx context.Context) error {
+			if !running.Load() {
+				return errors.New("workers are not running")
+			}
+			if err := q.Ping(ctx); err != nil {
+				return errors.New("database does not answer")
+			}
+			return nil
+		},
+	})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
+	}
+	ln, err := net.Listen("tcp", s.Listen)
+	if err != nil {
+		_ = q.Stop(context.Background())
+		return fmt.Errorf("listen on %s: %w", s.Listen, err)
+	}
+	log.Info().Str("listen", ln.Addr().String()).Bool("postgres", s.DatabaseURL != "").Str("terraform", s.TFBinary).Msg("serving")
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	pollCtx, stopPolling := context.WithCancel(ctx)
+	defer stopPolling()
+	if len(s.Projects) > 0 && s.PollInterval > 0 {
+		go runPoller(pollCtx, s, gl, q, log)
+	}
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("http server: %w", err)
+	}
+	log.Info().Msg("shutting down")
+	stopPolling()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.ShutdownPeriod)
+	defer cancel()
+	_ = srv.Shutdown(shutdownCtx)
+	running.Store(false)
+	return errors.Join(err, q.Stop(shutdownCtx))
+}
+
+func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queue, log *zerolog.Logger) {
+	var paths []string
+	for _, p := range s.Projects {
+		_, path, err := gl.Project(ctx, p)
+		if err != nil {
+			log.Warn().Err(err).Str("project", p).Msg("poller: resolve project; it is not polled")
+			continue
+		}
+		paths = append(paths, path)
+	}
+	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: pollLister{gl}, Queue: q, Logger: log}
+	p.Run(ctx)
+}
+
+func sourceCache(s settings, gl *gitlab.Client) *source.Cache {
+	return source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
 }

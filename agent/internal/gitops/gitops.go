@@ -143,3 +143,34 @@ func (r StackRun) Denied() bool {
 	}
 	return false
 }
+
+// PlanRequest asks for the plan pipeline to run on one merge request head commit.
+type PlanRequest struct {
+	Project   string // path_with_namespace, e.g. "group/app"
+	ProjectID int    // GitLab's numeric id; 0 when unknown
+	MR        int    // merge request iid
+	HeadSHA   string
+	// Rerun distinguishes an explicit re-plan of a commit that was planned already (the id of the
+	// "/gitops plan" note that asked for it); empty for plans caused by new commits.
+	Rerun string
+	// Trigger says what caused the request: "webhook", "command" or "poll". Informational only.
+	Trigger string
+}
+
+// PromoteRequest asks for a merged merge request's commit to be promoted through the stages.
+type PromoteRequest struct {
+	Project   string
+	ProjectID int
+	MR        int
+	Commit    string // merge_commit_sha, else squash_commit_sha, else the last commit
+	Trigger   string
+}
+
+// EnqueueOutcome is what became of a request handed to the queue.
+type EnqueueOutcome string
+
+// Outcomes of an enqueue.
+const (
+	Queued    EnqueueOutcome = "queued"
+	Duplicate EnqueueOutcome = "duplicate"
+)

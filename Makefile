@@ -1,0 +1,55 @@
+# gitops-agent: build, test, demo and benchmarks. Every target works on a fresh machine: services and a
+# Terraform-compatible binary are started or built as needed (see scripts/).
+GO        ?= go
+BIN       := bin
+TF_BINARY ?= $(shell scripts/terraform-bin)
+export TF_BINARY
+export CHECKPOINT_DISABLE := 1
+
+.PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools clean
+
+all: build
+
+## build: the agent binary, bin/gitops-agent
+build:
+	$(GO) build -o $(BIN)/gitops-agent ./agent
+
+## lambda: the API function for provided.al2023 on arm64 and amd64 (bin/lambda-<arch>/bootstrap)
+lambda:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BIN)/lambda-arm64/bootstrap ./lambda
+	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BIN)/lambda-amd64/bootstrap ./lambda
+
+## demo: plan examples/quickstart with a real terraform and print the merge request note
+demo: build
+	$(BIN)/gitops-agent plan --repo examples/quickstart
+
+## test: every test: Go (with throwaway PostgreSQL and Redis), Rego, and terraform fmt
+test: test-go test-policies test-fmt
+
+test-go:
+	scripts/with-services $(GO) test -race -count=1 -timeout 40m ./...
+
+test-policies: build
+	$(BIN)/gitops-agent policy test policies
+
+test-fmt:
+	$(TF_BINARY) fmt -check -recursive stacks examples
+
+## bench: every benchmark, with its reference measured in the same run
+bench:
+	scripts/with-services $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	scripts/fuzz-all 30s
+
+## tofu: print (and if needed build) the Terraform-compatible binary
+tofu:
+	@echo $(TF_BINARY)
+
+## tools: test tools that come from the Go module proxy
+tools:
+	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+
+clean:
+	rm -rf $(BIN)

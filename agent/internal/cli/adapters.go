@@ -1,0 +1,128 @@
+//go:build wip
+
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/metrics"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/pipeline"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/planjson"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/policy"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/poller"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
+)
+
+// newPlanner wires the plan pipeline to its parts. gl may be nil for local runs (`plan`), which use
+// PlanTree only.
+func newPlanner(s settings, gl *gitlab.Client, m *metrics.Metrics, log *zerolog.Logger) (*pipeline.Planner, error) {
+	runner, err := terraform.NewRunner(terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	var serverPolicies []string
+	if s.PolicyDir != "" {
+		serverPolicies = []string{s.PolicyDir}
+	}
+	p := &pipeline.Planner{
+		Terraform:   tfAdapter{runner},
+		Policies:    policy.NewEngine(policy.Options{ServerDirs: serverPolicies, Logger: log}),
+		Parse:       planjson.Parse,
+		DataDir:     s.DataDir,
+		MaxParallel: s.MaxParallel,
+		Logger:      log,
+	}
+	if m != nil {
+		p.Observe = m.Terraform
+	}
+	if gl != nil {
+		p.Source = sourceCache(s, gl)
+		p.MRs = mrAdapter{gl}
+		p.Reporter = reporter{gl}
+		p.CommitURL = gl.CommitURL
+	}
+	return p, nil
+}
+
+// tfAdapter plans with the terraform runner in a private copy of the tree.
+type tfAdapter struct{ r *terraform.Runner }
+
+func (a tfAdapter) Plan(ctx context.Context, spec pipeline.PlanSpec) (pipeline.PlanOutput, error) {
+	if err := terraform.CopyTree(spec.Tree, spec.WorkDir); err != nil {
+		return pipeline.PlanOutput{}, fmt.Errorf("prepare work dir: %w", err)
+	}
+	res, err := a.r.Plan(ctx, terraform.Request{
+		Dir:           filepath.Join(spec.WorkDir, spec.StackDir),
+		VarFiles:      spec.VarFiles,
+		BackendConfig: spec.BackendConfig,
+		Workspace:     spec.Workspace,
+		Env:           spec.Env,
+		PlanFile:      spec.PlanFile,
+	})
+	if err != nil {
+		var te *terraform.Error
+		if errors.As(err, &te) {
+			return pipeline.PlanOutput{}, tfError{te}
+		}
+		return pipeline.PlanOutput{}, err
+	}
+	return pipeline.PlanOutput{JSON: res.JSON, Text: res.Text}, nil
+}
+
+// tfError gives the pipeline Terraform's diagnostics.
+type tfError struct{ e *terraform.Error }
+
+func (e tfError) Error() string                { return "terraform " + e.e.Step + " failed" }
+func (e tfError) Unwrap() error                { return e.e }
+func (e tfError) TerraformDiagnostics() string { return e.e.Diagnostics }
+
+type mrAdapter struct{ gl *gitlab.Client }
+
+func (a mrAdapter) ChangedPaths(ctx context.Context, project string, iid int) ([]string, error) {
+	return a.gl.ChangedPaths(ctx, project, iid)
+}
+
+func (a mrAdapter) MergeRequest(ctx context.Context, project string, iid int) (pipeline.MergeRequest, error) {
+	mr, err := a.gl.MergeRequest(ctx, project, iid)
+	if err != nil {
+		return pipeline.MergeRequest{}, err
+	}
+	return pipeline.MergeRequest{State: mr.State, HeadSHA: mr.HeadSHA, Author: mr.Author, Labels: mr.Labels, ApprovedBy: mr.ApprovedBy}, nil
+}
+
+type reporter struct{ gl *gitlab.Client }
+
+func (r reporter) UpsertNote(ctx context.Context, project string, iid int, marker, body string) error {
+	return r.gl.UpsertNote(ctx, project, iid, marker, body)
+}
+
+func (r reporter) SetStatus(ctx context.Context, project, sha string, s pipeline.Status) error {
+	return r.gl.SetStatus(ctx, project, sha, gitlab.Status{Name: s.Name, State: s.State, Description: s.Description})
+}
+
+type pollLister struct{ gl *gitlab.Client }
+
+func (l pollLister) UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]poller.MergeRequest, error) {
+	mrs, err := l.gl.UpdatedMergeRequests(ctx, project, since)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]poller.MergeRequest, 0, len(mrs))
+	for _, mr := range mrs {
+		merged := mr.MergeCommitSHA
+		if merged == "" {
+			merged = mr.SquashCommitSHA
+		}
+		out = append(out, poller.MergeRequest{
+			IID: mr.IID, ProjectID: mr.ProjectID, State: mr.State, HeadSHA: mr.HeadSHA, MergedCommit: merged, UpdatedAt: mr.UpdatedAt,
+		})
+	}
+	return out, nil
+}

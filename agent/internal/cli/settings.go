@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// settings is the environment of `serve`, read and checked in one place.
+type settings struct {
+	GitLabURL      string
+	GitLabToken    string
+	WebhookSecret  string
+	Listen         string
+	DataDir        string
+	DatabaseURL    string
+	TFBinary       string
+	Projects       []string
+	PollInterval   time.Duration
+	MaxParallel    int
+	PolicyDir      string
+	AWSExternalID  string
+	LogLevel       zerolog.Level
+	ShutdownPeriod time.Duration
+}
+
+// readSettings reads the contract's variables, applying their defaults. Every problem is reported at once.
+func readSettings(getenv func(string) string) (settings, error) {
+	var errs []error
+	get := func(name, def string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		return def
+	}
+	s := settings{
+		GitLabURL:     strings.TrimRight(get("GITLAB_URL", "https://gitlab.com"), "/"),
+		GitLabToken:   getenv("GITLAB_TOKEN"),
+		WebhookSecret: getenv("GITLAB_WEBHOOK_SECRET"),
+		Listen:        get("GITOPS_LISTEN", ":8080"),
+		DataDir:       get("GITOPS_DATA_DIR", "./.gitops-data"),
+		DatabaseURL:   get("DATABASE_URL", ""),
+		PolicyDir:     get("GITOPS_POLICY_DIR", ""),
+		AWSExternalID: get("GITOPS_AWS_EXTERNAL_ID", ""),
+	}
+	if s.GitLabToken == "" {
+		errs = append(errs, errors.New("GITLAB_TOKEN is required (a token with api scope)"))
+	}
+	if s.WebhookSecret == "" {
+		errs = append(errs, errors.New("GITLAB_WEBHOOK_SECRET is required: the agent will not accept unauthenticated webhooks"))
+	}
+	if !strings.HasPrefix(s.GitLabURL, "https://") && !strings.HasPrefix(s.GitLabURL, "http://") {
+		errs = append(errs, fmt.Errorf("GITLAB_URL %q must start with https:// or http://", s.GitLabURL))
+	}
+	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("DATABASE_URL must be a postgres:// URL"))
+	}
+	for _, p := range strings.Split(getenv("GITOPS_PROJECTS"), ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			s.Projects = append(s.Projects, p)
+		}
+	}
+	var err error
+	if s.PollInterval, err = time.ParseDuration(get("GITOPS_POLL_INTERVAL", "60s")); err != nil || s.PollInterval < 0 {
+		errs = append(errs, fmt.Errorf("GITOPS_POLL_INTERVAL %q is not a duration like 60s (0 disables polling)", getenv("GITOPS_POLL_INTERVAL")))
+	}
+	if s.MaxParallel, err = strconv.Atoi(get("GITOPS_MAX_PARALLEL", strconv.Itoa(runtime.NumCPU()))); err != nil || s.MaxParallel < 1 {
+		errs = append(errs, fmt.Errorf("GITOPS_MAX_PARALLEL %q must be a whole number of at least 1", getenv("GITOPS_MAX_PARALLEL")))
+	}
+	if s.LogLevel, err = zerolog.ParseLevel(strings.ToLower(get("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, fmt.Errorf("LOG_LEVEL %q is not a level (debug, info, warn, error)", getenv("LOG_LEVEL")))
+	}
+	if s.TFBinary, err = terraformBinary(getenv("TF_BINARY")); err != nil {
+		errs = append(errs, err)
+	}
+	s.ShutdownPeriod = 30 * time.Second
+	return s, errors.Join(errs...)
+}
+
+// terraformBinary resolves TF_BINARY, else terraform on PATH, else tofu.
+func terraformBinary(name string) (string, error) {
+	if name != "" {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			return "", fmt.Errorf("TF_BINARY %q is not an executable", name)
+		}
+		return p, nil
+	}
+	for _, n := range []string{"terraform", "tofu"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("no terraform or tofu on PATH: install one or set TF_BINARY (`make tofu` builds OpenTofu)")
+}

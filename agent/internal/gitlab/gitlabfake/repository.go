@@ -1,0 +1,288 @@
+package gitlabfake
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// project is one repository and everything attached to it. Fields are guarded by Server.mu.
+type project struct {
+	ID            int
+	Path          string // path_with_namespace, e.g. "group/sub/app"
+	DefaultBranch string
+	CreatedAt     time.Time
+	commits       map[string]*commit
+	mrs           []*mergeRequest
+	statuses      []*commitStatus // status records, oldest first; GitLab moves one record through its states
+	statusLog     []Status        // every accepted state change, oldest first
+	nextIID       int
+}
+
+type commit struct {
+	SHA       string
+	CreatedAt time.Time
+	archive   []byte // gzip tar as the archive endpoint serves it
+}
+
+// name is the last path segment, which GitLab uses in archive names.
+func (p *project) name() string { return path.Base(p.Path) }
+
+func (p *project) namespace() string { return path.Dir(p.Path) }
+
+// AddProject creates a project at path (with its namespace, e.g. "group/sub/app") and returns its id.
+func (s *Server) AddProject(path string) int {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if strings.Trim(path, "/") != path || !strings.Contains(path, "/") {
+		s.fatalf("AddProject(%q): a project path is namespace/name", path)
+	}
+	if s.findProjectLocked(path) != nil {
+		s.fatalf("AddProject(%q): project exists", path)
+	}
+	p := &project{ID: s.id(), Path: path, DefaultBranch: "main", CreatedAt: s.stamp(), commits: map[string]*commit{}}
+	s.projects = append(s.projects, p)
+	return p.ID
+}
+
+// findProjectLocked resolves a numeric id or a path (case-insensitively, as GitLab does). Callers hold s.mu.
+func (s *Server) findProjectLocked(idOrPath string) *project {
+	if id, err := strconv.Atoi(idOrPath); err == nil {
+		for _, p := range s.projects {
+			if p.ID == id {
+				return p
+			}
+		}
+		return nil
+	}
+	for _, p := range s.projects {
+		if strings.EqualFold(p.Path, idOrPath) {
+			return p
+		}
+	}
+	return nil
+}
+
+// mustProject is findProjectLocked for the test-facing API. Callers hold s.mu.
+func (s *Server) mustProject(idOrPath string) *project {
+	s.tb.Helper()
+	p := s.findProjectLocked(idOrPath)
+	if p == nil {
+		s.fatalf("no project %q (call AddProject first)", idOrPath)
+	}
+	return p
+}
+
+// Commit stores a commit of project whose tree is files (paths relative to the repository root, contents).
+// Its archive looks like GitLab's: a gzip tar whose entries live under "<name>-<sha>-<sha>/", preceded by
+// git's pax global header carrying the commit id.
+func (s *Server) Commit(project, sha string, files map[string]string) {
+	s.tb.Helper()
+	tree := make(map[string][]byte, len(files))
+	for name, content := range files {
+		tree[name] = []byte(content)
+	}
+	s.commitTree(project, sha, tree)
+}
+
+// CommitDir is Commit with the tree read from dir on disk (regular files only; .git and .terraform
+// directories are skipped).
+func (s *Server) CommitDir(project, sha, dir string) error {
+	s.tb.Helper()
+	tree := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == ".terraform") {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		tree[filepath.ToSlash(rel)] = b
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	s.commitTree(project, sha, tree)
+	return nil
+}
+
+// CommitArchive stores a commit whose archive is exactly tgz, served as is. It lets tests hand the agent
+// a hostile archive (entries with "..", absolute paths, links out of the tree, huge files).
+func (s *Server) CommitArchive(project, sha string, tgz []byte) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.mustProject(project)
+	p.commits[sha] = &commit{SHA: sha, CreatedAt: s.stamp(), archive: slices.Clone(tgz)}
+}
+
+func (s *Server) commitTree(project, sha string, tree map[string][]byte) {
+	s.tb.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.mustProject(project)
+	at := s.stamp()
+	tgz, err := gitArchive(p.name()+"-"+sha+"-"+sha, sha, at, tree)
+	if err != nil {
+		s.fatalf("build archive of %s@%s: %v", project, sha, err)
+	}
+	p.commits[sha] = &commit{SHA: sha, CreatedAt: at, archive: tgz}
+}
+
+// hasCommit reports whether the project has the commit. Callers hold Server.mu.
+func (p *project) hasCommit(sha string) bool {
+	_, ok := p.commits[sha]
+	return ok
+}
+
+// gitArchive builds a tar.gz the way `git archive --prefix=top/` does: a pax global header with the
+// commit id, then directories and files in path order, all with the commit time.
+func gitArchive(top, sha string, at time.Time, tree map[string][]byte) ([]byte, error) {
+	var buf bytes.Buffer
+	gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // fast for tests; any level is valid gzip
+	if err != nil {
+		return nil, err
+	}
+	tw := tar.NewWriter(gz)
+	if err := tw.WriteHeader(&tar.Header{
+		Typeflag:   tar.TypeXGlobalHeader,
+		Name:       "pax_global_header",
+		PAXRecords: map[string]string{"comment": sha},
+		Format:     tar.FormatPAX,
+	}); err != nil {
+		return nil, err
+	}
+	dirs := map[string]bool{top + "/": true}
+	var names []string
+	for name := range tree {
+		names = append(names, name)
+		for d := path.Dir(name); d != "."; d = path.Dir(d) {
+			dirs[top+"/"+d+"/"] = true
+		}
+	}
+	entries := slices.Collect(func(yield func(string) bool) {
+		for d := range dirs {
+			if !yield(d) {
+				return
+			}
+		}
+		for _, n := range names {
+			if !yield(top + "/" + n) {
+				return
+			}
+		}
+	})
+	slices.Sort(entries)
+	for _, e := range entries {
+		if strings.HasSuffix(e, "/") {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: e, Mode: 0o775, ModTime: at}); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		content := tree[strings.TrimPrefix(e, top+"/")]
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e, Mode: 0o664, Size: int64(len(content)), ModTime: at}); err != nil {
+			return nil, err
+		}
+		if _, err := tw.Write(content); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	if err := gz.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.findProjectLocked(r.PathValue("id"))
+	if p == nil {
+		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.projectJSON(p))
+}
+
+// projectJSON is a project as GET /projects/:id shows it. Callers hold s.mu.
+func (s *Server) projectJSON(p *project) map[string]any {
+	web := s.srv.URL + "/" + p.Path
+	return map[string]any{
+		"id":                  p.ID,
+		"name":                p.name(),
+		"path":                p.name(),
+		"name_with_namespace": strings.ReplaceAll(p.Path, "/", " / "),
+		"path_with_namespace": p.Path,
+		"default_branch":      p.DefaultBranch,
+		"visibility":          "private",
+		"web_url":             web,
+		"http_url_to_repo":    web + ".git",
+		"created_at":          timeJSON(p.CreatedAt),
+		"namespace": map[string]any{
+			"name":      path.Base(p.namespace()),
+			"path":      path.Base(p.namespace()),
+			"kind":      "group",
+			"full_path": p.namespace(),
+		},
+	}
+}
+
+// getArchive serves GET /projects/:id/repository/archive[.tar.gz]?sha=. Only the tar.gz format exists
+// here; GitLab answers an unknown ref with 404 "File Not Found".
+func (s *Server) getArchive(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("archive")
+	if name != "archive" && name != "archive.tar.gz" {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
+		return
+	}
+	s.mu.Lock()
+	p := s.findProjectLocked(r.PathValue("id"))
+	if p == nil {
+		s.mu.Unlock()
+		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
+		return
+	}
+	sha := r.URL.Query().Get("sha")
+	c := p.commits[sha]
+	var filename string
+	if c != nil {
+		filename = p.name() + "-" + sha + "-" + sha + ".tar.gz"
+	}
+	s.mu.Unlock()
+	if c == nil {
+		writeMessage(w, http.StatusNotFound, "404 File Not Found")
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+filename+`"`)
+	w.Header().Set("Content-Transfer-Encoding", "binary")
+	w.Header().Set("Content-Length", strconv.Itoa(len(c.archive)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(c.archive)
+}

@@ -1,0 +1,127 @@
+package gitlab
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+)
+
+// MergeRequest is what the agent needs to know of an MR.
+type MergeRequest struct {
+	IID          int
+	ProjectID    int
+	State        string // opened, merged, closed or locked
+	HeadSHA      string
+	TargetBranch string
+	// MergeCommitSHA and SquashCommitSHA are set once merged, each when GitLab made such a commit.
+	MergeCommitSHA, SquashCommitSHA string
+	Author                          string // username
+	Labels                          []string
+	ApprovedBy                      []string // usernames; filled by MergeRequest only
+	WebURL                          string
+	UpdatedAt                       time.Time
+	MergedAt                        *time.Time
+}
+
+func fromAPI(m *gl.BasicMergeRequest) MergeRequest {
+	out := MergeRequest{
+		IID:             int(m.IID),
+		ProjectID:       int(m.ProjectID),
+		State:           m.State,
+		HeadSHA:         m.SHA,
+		TargetBranch:    m.TargetBranch,
+		MergeCommitSHA:  m.MergeCommitSHA,
+		SquashCommitSHA: m.SquashCommitSHA,
+		Labels:          slices.Clone([]string(m.Labels)),
+		WebURL:          m.WebURL,
+	}
+	if m.Author != nil {
+		out.Author = m.Author.Username
+	}
+	if m.UpdatedAt != nil {
+		out.UpdatedAt = *m.UpdatedAt
+	}
+	if m.MergedAt != nil {
+		t := *m.MergedAt
+		out.MergedAt = &t
+	}
+	return out
+}
+
+// MergeRequest returns the MR with its approvers (GET .../merge_requests/:iid and .../approvals).
+func (c *Client) MergeRequest(ctx context.Context, project string, iid int) (MergeRequest, error) {
+	m, _, err := c.api.MergeRequests.GetMergeRequest(project, int64(iid), nil, gl.WithContext(ctx))
+	if err != nil {
+		return MergeRequest{}, c.wrap("get merge request "+ref(project, iid), err)
+	}
+	out := fromAPI(&m.BasicMergeRequest)
+	a, _, err := c.api.MergeRequestApprovals.GetConfiguration(project, int64(iid), gl.WithContext(ctx))
+	if err != nil {
+		return MergeRequest{}, c.wrap("get approvals of "+ref(project, iid), err)
+	}
+	for _, u := range a.ApprovedBy {
+		if u != nil && u.User != nil {
+			out.ApprovedBy = append(out.ApprovedBy, u.User.Username)
+		}
+	}
+	return out, nil
+}
+
+// UpdatedMergeRequests lists the project's MRs in any state updated at or after since, oldest update
+// first, across all pages. since is sent with second precision, so MRs updated in the second before it
+// may come back too. ApprovedBy is left empty: call MergeRequest for it.
+func (c *Client) UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]MergeRequest, error) {
+	opt := &gl.ListProjectMergeRequestsOptions{
+		State:   gl.Ptr("all"),
+		OrderBy: gl.Ptr("updated_at"),
+		Sort:    gl.Ptr("asc"),
+	}
+	if !since.IsZero() {
+		s := since.UTC().Truncate(time.Second)
+		opt.UpdatedAfter = &s
+	}
+	var out []MergeRequest
+	err := eachPage(c.perPage, func(lo gl.ListOptions) ([]*gl.BasicMergeRequest, *gl.Response, error) {
+		opt.ListOptions = lo
+		return c.api.MergeRequests.ListProjectMergeRequests(project, opt, gl.WithContext(ctx))
+	}, func(m *gl.BasicMergeRequest) bool {
+		if m != nil {
+			out = append(out, fromAPI(m))
+		}
+		return true
+	})
+	if err != nil {
+		return nil, c.wrap("list merge requests of "+project+" updated since "+since.UTC().Format(time.RFC3339), err)
+	}
+	return out, nil
+}
+
+// ChangedPaths returns the paths the MR changes (GET .../merge_requests/:iid/diffs, all pages), sorted
+// and without duplicates. A renamed file counts with both its old and its new path.
+func (c *Client) ChangedPaths(ctx context.Context, project string, iid int) ([]string, error) {
+	seen := map[string]bool{}
+	err := eachPage(c.perPage, func(lo gl.ListOptions) ([]*gl.MergeRequestDiff, *gl.Response, error) {
+		return c.api.MergeRequests.ListMergeRequestDiffs(project, int64(iid),
+			&gl.ListMergeRequestDiffsOptions{ListOptions: lo}, gl.WithContext(ctx))
+	}, func(d *gl.MergeRequestDiff) bool {
+		if d != nil {
+			for _, p := range []string{d.OldPath, d.NewPath} {
+				if p != "" {
+					seen[p] = true
+				}
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, c.wrap("list diffs of "+ref(project, iid), err)
+	}
+	paths := make([]string, 0, len(seen))
+	for p := range seen {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	return paths, nil
+}

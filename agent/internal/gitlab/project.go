@@ -1,0 +1,56 @@
+package gitlab
+
+import (
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	gl "gitlab.com/gitlab-org/api/client-go"
+)
+
+// Project resolves a project id or path to its numeric id and canonical path_with_namespace.
+func (c *Client) Project(ctx context.Context, project string) (id int, path string, err error) {
+	p, err := c.project(ctx, project)
+	return p.id, p.path, err
+}
+
+// commitURLLookup bounds the one lookup CommitURL may make.
+const commitURLLookup = 10 * time.Second
+
+// CommitURL returns the web URL of a commit of project, for links in notes:
+// "<base URL>/<path>/-/commit/<sha>". A project named by path needs no request. One named by numeric id is
+// looked up once per Client (within 10 seconds); if that fails, CommitURL returns "" and the note goes
+// without the link.
+func (c *Client) CommitURL(project, sha string) string {
+	if _, err := strconv.Atoi(project); err != nil {
+		return c.webBase + "/" + strings.Trim(project, "/") + "/-/commit/" + url.PathEscape(sha)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), commitURLLookup)
+	defer cancel()
+	p, err := c.project(ctx, project)
+	if err != nil || p.webURL == "" {
+		return ""
+	}
+	return strings.TrimSuffix(p.webURL, "/") + "/-/commit/" + url.PathEscape(sha)
+}
+
+// project looks project up, from the cache when it was seen before.
+func (c *Client) project(ctx context.Context, project string) (projectInfo, error) {
+	c.mu.Lock()
+	p, ok := c.projects[project]
+	c.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	gp, _, err := c.api.Projects.GetProject(project, nil, gl.WithContext(ctx))
+	if err != nil {
+		return projectInfo{}, c.wrap("get project "+project, err)
+	}
+	p = projectInfo{id: int(gp.ID), path: gp.PathWithNamespace, webURL: gp.WebURL}
+	c.mu.Lock()
+	c.projects[project] = p
+	c.mu.Unlock()
+	return p, nil
+}

@@ -1,0 +1,83 @@
+// Package metrics holds the agent's Prometheus metrics and serves them in the text format.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the agent's metrics, registered in a registry of their own.
+type Metrics struct {
+	registry  *prometheus.Registry
+	events    *prometheus.CounterVec
+	jobs      *prometheus.HistogramVec
+	terraform *prometheus.HistogramVec
+}
+
+// New registers the metrics. depth, when not nil, is read at each scrape for the queue depth gauge.
+func New(depth func(context.Context) (int, error)) *Metrics {
+	m := &Metrics{
+		registry: prometheus.NewRegistry(),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitops_webhook_events_total",
+			Help: "Webhook deliveries by X-Gitlab-Event kind and outcome (queued, duplicate, ignored, unauthorized, too_large, bad_request, error).",
+		}, []string{"kind", "outcome"}),
+		jobs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gitops_job_duration_seconds",
+			Help:    "Duration of queue jobs by kind and outcome (ok, error).",
+			Buckets: []float64{0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600},
+		}, []string{"kind", "outcome"}),
+		terraform: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gitops_terraform_run_duration_seconds",
+			Help:    "Duration of terraform runs by step (plan, apply) and outcome (ok, error).",
+			Buckets: []float64{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
+		}, []string{"step", "outcome"}),
+	}
+	m.registry.MustRegister(m.events, m.jobs, m.terraform,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if depth != nil {
+		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gitops_queue_depth",
+			Help: "Jobs waiting or running in the durable queue (-1 when the database does not answer).",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := depth(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}))
+	}
+	return m
+}
+
+// Event counts one webhook delivery.
+func (m *Metrics) Event(kind, outcome string) { m.events.WithLabelValues(kind, outcome).Inc() }
+
+// Job records one finished job attempt.
+func (m *Metrics) Job(kind string, d time.Duration, failed bool) {
+	m.jobs.WithLabelValues(kind, outcome(failed)).Observe(d.Seconds())
+}
+
+// Terraform records one terraform run.
+func (m *Metrics) Terraform(step string, d time.Duration, failed bool) {
+	m.terraform.WithLabelValues(step, outcome(failed)).Observe(d.Seconds())
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+func outcome(failed bool) string {
+	if failed {
+		return "error"
+	}
+	return "ok"
+}

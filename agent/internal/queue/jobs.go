@@ -1,0 +1,182 @@
+package queue
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+)
+
+const (
+	// jobTimeout bounds one attempt of a job; terraform runs have their own deadlines within it.
+	jobTimeout = 2 * time.Hour
+	// completedRetention is how long a finished job is remembered: within it, the same commit is not
+	// planned twice unless a "/gitops plan" command asks for it.
+	completedRetention = 14 * 24 * time.Hour
+	maxAttempts        = 5
+)
+
+// Handlers do the work of each kind of job. A handler returns nil when the job is done, including when it
+// failed in a way it reported to the merge request (a deterministic failure must not be retried); it returns
+// an error for a transient failure, and the job is retried with backoff up to its last attempt.
+type Handlers struct {
+	Plan    func(ctx context.Context, req gitops.PlanRequest, job Job) error
+	Promote func(ctx context.Context, req gitops.PromoteRequest, job Job) error
+}
+
+// Job describes the running attempt of a job to its handler.
+type Job struct {
+	ID          int64
+	Attempt     int
+	MaxAttempts int
+	// Supersede cancels every other queued or running plan of the same merge request (for other head
+	// commits). A plan calls it once it knows it plans the current head.
+	Supersede func(ctx context.Context) (int, error)
+}
+
+// LastAttempt reports whether a failure now is final.
+func (j Job) LastAttempt() bool { return j.Attempt >= j.MaxAttempts }
+
+// PlanArgs is a plan job. Fields tagged unique make the job's identity: one plan per project, merge request
+// and head commit, plus one per explicit re-plan command.
+type PlanArgs struct {
+	Project   string `json:"project" river:"unique"`
+	ProjectID int    `json:"project_id"`
+	MR        int    `json:"mr" river:"unique"`
+	HeadSHA   string `json:"head_sha" river:"unique"`
+	Rerun     string `json:"rerun,omitempty" river:"unique"`
+	Trigger   string `json:"trigger,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (PlanArgs) Kind() string { return "plan" }
+
+// PromoteArgs is a promote job: one per project and commit, however many deliveries announce it.
+type PromoteArgs struct {
+	Project   string `json:"project" river:"unique"`
+	ProjectID int    `json:"project_id"`
+	MR        int    `json:"mr"`
+	Commit    string `json:"commit" river:"unique"`
+	Trigger   string `json:"trigger,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (PromoteArgs) Kind() string { return "promote" }
+
+// uniqueStates are the states in which an identical job counts as a duplicate: all but cancelled and
+// discarded, so a plan that was cancelled by a newer commit, or gave up, can be asked for again.
+var uniqueStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStateCompleted, rivertype.JobStatePending,
+	rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+var activeStates = []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+	rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}
+
+// EnqueuePlan queues a plan unless the same plan is already queued, running or done.
+func (q *Queue) EnqueuePlan(ctx context.Context, req gitops.PlanRequest) (gitops.EnqueueOutcome, error) {
+	args := PlanArgs{Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, HeadSHA: req.HeadSHA, Rerun: req.Rerun, Trigger: req.Trigger}
+	return q.insert(ctx, args, mrTag(req.Project, req.MR))
+}
+
+// EnqueuePromote queues the promotion of a merge commit unless it is already queued, running or done.
+func (q *Queue) EnqueuePromote(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error) {
+	args := PromoteArgs{Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, Commit: req.Commit, Trigger: req.Trigger}
+	return q.insert(ctx, args, mrTag(req.Project, req.MR))
+}
+
+func (q *Queue) insert(ctx context.Context, args river.JobArgs, tag string) (gitops.EnqueueOutcome, error) {
+	res, err := q.client.Insert(ctx, args, &river.InsertOpts{
+		MaxAttempts: maxAttempts,
+		Tags:        []string{tag},
+		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueStates},
+	})
+	if err != nil {
+		return "", fmt.Errorf("enqueue %s job: %w", args.Kind(), err)
+	}
+	if res.UniqueSkippedAsDuplicate {
+		return gitops.Duplicate, nil
+	}
+	return gitops.Queued, nil
+}
+
+// supersede cancels the active plan jobs of the merge request tagged tag, other than the job keep and
+// other than jobs for the same head commit.
+func (q *Queue) supersede(ctx context.Context, tag string, keep int64, headSHA string) (int, error) {
+	res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(PlanArgs{}.Kind()).TagsAll(tag).States(activeStates...).First(100))
+	if err != nil {
+		return 0, fmt.Errorf("list plans to supersede: %w", err)
+	}
+	n := 0
+	for _, row := range res.Jobs {
+		var args PlanArgs
+		if row.ID == keep || json.Unmarshal(row.EncodedArgs, &args) != nil || args.HeadSHA == headSHA {
+			continue
+		}
+		if _, err := q.client.JobCancel(ctx, row.ID); err != nil && !errors.Is(err, river.ErrNotFound) {
+			return n, fmt.Errorf("cancel superseded plan job %d: %w", row.ID, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// mrTag is the tag every job of one merge request carries (River tags allow only word characters).
+func mrTag(project string, mr int) string {
+	sum := sha256.Sum256([]byte(project + "!" + strconv.Itoa(mr)))
+	return "mr_" + hex.EncodeToString(sum[:8])
+}
+
+func workers(q *Queue, h Handlers) *river.Workers {
+	w := river.NewWorkers()
+	if h.Plan != nil {
+		river.AddWorker(w, &planWorker{handle: h.Plan, q: q})
+	}
+	if h.Promote != nil {
+		river.AddWorker(w, &promoteWorker{handle: h.Promote})
+	}
+	return w
+}
+
+type planWorker struct {
+	river.WorkerDefaults[PlanArgs]
+	handle func(context.Context, gitops.PlanRequest, Job) error
+	q      *Queue
+}
+
+func (w *planWorker) Timeout(*river.Job[PlanArgs]) time.Duration { return jobTimeout }
+
+func (w *planWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
+	a := job.Args
+	req := gitops.PlanRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, HeadSHA: a.HeadSHA, Rerun: a.Rerun, Trigger: a.Trigger}
+	return w.handle(ctx, req, Job{
+		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts,
+		Supersede: func(ctx context.Context) (int, error) {
+			return w.q.supersede(ctx, mrTag(a.Project, a.MR), job.ID, a.HeadSHA)
+		},
+	})
+}
+
+type promoteWorker struct {
+	river.WorkerDefaults[PromoteArgs]
+	handle func(context.Context, gitops.PromoteRequest, Job) error
+}
+
+func (w *promoteWorker) Timeout(*river.Job[PromoteArgs]) time.Duration { return jobTimeout }
+
+func (w *promoteWorker) Work(ctx context.Context, job *river.Job[PromoteArgs]) error {
+	a := job.Args
+	req := gitops.PromoteRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, Commit: a.Commit, Trigger: a.Trigger}
+	return w.handle(ctx, req, Job{ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+}

@@ -1,0 +1,192 @@
+// Package queue is the agent's durable job queue, on River: PostgreSQL when a database URL is given, else
+// River's SQLite driver in the data dir. An accepted request survives a restart of the agent; replicas that
+// share one PostgreSQL share the queue.
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/rs/zerolog"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Options configure Open.
+type Options struct {
+	DatabaseURL string // postgres://…; empty selects SQLite in DataDir
+	DataDir     string
+	MaxWorkers  int // jobs run at once by this process; 0 means 10
+	Logger      *zerolog.Logger
+	Handlers    Handlers
+	// PollInterval is how often an idle worker looks for new jobs when no notifier wakes it (SQLite);
+	// 0 means River's default.
+	PollInterval time.Duration
+}
+
+// Queue is the durable queue of plan and promote jobs.
+type Queue struct {
+	client riverClient
+	ping   func(context.Context) error
+	count  func(ctx context.Context, query string) (int, error)
+	close  func()
+	log    zerolog.Logger
+}
+
+// riverClient is the part of *river.Client[TTx] the queue uses; both drivers' clients have it.
+type riverClient interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Start(ctx context.Context) error
+	Stop(ctx context.Context) error
+	StopAndCancel(ctx context.Context) error
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+}
+
+// Open connects to the database, migrates River's tables and returns a queue whose workers run the given
+// handlers once Start is called. Handlers may be nil for a queue that only inserts.
+func Open(ctx context.Context, opts Options) (*Queue, error) {
+	log := zerolog.Nop()
+	if opts.Logger != nil {
+		log = *opts.Logger
+	}
+	q := &Queue{log: log}
+	cfg := riverConfig(q, opts, log)
+	if opts.DatabaseURL != "" {
+		pool, err := pgxpool.New(ctx, opts.DatabaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		driver := riverpgxv5.New(pool)
+		if err := migrate(ctx, driver); err != nil {
+			pool.Close()
+			return nil, err
+		}
+		client, err := river.NewClient(driver, cfg)
+		if err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("river client: %w", err)
+		}
+		q.client, q.close, q.ping = client, pool.Close, pool.Ping
+		q.count = func(ctx context.Context, query string) (n int, err error) {
+			err = pool.QueryRow(ctx, query).Scan(&n)
+			return n, err
+		}
+		return q, nil
+	}
+	db, err := openSQLite(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	driver := riversqlite.New(db)
+	if err := migrate(ctx, driver); err != nil {
+		db.Close()
+		return nil, err
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	q.client, q.ping = client, db.PingContext
+	q.close = func() { db.Close() }
+	q.count = func(ctx context.Context, query string) (n int, err error) {
+		err = db.QueryRowContext(ctx, query).Scan(&n)
+		return n, err
+	}
+	return q, nil
+}
+
+func openSQLite(dataDir string) (*sql.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	path := filepath.Join(dataDir, "queue.db")
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
+	}
+	// One connection: SQLite allows one writer, and River's concurrent writers otherwise meet SQLITE_BUSY.
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New[TTx](driver, nil)
+	if err != nil {
+		return fmt.Errorf("river migrator: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("migrate river tables: %w", err)
+	}
+	return nil
+}
+
+func riverConfig(q *Queue, opts Options, log zerolog.Logger) *river.Config {
+	maxWorkers := opts.MaxWorkers
+	if maxWorkers <= 0 {
+		maxWorkers = 10
+	}
+	cfg := &river.Config{
+		Logger:                      slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)))),
+		CompletedJobRetentionPeriod: completedRetention,
+		RescueStuckJobsAfter:        jobTimeout + 15*time.Minute,
+	}
+	if opts.PollInterval > 0 {
+		cfg.FetchPollInterval = opts.PollInterval
+		cfg.FetchCooldown = min(opts.PollInterval, 100*time.Millisecond)
+	}
+	if opts.Handlers.Plan != nil || opts.Handlers.Promote != nil {
+		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
+		cfg.Workers = workers(q, opts.Handlers)
+	}
+	return cfg
+}
+
+// Start starts the workers; they run until Stop.
+func (q *Queue) Start(ctx context.Context) error {
+	if err := q.client.Start(ctx); err != nil {
+		return fmt.Errorf("start queue workers: %w", err)
+	}
+	return nil
+}
+
+// Stop stops fetching jobs and waits for running ones until ctx ends; then it cancels them (a cancelled
+// job goes back to the queue and runs again after a restart) and closes the database.
+func (q *Queue) Stop(ctx context.Context) error {
+	err := q.client.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err = q.client.StopAndCancel(cctx)
+		cancel()
+	}
+	q.close()
+	if err != nil {
+		return fmt.Errorf("stop queue: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (q *Queue) Ping(ctx context.Context) error { return q.ping(ctx) }
+
+// Depth returns the number of jobs waiting to run or running.
+func (q *Queue) Depth(ctx context.Context) (int, error) {
+	n, err := q.count(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`)
+	if err != nil {
+		return 0, fmt.Errorf("count queued jobs: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,2 @@
+stage     = "dev"
+memory_mb = 256

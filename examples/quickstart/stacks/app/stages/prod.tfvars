@@ -1,0 +1,2 @@
+stage     = "prod"
+memory_mb = 1024
