@@ -79,7 +79,9 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if s.TFBinary, err = terraformBinary(getenv("TF_BINARY")); err != nil {
 		errs = append(errs, err)
 	}
-	s.ShutdownPeriod = 30 * time.Second
+	if s.ShutdownPeriod, err = time.ParseDuration(get("GITOPS_SHUTDOWN_TIMEOUT", "30s")); err != nil || s.ShutdownPeriod < 0 {
+		errs = append(errs, fmt.Errorf("GITOPS_SHUTDOWN_TIMEOUT %q is not a duration like 30s", getenv("GITOPS_SHUTDOWN_TIMEOUT")))
+	}
 	return s, errors.Join(errs...)
 }
 

@@ -1,0 +1,154 @@
+package terraform
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// waitForFile polls for path until it exists or done is closed; it fails the test if done closes first.
+func waitForFile(t testing.TB, path string, done <-chan struct{}) {
+	t.Helper()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		select {
+		case <-done:
+			t.Fatalf("the run ended before %s appeared", path)
+		case <-tick.C:
+		}
+	}
+}
+
+// TestCancelApply cancels an apply that blocks in a provisioner: terraform is interrupted, stops on its
+// own within the grace period and releases the state lock, so the next plan runs at once.
+func TestCancelApply(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, Options{})
+	dir := stack(t, "slow")
+	res := mustPlan(t, r, Request{Dir: dir, PlanFile: planFile(t)})
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	var (
+		out string
+		err error
+	)
+	go func() {
+		defer close(done)
+		out, err = r.Apply(ctx, Request{Dir: dir}, res.PlanFile)
+	}()
+	waitForFile(t, filepath.Join(dir, "started"), done)
+	if _, statErr := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); statErr != nil {
+		t.Fatalf("apply does not hold the state lock while it runs: %v", statErr)
+	}
+	cancel()
+	<-done
+
+	var e *Error
+	if !errors.As(err, &e) || e.Step != StepApply {
+		t.Fatalf("cancelled Apply: got %v, want an apply *Error", err)
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("cancelled Apply: got %q, want an interruption matching context.Canceled", err)
+	}
+	if !strings.Contains(out, "Interrupt received") {
+		t.Errorf("apply output up to the interrupt is missing:\n%s", out)
+	}
+	if _, statErr := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); !errors.Is(statErr, os.ErrNotExist) {
+		t.Errorf("state lock info left behind after the interrupt (%v)", statErr)
+	}
+	next, planErr := r.Plan(context.Background(), Request{Dir: dir, PlanFile: planFile(t)})
+	if planErr != nil {
+		t.Fatalf("plan after the cancelled apply: %v\n%s", planErr, diagnostics(planErr))
+	}
+	if !strings.Contains(next.Text, "is tainted, so must be replaced") {
+		t.Errorf("plan after the interrupted apply does not replace the half-made resource:\n%s", next.Text)
+	}
+}
+
+// TestCancelPlanWaitingForLock cancels a plan that waits for a state lock another work dir holds: the
+// plan ends although the lock never came free.
+func TestCancelPlanWaitingForLock(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, Options{LockTimeout: 10 * time.Minute})
+	backend := sharedBackend(t)
+	holder := stack(t, "slow")
+	res := mustPlan(t, r, Request{Dir: holder, BackendConfig: backend, PlanFile: planFile(t)})
+
+	applyCtx, stopApply := context.WithCancel(context.Background())
+	defer stopApply()
+	applyDone := make(chan struct{})
+	go func() {
+		defer close(applyDone)
+		_, _ = r.Apply(applyCtx, Request{Dir: holder, BackendConfig: backend}, res.PlanFile)
+	}()
+	waitForFile(t, filepath.Join(holder, "started"), applyDone)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	planDone := make(chan error, 1)
+	go func() {
+		_, err := r.Plan(ctx, Request{Dir: stack(t, "slow"), BackendConfig: backend, PlanFile: planFile(t)})
+		planDone <- err
+	}()
+	select {
+	case err := <-planDone:
+		t.Fatalf("plan ended while another run held the lock: %v", err)
+	case <-time.After(2 * time.Second):
+	}
+	cancel()
+	err := <-planDone
+	var e *Error
+	if !errors.As(err, &e) || e.Step != StepPlan || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled plan: got %v, want a plan *Error matching context.Canceled", err)
+	}
+	stopApply()
+	<-applyDone
+}
+
+// TestCancelKillsAfterGrace runs a stand-in binary that ignores SIGINT, as a terraform stuck in a
+// provider call would: after the grace period it is killed, and the error says so. A real terraform
+// always honours the interrupt promptly, so it cannot exercise this path.
+func TestCancelKillsAfterGrace(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "terraform")
+	script := `#!/bin/sh
+case "$1" in
+version) echo '{"terraform_version":"1.11.4","platform":"linux_amd64","provider_selections":{},"terraform_outdated":false}' ;;
+*) trap '' INT; touch "$STARTED"; exec sleep 300 ;;
+esac
+`
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(Options{Binary: bin, DataDir: t.TempDir(), CancelGrace: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := filepath.Join(t.TempDir(), "started")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, err = r.Plan(ctx, Request{Dir: t.TempDir(), Env: map[string]string{"STARTED": started}, PlanFile: planFile(t)})
+	}()
+	waitForFile(t, started, done)
+	cancel()
+	<-done
+	var e *Error
+	if !errors.As(err, &e) || e.Step != StepInit {
+		t.Fatalf("got %v, want an init *Error", err)
+	}
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "killed 100ms after the interrupt") {
+		t.Errorf("got %q, want a kill after the grace period matching context.Canceled", err)
+	}
+}

@@ -1,0 +1,125 @@
+package terraform
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/jackc/pgx/v5"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+)
+
+// readEnvFile parses the output of env(1).
+func readEnvFile(t testing.TB, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatalf("read env probe: %v", err)
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// TestEnvironment runs a stack whose provisioner records the environment Terraform runs with, while the
+// agent's own environment carries TF_LOG, TF_DATA_DIR, an input variable, a missing CLI config file and
+// an unrelated secret. Only the runner's settings and the request's variables may reach terraform.
+func TestEnvironment(t *testing.T) {
+	t.Setenv("TF_LOG", "TRACE")
+	t.Setenv("TF_DATA_DIR", filepath.Join(t.TempDir(), "elsewhere"))
+	t.Setenv("TF_VAR_greeting", "inherited")
+	t.Setenv("TF_CLI_CONFIG_FILE", filepath.Join(t.TempDir(), "missing.tfrc"))
+	t.Setenv("GITOPS_AGENT_SECRET", "must-not-leak")
+	r := newRunner(t, Options{})
+	dir := stack(t, "probe")
+	req := Request{
+		Dir:      dir,
+		Env:      map[string]string{"GITOPS_PROBE": "from the request", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"},
+		PlanFile: planFile(t),
+	}
+	res := mustPlan(t, r, req)
+	out := mustApply(t, r, req, res.PlanFile)
+
+	env := readEnvFile(t, filepath.Join(dir, "env.txt"))
+	lookup := func(k string) string {
+		if v, ok := env[k]; ok {
+			return v
+		}
+		return "<unset>"
+	}
+	got := map[string]string{}
+	want := map[string]string{
+		"GITOPS_PROBE":        "from the request",
+		"AWS_ACCESS_KEY_ID":   "AKIAEXAMPLE",
+		"TF_IN_AUTOMATION":    "1",
+		"CHECKPOINT_DISABLE":  "1",
+		"TF_CLI_CONFIG_FILE":  r.configFile,
+		"TF_LOG":              "",
+		"TF_DATA_DIR":         "<unset>",
+		"TF_VAR_greeting":     "<unset>",
+		"GITOPS_AGENT_SECRET": "<unset>",
+		"PATH":                os.Getenv("PATH"),
+	}
+	for k := range want {
+		got[k] = lookup(k)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("terraform's environment (-want +got):\n%s", diff)
+	}
+	for _, s := range []string{res.Text, out} {
+		if strings.Contains(s, "[TRACE]") || strings.Contains(s, "CLI configuration") {
+			t.Errorf("output carries debug logs or CLI config warnings:\n%s", s)
+		}
+	}
+
+	// A failure's diagnostics are terraform's stderr: with TF_LOG inherited they would be a trace log.
+	_, err := r.Plan(context.Background(), Request{Dir: dir, VarFiles: []string{"missing.tfvars"}, PlanFile: planFile(t)})
+	d := diagnostics(err)
+	if !strings.HasPrefix(d, "Error: Failed to read variables file") || strings.Contains(d, "[TRACE]") {
+		t.Errorf("diagnostics are not Terraform's error alone:\n%s", d)
+	}
+}
+
+// TestEnvReachesBackend keeps state in PostgreSQL with the connection string given only in
+// Request.Env, as AWS credentials are for the s3 backend: plan and apply work, the state row exists,
+// and without the variable init fails.
+func TestEnvReachesBackend(t *testing.T) {
+	t.Parallel()
+	dbURL := testsvc.Postgres(t)
+	r := newRunner(t, Options{})
+	req := Request{Dir: stack(t, "pg"), Env: map[string]string{"PG_CONN_STR": dbURL}, PlanFile: planFile(t)}
+	res := mustPlan(t, r, req)
+	mustApply(t, r, req, res.PlanFile)
+
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var state string
+	if err := conn.QueryRow(ctx, `SELECT data FROM terraform_remote_state.states WHERE name = 'default'`).Scan(&state); err != nil {
+		t.Fatalf("state row: %v", err)
+	}
+	if !strings.Contains(state, `"in postgres"`) {
+		t.Errorf("state in PostgreSQL lacks the applied value:\n%s", state)
+	}
+
+	_, err = r.Plan(ctx, Request{Dir: stack(t, "pg"), PlanFile: planFile(t)})
+	var e *Error
+	if !errors.As(err, &e) || e.Step != StepInit {
+		t.Errorf("plan without PG_CONN_STR: got %v, want an init *Error", err)
+	}
+}

@@ -1,0 +1,4 @@
+variable "unused" {
+  type    = number
+  default = 1
+}
