@@ -58,6 +58,8 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		DataDir:     s.DataDir,
 		MaxWorkers:  max(10, 2*s.MaxParallel),
 		Logger:      log,
+		// SQLite has no notifier: workers find new jobs by polling, so poll often (a cheap indexed query).
+		PollInterval: pollInterval(s.DatabaseURL),
 		Handlers: queue.Handlers{
 			Plan: func(ctx context.Context, req gitops.PlanRequest, job queue.Job) error {
 				jlog := log.With().Int64("job", job.ID).Str("kind", "plan").Logger()
@@ -142,4 +144,13 @@ func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queu
 
 func sourceCache(s settings, gl *gitlab.Client) *source.Cache {
 	return source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
+}
+
+// pollInterval is how often idle workers look for jobs: PostgreSQL wakes them by LISTEN/NOTIFY and needs
+// only River's fallback polling; SQLite has no notifier.
+func pollInterval(databaseURL string) time.Duration {
+	if databaseURL == "" {
+		return 100 * time.Millisecond
+	}
+	return 0
 }

@@ -30,7 +30,7 @@ const (
 
 // agent is one `gitops-agent serve` run in-process.
 type agent struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	cancel context.CancelFunc
 	done   chan int
@@ -78,7 +78,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b backend)) {
 }
 
 // startAgent runs serve against the fake GitLab with its data in dataDir, and waits until it is ready.
-func startAgent(t *testing.T, gl *gitlabfake.Server, b backend, dataDir string, extra ...string) *agent {
+func startAgent(t testing.TB, gl *gitlabfake.Server, b backend, dataDir string, extra ...string) *agent {
 	t.Helper()
 	env := map[string]string{
 		"GITLAB_URL":              gl.URL(),

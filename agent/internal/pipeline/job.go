@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -21,6 +22,7 @@ import (
 // attempt it reports that failure on the merge request first. When ctx ends (a newer commit superseded
 // this plan, or the agent is stopping) it returns ctx's error without reporting.
 func (p *Planner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Attempt) error {
+	start := time.Now()
 	log := p.logger().With().Str("project", req.Project).Int("mr", req.MR).Str("sha", req.HeadSHA).Logger()
 	note := comment.PlanNote{Project: req.Project, MR: req.MR, Commit: req.HeadSHA}
 	if p.CommitURL != nil {
@@ -61,6 +63,7 @@ func (p *Planner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Att
 		log.Warn().Err(err).Msg("set running status")
 	}
 
+	prepared := time.Now()
 	tree, err := p.Source.Checkout(ctx, req.Project, req.HeadSHA)
 	if err != nil {
 		return transient("fetch the source", err)
@@ -83,10 +86,13 @@ func (p *Planner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Att
 	pc := gitops.PolicyContext{Project: req.Project, MergeRequest: gitops.MergeRequest{
 		IID: req.MR, Author: mr.Author, Labels: mr.Labels, ApprovedBy: mr.ApprovedBy,
 	}}
+	planStart := time.Now()
 	note.Runs, err = p.PlanTree(ctx, tree, cfg, Targets(cfg, affected), pc, p.PlanDir(req.Project, req.HeadSHA))
 	if err != nil {
 		return err
 	}
+	log = log.With().Dur("queue_checks_ms", prepared.Sub(start)).Dur("source_ms", planStart.Sub(prepared)).
+		Dur("plans_ms", time.Since(planStart)).Logger()
 	return p.report(ctx, log, req, note)
 }
 

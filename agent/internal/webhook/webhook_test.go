@@ -46,7 +46,7 @@ func newHandler(t *testing.T, logs *bytes.Buffer) (http.Handler, *queue.Queue, *
 	return webhook.New(webhook.Options{Secret: secret, Queue: q, Logger: &log, Promote: true, Observe: c.observe}), q, c
 }
 
-func payload(t *testing.T, name string) []byte {
+func payload(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
