@@ -29,7 +29,7 @@ func threeStages(tb testing.TB) string {
 		"  - name: base\n    dir: stacks/base\n    var_files: [\"stages/{stage}.tfvars\"]\n" +
 		"  - name: app\n    dir: stacks/app\n    var_files: [\"stages/{stage}.tfvars\"]\n    depends_on: [base]\n"
 	files := map[string]string{
-		".gitops.yaml":                     cfg,
+		".gitops.yaml":                      cfg,
 		"stacks/base/stages/staging.tfvars": "stage      = \"staging\"\ncidr_block = \"10.20.0.0/16\"\nzones      = [\"eu-west-1a\", \"eu-west-1b\"]\n",
 		"stacks/app/stages/staging.tfvars":  "stage     = \"staging\"\nmemory_mb = 512\n",
 	}
