@@ -6,7 +6,7 @@ TF_BINARY ?= $(shell scripts/terraform-bin)
 export TF_BINARY
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools clean
+.PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools schema clean
 
 all: build
 
@@ -53,3 +53,9 @@ tools:
 
 clean:
 	rm -rf $(BIN)
+
+## schema: regenerate the AWS provider schema the stacks are checked against (needs the npm registry)
+schema:
+	mkdir -p .cache/npm
+	npm pack @cdktn/provider-aws@25.7.0 --pack-destination .cache/npm
+	$(GO) run ./stacks/schema/gen -package .cache/npm/cdktn-provider-aws-25.7.0.tgz -out stacks/schema/aws-6.66.0.json.gz

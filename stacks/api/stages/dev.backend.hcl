@@ -1,0 +1,3 @@
+bucket = "gitops-agent-dev-tfstate"
+key    = "api/terraform.tfstate"
+region = "eu-west-1"

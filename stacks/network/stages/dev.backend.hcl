@@ -1,0 +1,3 @@
+bucket = "gitops-agent-dev-tfstate"
+key    = "network/terraform.tfstate"
+region = "eu-west-1"

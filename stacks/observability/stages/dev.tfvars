@@ -1,0 +1,5 @@
+stage               = "dev"
+region              = "eu-west-1"
+allowed_account_ids = ["123456789012"]
+
+alarm_email_addresses = ["platform-oncall@example.com"]

@@ -1,0 +1,3 @@
+bucket = "gitops-agent-staging-tfstate"
+key    = "observability/terraform.tfstate"
+region = "eu-west-1"
