@@ -15,6 +15,7 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/planjson"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/policy"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/poller"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
 )
 
@@ -41,7 +42,7 @@ func newPlanner(s settings, gl *gitlab.Client, m *metrics.Metrics, log *zerolog.
 		p.Observe = m.Terraform
 	}
 	if gl != nil {
-		p.Source = sourceCache(s, gl)
+		p.Source = sourceAdapter{sourceCache(s, gl)}
 		p.MRs = mrAdapter{gl}
 		p.Reporter = reporter{gl}
 		p.CommitURL = gl.CommitURL
@@ -56,22 +57,36 @@ func (a tfAdapter) Plan(ctx context.Context, spec pipeline.PlanSpec) (pipeline.P
 	if err := terraform.CopyTree(spec.Tree, spec.WorkDir); err != nil {
 		return pipeline.PlanOutput{}, fmt.Errorf("prepare work dir: %w", err)
 	}
-	res, err := a.r.Plan(ctx, terraform.Request{
+	res, err := a.r.Plan(ctx, request(spec))
+	if err != nil {
+		return pipeline.PlanOutput{}, tfErr(err)
+	}
+	return pipeline.PlanOutput{JSON: res.JSON, Text: res.Text}, nil
+}
+
+func (a tfAdapter) Apply(ctx context.Context, spec pipeline.PlanSpec) (string, error) {
+	out, err := a.r.Apply(ctx, request(spec), spec.PlanFile)
+	return out, tfErr(err)
+}
+
+func request(spec pipeline.PlanSpec) terraform.Request {
+	return terraform.Request{
 		Dir:           filepath.Join(spec.WorkDir, spec.StackDir),
 		VarFiles:      spec.VarFiles,
 		BackendConfig: spec.BackendConfig,
 		Workspace:     spec.Workspace,
 		Env:           spec.Env,
 		PlanFile:      spec.PlanFile,
-	})
-	if err != nil {
-		var te *terraform.Error
-		if errors.As(err, &te) {
-			return pipeline.PlanOutput{}, tfError{te}
-		}
-		return pipeline.PlanOutput{}, err
 	}
-	return pipeline.PlanOutput{JSON: res.JSON, Text: res.Text}, nil
+}
+
+// tfErr hands the pipeline Terraform's diagnostics of a failed step.
+func tfErr(err error) error {
+	var te *terraform.Error
+	if errors.As(err, &te) {
+		return tfError{te}
+	}
+	return err
 }
 
 // tfError gives the pipeline Terraform's diagnostics.
@@ -123,4 +138,16 @@ func (l pollLister) UpdatedMergeRequests(ctx context.Context, project string, si
 		})
 	}
 	return out, nil
+}
+
+// sourceAdapter marks archives the source cache refuses for good, so the pipeline reports instead of retrying.
+type sourceAdapter struct{ c *source.Cache }
+
+func (a sourceAdapter) Checkout(ctx context.Context, project, sha string) (string, error) {
+	dir, err := a.c.Checkout(ctx, project, sha)
+	var unsafe *source.UnsafeError
+	if errors.As(err, &unsafe) || errors.Is(err, source.ErrTooLarge) {
+		return "", fmt.Errorf("%w: %w", pipeline.ErrUnusableSource, err)
+	}
+	return dir, err
 }

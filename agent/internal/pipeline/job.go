@@ -66,6 +66,10 @@ func (p *Planner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Att
 	prepared := time.Now()
 	tree, err := p.Source.Checkout(ctx, req.Project, req.HeadSHA)
 	if err != nil {
+		if errors.Is(err, ErrUnusableSource) {
+			note.Error = "the source archive was refused: " + err.Error()
+			return p.report(ctx, log, req, note)
+		}
 		return transient("fetch the source", err)
 	}
 	cfg, err := config.Load(tree)
@@ -77,7 +81,7 @@ func (p *Planner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Att
 	if err != nil {
 		return transient("list the changed files", err)
 	}
-	affected := cfg.Affected(changed)
+	affected := affectedStacks(cfg, changed)
 	for _, s := range cfg.Ordered() {
 		if !slices.ContainsFunc(affected, func(a config.Stack) bool { return a.Name == s.Name }) {
 			note.Skipped = append(note.Skipped, s.Name)
@@ -119,4 +123,16 @@ func (p *Planner) logger() *zerolog.Logger {
 	}
 	nop := zerolog.Nop()
 	return &nop
+}
+
+// ErrUnusableSource marks a source archive that will be refused however often it is fetched (unsafe
+// entries, over the size limits): the job reports it instead of retrying.
+var ErrUnusableSource = errors.New("unusable source archive")
+
+// affectedStacks is every stack when the pipeline's own config changed, else the stacks the change affects.
+func affectedStacks(cfg *config.Config, changed []string) []config.Stack {
+	if slices.Contains(changed, config.FileName) {
+		return cfg.Ordered()
+	}
+	return cfg.Affected(changed)
 }

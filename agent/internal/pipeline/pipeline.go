@@ -43,9 +43,12 @@ type Status struct {
 	Description string
 }
 
-// Terraform plans one stack × stage in a private work dir.
+// Terraform plans one stack × stage in a private work dir, and applies what it planned there.
 type Terraform interface {
 	Plan(ctx context.Context, spec PlanSpec) (PlanOutput, error)
+	// Apply applies exactly the saved plan spec.PlanFile in spec.WorkDir, which a Plan of the same spec
+	// prepared, and returns Terraform's output. Terraform refuses a plan made stale by a later change.
+	Apply(ctx context.Context, spec PlanSpec) (string, error)
 }
 
 // PlanSpec says what to plan.

@@ -33,6 +33,9 @@ type Planner struct {
 	// Credentials returns the environment that gives terraform a stage's role, or nil when the stage has
 	// no role; it may be nil when no stage uses roles.
 	Credentials func(ctx context.Context, stage config.Stage, session string) (map[string]string, error)
+	// Ledger and Locker are needed by promotions only.
+	Ledger      Ledger
+	Locker      Locker
 	DataDir     string
 	// MaxParallel bounds the terraform runs in flight across all jobs; 0 means 1.
 	MaxParallel int
@@ -50,6 +53,12 @@ type Planner struct {
 type Attempt struct {
 	Last      bool
 	Supersede func(ctx context.Context) (int, error)
+	// Earlier and Later are set for promotions: whether an earlier promotion of the project has not
+	// finished, and the merge request of a later one waiting to start (0 for none).
+	Earlier func(ctx context.Context) (bool, error)
+	Later   func(ctx context.Context) (int, error)
+	// Wait returns the error that puts the job back in the queue for d.
+	Wait func(d time.Duration) error
 }
 
 // Target is one stack × stage to plan.
@@ -134,9 +143,7 @@ func (p *Planner) planOne(ctx context.Context, tree string, t Target, pc gitops.
 		spec.Env = env
 	}
 	out, err := p.Terraform.Plan(ctx, spec)
-	if p.Observe != nil {
-		p.Observe("plan", time.Since(start), err != nil)
-	}
+	p.observe("plan", start, err)
 	if err != nil {
 		run.Error = describe(err)
 		return run

@@ -41,6 +41,14 @@ type Job struct {
 	// Supersede cancels every other queued or running plan of the same merge request (for other head
 	// commits). A plan calls it once it knows it plans the current head.
 	Supersede func(ctx context.Context) (int, error)
+	// Earlier reports whether a promotion of the same project that was queued before this one has not
+	// finished: promotions run in merge order. Promote jobs only.
+	Earlier func(ctx context.Context) (bool, error)
+	// Later returns the merge request of the newest promotion of the same project queued after this one and
+	// still waiting to start, or 0 when there is none. Promote jobs only.
+	Later func(ctx context.Context) (int, error)
+	// Snooze returns the error a handler returns to run the job again after d, without counting an attempt.
+	Snooze func(d time.Duration) error
 }
 
 // LastAttempt reports whether a failure now is final.
@@ -93,13 +101,13 @@ func (q *Queue) EnqueuePlan(ctx context.Context, req gitops.PlanRequest) (gitops
 // EnqueuePromote queues the promotion of a merge commit unless it is already queued, running or done.
 func (q *Queue) EnqueuePromote(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error) {
 	args := PromoteArgs{Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, Commit: req.Commit, Trigger: req.Trigger}
-	return q.insert(ctx, args, mrTag(req.Project, req.MR))
+	return q.insert(ctx, args, mrTag(req.Project, req.MR), projectTag(req.Project))
 }
 
-func (q *Queue) insert(ctx context.Context, args river.JobArgs, tag string) (gitops.EnqueueOutcome, error) {
+func (q *Queue) insert(ctx context.Context, args river.JobArgs, tags ...string) (gitops.EnqueueOutcome, error) {
 	res, err := q.client.Insert(ctx, args, &river.InsertOpts{
 		MaxAttempts: maxAttempts,
-		Tags:        []string{tag},
+		Tags:        tags,
 		UniqueOpts:  river.UniqueOpts{ByArgs: true, ByState: uniqueStates},
 	})
 	if err != nil {
@@ -132,11 +140,55 @@ func (q *Queue) supersede(ctx context.Context, tag string, keep int64, headSHA s
 	return n, nil
 }
 
+// promotions lists the active promote jobs of a project, oldest first.
+func (q *Queue) promotions(ctx context.Context, project string, states ...rivertype.JobState) ([]*rivertype.JobRow, error) {
+	res, err := q.client.JobList(ctx, river.NewJobListParams().Kinds(PromoteArgs{}.Kind()).TagsAll(projectTag(project)).
+		States(states...).OrderBy(river.JobListOrderByID, river.SortOrderAsc).First(1000))
+	if err != nil {
+		return nil, fmt.Errorf("list promotions: %w", err)
+	}
+	return res.Jobs, nil
+}
+
+// earlier reports whether an active promote job of project was queued before job id.
+func (q *Queue) earlier(ctx context.Context, project string, id int64) (bool, error) {
+	jobs, err := q.promotions(ctx, project, activeStates...)
+	if err != nil {
+		return false, err
+	}
+	return len(jobs) > 0 && jobs[0].ID < id, nil
+}
+
+// later returns the merge request of the newest promote job of project queued after job id and not yet
+// started, or 0.
+func (q *Queue) later(ctx context.Context, project string, id int64) (int, error) {
+	jobs, err := q.promotions(ctx, project, rivertype.JobStateAvailable, rivertype.JobStatePending,
+		rivertype.JobStateRetryable, rivertype.JobStateScheduled)
+	if err != nil {
+		return 0, err
+	}
+	for i := len(jobs) - 1; i >= 0; i-- {
+		var args PromoteArgs
+		if jobs[i].ID > id && json.Unmarshal(jobs[i].EncodedArgs, &args) == nil {
+			return args.MR, nil
+		}
+	}
+	return 0, nil
+}
+
 // mrTag is the tag every job of one merge request carries (River tags allow only word characters).
 func mrTag(project string, mr int) string {
 	sum := sha256.Sum256([]byte(project + "!" + strconv.Itoa(mr)))
 	return "mr_" + hex.EncodeToString(sum[:8])
 }
+
+// projectTag is the tag every promote job of one project carries.
+func projectTag(project string) string {
+	sum := sha256.Sum256([]byte(project))
+	return "project_" + hex.EncodeToString(sum[:8])
+}
+
+func snooze(d time.Duration) error { return river.JobSnooze(d) }
 
 func workers(q *Queue, h Handlers) *river.Workers {
 	w := river.NewWorkers()
@@ -144,7 +196,7 @@ func workers(q *Queue, h Handlers) *river.Workers {
 		river.AddWorker(w, &planWorker{handle: h.Plan, q: q})
 	}
 	if h.Promote != nil {
-		river.AddWorker(w, &promoteWorker{handle: h.Promote})
+		river.AddWorker(w, &promoteWorker{handle: h.Promote, q: q})
 	}
 	return w
 }
@@ -161,7 +213,7 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 	a := job.Args
 	req := gitops.PlanRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, HeadSHA: a.HeadSHA, Rerun: a.Rerun, Trigger: a.Trigger}
 	return w.handle(ctx, req, Job{
-		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts,
+		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
 		Supersede: func(ctx context.Context) (int, error) {
 			return w.q.supersede(ctx, mrTag(a.Project, a.MR), job.ID, a.HeadSHA)
 		},
@@ -171,6 +223,7 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 type promoteWorker struct {
 	river.WorkerDefaults[PromoteArgs]
 	handle func(context.Context, gitops.PromoteRequest, Job) error
+	q      *Queue
 }
 
 func (w *promoteWorker) Timeout(*river.Job[PromoteArgs]) time.Duration { return jobTimeout }
@@ -178,5 +231,9 @@ func (w *promoteWorker) Timeout(*river.Job[PromoteArgs]) time.Duration { return 
 func (w *promoteWorker) Work(ctx context.Context, job *river.Job[PromoteArgs]) error {
 	a := job.Args
 	req := gitops.PromoteRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, Commit: a.Commit, Trigger: a.Trigger}
-	return w.handle(ctx, req, Job{ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts})
+	return w.handle(ctx, req, Job{
+		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
+		Earlier: func(ctx context.Context) (bool, error) { return w.q.earlier(ctx, a.Project, job.ID) },
+		Later:   func(ctx context.Context) (int, error) { return w.q.later(ctx, a.Project, job.ID) },
+	})
 }

@@ -34,6 +34,13 @@ type Options struct {
 	// PollInterval is how often an idle worker looks for new jobs when no notifier wakes it (SQLite);
 	// 0 means River's default.
 	PollInterval time.Duration
+	// ReplicaID names this agent process among the replicas sharing a PostgreSQL, stable across its
+	// restarts (e.g. the host name). Jobs it was running when it died are resumed as soon as it starts
+	// again; other replicas resume them after RescueAfter. Empty: a random id, and no early resume.
+	ReplicaID string
+	// RescueAfter is how long a job may run before another replica takes it for dead and runs it again;
+	// 0 means 2h15m (longer than any job may run).
+	RescueAfter time.Duration
 }
 
 // Queue is the durable queue of plan and promote jobs.
@@ -74,6 +81,14 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 			pool.Close()
 			return nil, err
 		}
+		if opts.ReplicaID != "" && cfg.Workers != nil {
+			// Jobs left running by this replica's previous life are orphans: nobody else runs them.
+			if _, err := pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+				WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, opts.ReplicaID); err != nil {
+				pool.Close()
+				return nil, fmt.Errorf("resume this replica's interrupted jobs: %w", err)
+			}
+		}
 		client, err := river.NewClient(driver, cfg)
 		if err != nil {
 			pool.Close()
@@ -94,6 +109,13 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if err := migrate(ctx, driver); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if cfg.Workers != nil {
+		// One process owns a SQLite queue: whatever it finds running was interrupted by its own stop.
+		if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("resume interrupted jobs: %w", err)
+		}
 	}
 	client, err := river.NewClient(driver, cfg)
 	if err != nil {
@@ -143,6 +165,10 @@ func riverConfig(q *Queue, opts Options, log zerolog.Logger) *river.Config {
 		Logger:                      slog.New(zerolog.NewSlogHandler(log.Level(max(log.GetLevel(), zerolog.WarnLevel)))),
 		CompletedJobRetentionPeriod: completedRetention,
 		RescueStuckJobsAfter:        jobTimeout + 15*time.Minute,
+		ID:                          opts.ReplicaID,
+	}
+	if opts.RescueAfter > 0 {
+		cfg.RescueStuckJobsAfter = opts.RescueAfter
 	}
 	if opts.PollInterval > 0 {
 		cfg.FetchPollInterval = opts.PollInterval

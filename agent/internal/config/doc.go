@@ -1,0 +1,83 @@
+// Package config reads and validates `.gitops.yaml`, the file at a repository's root that tells the
+// agent which Terraform stacks the repository holds, which stages changes are promoted through, and which
+// policies apply.
+//
+// # The file
+//
+//	version: 1
+//	stages:                                # promotion order after merge
+//	  - name: dev
+//	  - name: staging
+//	  - name: prod
+//	    role_arn: arn:aws:iam::123456789012:role/gitops-deploy
+//	policies: [policies/]
+//	stacks:
+//	  - name: platform
+//	    dir: stacks/platform
+//	    var_files: ["stages/{stage}.tfvars"]
+//	    backend_config: ["stages/{stage}.backend.hcl"]
+//	    workspace: default
+//	    when_modified: ["**/*.tf", "**/*.tfvars", "../../modules/network/**"]
+//	    stages: [dev, staging, prod]
+//	  - name: api
+//	    dir: stacks/api
+//	    depends_on: [platform]
+//
+// Top-level keys:
+//
+//   - version (required): 1.
+//   - stages (required, at least one): the stages in promotion order. Each has a name and, optionally,
+//     role_arn: the IAM role (arn:aws…:iam::ACCOUNT:role/NAME) the agent assumes for that stage's
+//     Terraform runs. Without it the agent's own credentials are used.
+//   - policies (optional): directories of Rego policies, relative to the repository root. When left
+//     out, policies/ is used if it exists. Policies configured on the agent's side apply in addition and
+//     cannot be switched off here.
+//   - stacks (optional): the Terraform root modules, each planned and applied on its own.
+//
+// Keys of a stack:
+//
+//   - name (required): unique among stacks.
+//   - dir (required): the root module's directory, relative to the repository root. It must exist and
+//     stay inside the repository, also after following symbolic links.
+//   - var_files (optional): -var-file arguments, relative to dir. {stage} is replaced by the stage
+//     name. A missing file fails that stack's plan in that stage, with Terraform's message.
+//   - backend_config (optional): -backend-config arguments for init: files relative to dir, or
+//     key=value pairs. {stage} is replaced by the stage name. Error messages show only the key of a
+//     pair; credentials belong in the agent's environment, not in the repository.
+//   - workspace (optional, default "default"): the Terraform workspace, selected or created before the
+//     plan. {stage} is replaced by the stage name; letters, digits, '-', '_' and '.' otherwise.
+//   - when_modified (optional, default ["**/*.tf", "**/*.tfvars"]): globs, relative to dir, of the
+//     files whose change affects the stack. Globs use doublestar syntax: * within one path segment,
+//     ** across segments, ?, [abc], {a,b}. A glob may start with ../ segments to reach files outside
+//     dir, such as a shared module: "../../modules/network/**" from stacks/api matches
+//     modules/network/main.tf. ".." is allowed only at the start, and a glob may not climb above the
+//     repository root. An empty list means no change affects the stack by itself (it is still planned
+//     when a stack it depends on is).
+//   - stages (optional, default all): the stages the stack runs in. Whatever order it is listed in,
+//     the stack follows the promotion order of the top-level stages.
+//   - depends_on (optional): stacks applied before this one within each stage. A stack is affected
+//     when any stack it depends on is, transitively. Cycles are errors.
+//
+// Names of stages and stacks are lowercase letters, digits, '-' and '_', starting with a letter or
+// digit, at most 63 characters. {stage} is the only placeholder, and only var_files, backend_config and
+// workspace expand it.
+//
+// # Strictness
+//
+// The file is at most 1 MiB, defines at most 50 stages and 5,000 stacks, and holds exactly one YAML
+// document. Unknown keys (with a suggestion for a near miss), keys set twice, values of the wrong
+// type, unknown stages or stacks named in stages or depends_on, cycles ("a → b → a"), names used
+// twice, invalid role ARNs and globs, and paths that leave the repository are all errors. They are
+// reported together (up to 50), each with its line and column, as in
+//
+//	.gitops.yaml:18:18: stack "api": depends_on names unknown stack "platfrom" (did you mean "platform"?)
+//
+// YAML aliases (*name) are rejected: a config is read exactly as it is written, and an alias bomb
+// cannot grow.
+//
+// # Which stacks a merge request affects
+//
+// Affected takes the repo-relative paths the merge request changes (both paths of a rename) and returns
+// the stacks one of whose when_modified globs matches a path, plus every stack that depends on one of
+// those, in dependency order: a stack after all it depends on, otherwise in file order.
+package config

@@ -1,0 +1,398 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/comment"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+)
+
+// ApplyStatusPrefix names the commit status of a stage's apply: "gitops/apply: prod".
+const ApplyStatusPrefix = "gitops/apply: "
+
+// Ledger remembers what was applied, and what each merge request's plans showed its reviewers.
+type Ledger interface {
+	// Applied reports whether commit was applied to stack in stage already (a resumed promotion skips it).
+	Applied(ctx context.Context, project, commit, stack, stage string) (bool, error)
+	StartRun(ctx context.Context, r LedgerRun) (int64, error)
+	// FinishRun ends a run in state applied, failed or skipped; applied makes its commit the live one.
+	FinishRun(ctx context.Context, id int64, state, summary, errText string) error
+	// SaveReview keeps the changes (see ReviewOf) the plan of a stack × stage posted on a merge request
+	// showed; Review returns the last one saved.
+	SaveReview(ctx context.Context, project string, mr int, stack, stage, commit string, changes []string) error
+	Review(ctx context.Context, project string, mr int, stack, stage string) (changes []string, ok bool, err error)
+}
+
+// LedgerRun is one state-changing run as the ledger records it.
+type LedgerRun struct {
+	Project, Commit, Stack, Stage string
+	MR                            int
+}
+
+// Locker serializes state-changing runs per key across replicas.
+type Locker interface {
+	Lock(ctx context.Context, key string) (unlock func(), err error)
+}
+
+// ReviewOf is what a reviewer saw of a plan: one "action address" line per changed resource, sorted.
+func ReviewOf(p *gitops.Plan) []string {
+	if p == nil {
+		return nil
+	}
+	out := make([]string, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		if c.Action == gitops.ActionRead {
+			continue
+		}
+		out = append(out, string(c.Action)+" "+c.Address)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// reviewDiff describes how the changes applied differ from the changes reviewed; "" when they match.
+func reviewDiff(reviewed, now []string) string {
+	var added, gone []string
+	for _, c := range now {
+		if _, found := slices.BinarySearch(reviewed, c); !found {
+			added = append(added, c)
+		}
+	}
+	for _, c := range reviewed {
+		if _, found := slices.BinarySearch(now, c); !found {
+			gone = append(gone, c)
+		}
+	}
+	if len(added) == 0 && len(gone) == 0 {
+		return ""
+	}
+	var parts []string
+	if len(added) > 0 {
+		parts = append(parts, "not reviewed: "+firstFew(added))
+	}
+	if len(gone) > 0 {
+		parts = append(parts, "reviewed but no longer planned: "+firstFew(gone))
+	}
+	return "changed since review (" + strings.Join(parts, "; ") + ")"
+}
+
+func firstFew(s []string) string {
+	const n = 5
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return strings.Join(s[:n], ", ") + fmt.Sprintf(" and %d more", len(s)-n)
+}
+
+// promotion is the state of one promote job: the note it keeps up to date and where it reports.
+type promotion struct {
+	p    *Planner
+	req  gitops.PromoteRequest
+	log  zerolog.Logger
+	note comment.DeployNote
+}
+
+// HandlePromote promotes a merged merge request's commit: for each stage in order, for each affected
+// stack in dependency order, it plans at the commit, checks the policies (with the merge request's labels
+// and approvers, and whether the plan matches the one reviewed), and applies exactly that saved plan. A
+// stage starts only when every stack of the previous one applied; the first failure stops the promotion.
+// Promotions of one project run in merge order; a promotion with a newer one waiting skips the stages it
+// has not started. Progress goes into the merge request's deploy note and the gitops/apply statuses.
+//
+// It is safe to run again after a crash: steps the ledger records as applied are kept, and the
+// interrupted step is planned afresh. Errors follow HandlePlan's rules.
+func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, at Attempt) error {
+	if at.Earlier != nil {
+		earlier, err := at.Earlier(ctx)
+		if err != nil {
+			return fmt.Errorf("check for earlier promotions: %w", err)
+		}
+		if earlier && at.Wait != nil {
+			return at.Wait(5 * time.Second)
+		}
+	}
+	pr := &promotion{p: p, req: req,
+		log: p.logger().With().Str("project", req.Project).Int("mr", req.MR).Str("commit", req.Commit).Str("job", "promote").Logger()}
+	pr.note = comment.DeployNote{Project: req.Project, MR: req.MR, Commit: req.Commit}
+	if p.CommitURL != nil {
+		pr.note.CommitURL = p.CommitURL(req.Project, req.Commit)
+	}
+	transient := func(what string, err error) error {
+		err = fmt.Errorf("%s: %w", what, err)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if at.Last {
+			pr.note.Error = err.Error()
+			pr.post(ctx)
+		}
+		return err
+	}
+
+	mr, err := p.MRs.MergeRequest(ctx, req.Project, req.MR)
+	if err != nil {
+		return transient("read the merge request", err)
+	}
+	tree, err := p.Source.Checkout(ctx, req.Project, req.Commit)
+	if err != nil {
+		if errors.Is(err, ErrUnusableSource) {
+			pr.note.Error = "the source archive was refused: " + err.Error()
+			pr.post(ctx)
+			return nil
+		}
+		return transient("fetch the source", err)
+	}
+	cfg, err := config.Load(tree)
+	if err != nil {
+		pr.note.Error = "the configuration at the merge commit is invalid:\n" + err.Error()
+		pr.post(ctx)
+		return nil
+	}
+	changed, err := p.MRs.ChangedPaths(ctx, req.Project, req.MR)
+	if err != nil {
+		return transient("list the changed files", err)
+	}
+	affected := affectedStacks(cfg, changed)
+	for _, st := range cfg.Stages {
+		for _, s := range affected {
+			if s.RunsIn(st.Name) {
+				pr.note.Steps = append(pr.note.Steps, comment.DeployStep{Stack: s.Name, Stage: st.Name, State: comment.DeployWaiting})
+			}
+		}
+	}
+	if len(pr.note.Steps) == 0 {
+		pr.log.Info().Msg("promotion: no stack affected")
+		pr.post(ctx)
+		return nil
+	}
+	pr.post(ctx)
+
+	pc := gitops.PolicyContext{Project: req.Project, MergeRequest: gitops.MergeRequest{
+		IID: req.MR, Author: mr.Author, Labels: mr.Labels, ApprovedBy: mr.ApprovedBy,
+	}}
+	var policyDirs []string
+	for _, d := range cfg.PolicyDirs(tree) {
+		policyDirs = append(policyDirs, filepath.Join(tree, d))
+	}
+	for _, stage := range cfg.Stages {
+		idx := pr.stepsOf(stage.Name)
+		if len(idx) == 0 {
+			continue
+		}
+		if at.Later != nil && !pr.started(idx) {
+			newer, err := at.Later(ctx)
+			if err != nil {
+				pr.log.Warn().Err(err).Msg("look for newer promotions")
+			} else if newer > 0 {
+				pr.skipFrom(idx[0], fmt.Sprintf("superseded: !%d was merged later, contains this change and is promoted next", newer))
+				pr.post(ctx)
+				return nil
+			}
+		}
+		pr.status(ctx, stage.Name, "running", "applying")
+		for _, i := range idx {
+			if err := pr.step(ctx, tree, cfg, stage, i, pc, policyDirs); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err() // the agent is stopping: the job resumes from the ledger
+				}
+				pr.note.Steps[i].State, pr.note.Steps[i].Error = comment.DeployFailed, err.Error()
+				pr.skipFrom(i+1, "an earlier step failed")
+				pr.status(ctx, stage.Name, "failed", "failed at "+pr.note.Steps[i].Stack)
+				pr.post(ctx)
+				return nil
+			}
+			pr.post(ctx)
+		}
+		pr.status(ctx, stage.Name, "success", fmt.Sprintf("%d stacks applied", len(idx)))
+	}
+	pr.log.Info().Msg("promotion done")
+	return nil
+}
+
+// step plans and applies one stack in one stage; an error is the step's failure.
+func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, stage config.Stage, i int, pc gitops.PolicyContext, policyDirs []string) error {
+	p, s := pr.p, &pr.note.Steps[i]
+	stack := stackNamed(cfg, s.Stack)
+	done, err := p.Ledger.Applied(ctx, pr.req.Project, pr.req.Commit, s.Stack, s.Stage)
+	if err != nil {
+		return fmt.Errorf("read the ledger: %w", err)
+	}
+	if done {
+		s.State, s.Summary = comment.DeployApplied, "applied before the agent restarted"
+		return nil
+	}
+	unlock, err := p.Locker.Lock(ctx, pr.req.Project+"|"+s.Stack+"|"+s.Stage)
+	if err != nil {
+		return fmt.Errorf("wait for the stack's lock: %w", err)
+	}
+	defer unlock()
+	start := time.Now()
+	defer func() { s.Duration = time.Since(start) }()
+	runID, err := p.Ledger.StartRun(ctx, LedgerRun{Project: pr.req.Project, MR: pr.req.MR, Commit: pr.req.Commit, Stack: s.Stack, Stage: s.Stage})
+	if err != nil {
+		return fmt.Errorf("record the run: %w", err)
+	}
+	finish := func(state, summary string, failure error) error {
+		text := ""
+		if failure != nil {
+			text = failure.Error()
+		}
+		if err := p.Ledger.FinishRun(context.WithoutCancel(ctx), runID, state, summary, text); err != nil {
+			pr.log.Error().Err(err).Str("stack", s.Stack).Str("stage", s.Stage).Msg("record the run's outcome")
+		}
+		return failure
+	}
+
+	s.State = comment.DeployPlanning
+	pr.post(ctx)
+	work, err := os.MkdirTemp(p.workDir(), "promote-")
+	if err != nil {
+		return finish("failed", "", fmt.Errorf("create work dir: %w", err))
+	}
+	defer os.RemoveAll(work)
+	spec := PlanSpec{
+		Tree: tree, StackDir: stack.Dir, WorkDir: filepath.Join(work, "tree"),
+		VarFiles: stack.VarFilesFor(s.Stage), BackendConfig: stack.BackendConfigFor(s.Stage),
+		Workspace: stack.WorkspaceFor(s.Stage), PlanFile: filepath.Join(work, "apply.tfplan"),
+	}
+	if p.Credentials != nil {
+		if spec.Env, err = p.Credentials(ctx, stage, sessionName(pc)); err != nil {
+			return finish("failed", "", fmt.Errorf("assume the role of stage %q: %w", stage.Name, err))
+		}
+	}
+	out, err := p.Terraform.Plan(ctx, spec)
+	p.observe("plan", start, err)
+	if err != nil {
+		return finish("failed", "", errors.New(describe(err)))
+	}
+	plan, err := p.Parse(out.JSON)
+	if err != nil {
+		return finish("failed", "", fmt.Errorf("read the plan JSON: %w", err))
+	}
+	s.Summary = plan.Summary.String()
+
+	spc := pc
+	spc.Stack, spc.Stage = s.Stack, s.Stage
+	reviewed, ok, err := p.Ledger.Review(ctx, pr.req.Project, pr.req.MR, s.Stack, s.Stage)
+	if err != nil {
+		return finish("failed", s.Summary, fmt.Errorf("read the reviewed plan: %w", err))
+	}
+	diff := "no plan of this stack and stage was posted on the merge request"
+	if ok {
+		diff = reviewDiff(reviewed, ReviewOf(plan))
+	}
+	matches := diff == ""
+	spc.PlanMatchesReview = &matches
+	if !matches {
+		s.Summary += " — " + diff
+	}
+	findings, err := p.Policies.Check(ctx, pr.policyDirs(policyDirs), out.JSON, spc)
+	if err != nil {
+		return finish("failed", s.Summary, fmt.Errorf("policies could not be evaluated: %w", err))
+	}
+	if denied := denials(findings); denied != "" {
+		return finish("failed", s.Summary, errors.New("policy denied the apply:\n"+denied))
+	}
+
+	if plan.Summary.NoChanges() {
+		s.State = comment.DeployApplied
+		return finish("applied", s.Summary, nil)
+	}
+	s.State = comment.DeployApplying
+	pr.post(ctx)
+	applyStart := time.Now()
+	_, err = p.Terraform.Apply(ctx, spec)
+	p.observe("apply", applyStart, err)
+	if err != nil {
+		return finish("failed", s.Summary, errors.New(describe(err)))
+	}
+	s.State = comment.DeployApplied
+	return finish("applied", s.Summary, nil)
+}
+
+func (pr *promotion) policyDirs(dirs []string) []string { return dirs }
+
+// denials lists the denying findings, one per line; "" when there is none.
+func denials(findings []gitops.Finding) string {
+	var lines []string
+	for _, f := range findings {
+		if f.Severity != gitops.Deny {
+			continue
+		}
+		line := "- " + f.Message
+		if f.ID != "" {
+			line = "- [" + f.ID + "] " + f.Message
+		}
+		if f.Address != "" {
+			line += " (" + f.Address + ")"
+		}
+		lines = append(lines, line)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (pr *promotion) stepsOf(stage string) []int {
+	var idx []int
+	for i, s := range pr.note.Steps {
+		if s.Stage == stage {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+func (pr *promotion) started(idx []int) bool {
+	for _, i := range idx {
+		if pr.note.Steps[i].State != comment.DeployWaiting {
+			return true
+		}
+	}
+	return false
+}
+
+// skipFrom marks every waiting step from index i on as skipped, and their stages' statuses as canceled.
+func (pr *promotion) skipFrom(i int, reason string) {
+	for j := i; j < len(pr.note.Steps); j++ {
+		if pr.note.Steps[j].State == comment.DeployWaiting {
+			pr.note.Steps[j].State, pr.note.Steps[j].Reason = comment.DeploySkipped, reason
+		}
+	}
+}
+
+// post writes the deploy note; a failure to post is logged, not fatal: the next post carries it all.
+func (pr *promotion) post(ctx context.Context) {
+	if err := pr.p.Reporter.UpsertNote(context.WithoutCancel(ctx), pr.req.Project, pr.req.MR, comment.DeployMarker, comment.RenderDeploy(pr.note)); err != nil {
+		pr.log.Warn().Err(err).Msg("post the deploy note")
+	}
+}
+
+func (pr *promotion) status(ctx context.Context, stage, state, desc string) {
+	if err := pr.p.Reporter.SetStatus(context.WithoutCancel(ctx), pr.req.Project, pr.req.Commit, Status{Name: ApplyStatusPrefix + stage, State: state, Description: desc}); err != nil {
+		pr.log.Warn().Err(err).Str("stage", stage).Msg("set the apply status")
+	}
+}
+
+func stackNamed(cfg *config.Config, name string) config.Stack {
+	for _, s := range cfg.Stacks {
+		if s.Name == name {
+			return s
+		}
+	}
+	return config.Stack{Name: name}
+}
+
+func (p *Planner) observe(step string, start time.Time, err error) {
+	if p.Observe != nil {
+		p.Observe(step, time.Since(start), err != nil)
+	}
+}
