@@ -34,6 +34,7 @@ func newPlanner(s settings, gl *gitlab.Client, m *metrics.Metrics, log *zerolog.
 		Terraform:   tfAdapter{runner},
 		Policies:    policy.NewEngine(policy.Options{ServerDirs: serverPolicies, Logger: log}),
 		Parse:       planjson.Parse,
+		Redact:      planjson.RedactText,
 		DataDir:     s.DataDir,
 		MaxParallel: s.MaxParallel,
 		Logger:      log,

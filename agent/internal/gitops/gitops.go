@@ -58,6 +58,7 @@ type PlanSummary struct {
 func (s PlanSummary) NoChanges() bool { return s == PlanSummary{} }
 
 // String is Terraform's summary line: "Plan: 1 to add, 0 to change, 0 to destroy." or "No changes."
+// Forgets are counted but, as in Terraform's own line, not shown.
 func (s PlanSummary) String() string {
 	if s.NoChanges() {
 		return "No changes."
@@ -66,11 +67,7 @@ func (s PlanSummary) String() string {
 	if s.Import > 0 {
 		line += fmt.Sprintf("%d to import, ", s.Import)
 	}
-	line += fmt.Sprintf("%d to add, %d to change, %d to destroy", s.Add, s.Change, s.Destroy)
-	if s.Forget > 0 {
-		line += fmt.Sprintf(", %d to forget", s.Forget)
-	}
-	return line + "."
+	return line + fmt.Sprintf("%d to add, %d to change, %d to destroy.", s.Add, s.Change, s.Destroy)
 }
 
 // Plan is what one saved Terraform plan would change.

@@ -95,6 +95,7 @@ func (p *Planner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Att
 	if err != nil {
 		return err
 	}
+	p.saveReviews(ctx, log, req, note.Runs)
 	log = log.With().Dur("queue_checks_ms", prepared.Sub(start)).Dur("source_ms", planStart.Sub(prepared)).
 		Dur("plans_ms", time.Since(planStart)).Logger()
 	return p.report(ctx, log, req, note)
@@ -135,4 +136,20 @@ func affectedStacks(cfg *config.Config, changed []string) []config.Stack {
 		return cfg.Ordered()
 	}
 	return cfg.Affected(changed)
+}
+
+// saveReviews keeps what each plan showed, for promotion to compare the applied plan with. A failure only
+// means promotion will say the plan was not reviewed.
+func (p *Planner) saveReviews(ctx context.Context, log zerolog.Logger, req gitops.PlanRequest, runs []gitops.StackRun) {
+	if p.Ledger == nil {
+		return
+	}
+	for _, r := range runs {
+		if r.Plan == nil {
+			continue
+		}
+		if err := p.Ledger.SaveReview(ctx, req.Project, req.MR, r.Stack, r.Stage, req.HeadSHA, ReviewOf(r.Plan)); err != nil {
+			log.Warn().Err(err).Str("stack", r.Stack).Str("stage", r.Stage).Msg("save the reviewed plan")
+		}
+	}
 }

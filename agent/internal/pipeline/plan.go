@@ -30,13 +30,16 @@ type Planner struct {
 	Terraform Terraform
 	Policies  Policies
 	Parse     PlanParser
+	// Redact masks in Terraform's plain-text plan the sensitive values the plan JSON knows of (Terraform
+	// itself prints some unmarked copies); nil leaves the text as it is.
+	Redact func(text string, planJSON []byte) (string, error)
 	// Credentials returns the environment that gives terraform a stage's role, or nil when the stage has
 	// no role; it may be nil when no stage uses roles.
 	Credentials func(ctx context.Context, stage config.Stage, session string) (map[string]string, error)
 	// Ledger and Locker are needed by promotions only.
-	Ledger      Ledger
-	Locker      Locker
-	DataDir     string
+	Ledger  Ledger
+	Locker  Locker
+	DataDir string
 	// MaxParallel bounds the terraform runs in flight across all jobs; 0 means 1.
 	MaxParallel int
 	Observe     Observer
@@ -154,6 +157,11 @@ func (p *Planner) planOne(ctx context.Context, tree string, t Target, pc gitops.
 		return run
 	}
 	run.Plan, run.Text = plan, out.Text
+	if p.Redact != nil {
+		if run.Text, err = p.Redact(out.Text, out.JSON); err != nil {
+			run.Text = "(the plain-text plan is not shown: " + err.Error() + ")"
+		}
+	}
 	findings, err := p.Policies.Check(ctx, policyDirs, out.JSON, pc)
 	if err != nil {
 		run.PolicyError = err.Error()

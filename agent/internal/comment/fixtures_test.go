@@ -1,0 +1,132 @@
+package comment
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/planjson"
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+)
+
+var regen = flag.Bool("regen", false, "re-create testdata/*.plan.json and *.plan.txt from testdata/cases with a real terraform")
+
+// Plan fixtures are made by a real Terraform binary from testdata/cases/NAME/{before,after}.tf: before.tf
+// (when present) is applied, after.tf planned to a saved file; NAME.plan.json is `terraform show -json`,
+// NAME.plan.txt `terraform show`, and for a plan that fails NAME.error.txt holds Terraform's diagnostics.
+func TestRegenerateFixtures(t *testing.T) {
+	if !*regen {
+		t.Skip("run with -regen to re-create the plan fixtures")
+	}
+	cases, err := os.ReadDir(filepath.Join("testdata", "cases"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.Name(), func(t *testing.T) {
+			dir := filepath.Join("testdata", "cases", c.Name())
+			before, _ := os.ReadFile(filepath.Join(dir, "before.tf"))
+			after, err := os.ReadFile(filepath.Join(dir, "after.tf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, diags := makePlan(t, string(before), string(after))
+			out := filepath.Join("testdata", c.Name())
+			if diags != "" {
+				writeFile(t, out+".error.txt", diags)
+				return
+			}
+			writeFile(t, out+".plan.json", string(p.JSON))
+			writeFile(t, out+".plan.txt", p.Text)
+		})
+	}
+}
+
+type realPlan struct {
+	JSON []byte
+	Text string
+}
+
+// makePlan applies before (when not empty) in a fresh directory and plans after to a saved file. It
+// returns the plan's `show -json` and `show` output, or Terraform's diagnostics when planning fails.
+func makePlan(t testing.TB, before, after string) (p realPlan, diagnostics string) {
+	t.Helper()
+	bin := testsvc.Terraform(t)
+	dir := t.TempDir()
+	cliConfig := filepath.Join(dir, "cli.tfrc")
+	writeFile(t, cliConfig, "")
+	env := append(testsvc.TerraformEnv(), "TF_CLI_CONFIG_FILE="+cliConfig)
+	run := func(args ...string) (string, error) {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		cmd.Env = env
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
+		}
+		if err != nil {
+			return stderr.String(), err
+		}
+		return stdout.String(), nil
+	}
+	must := func(args ...string) string {
+		t.Helper()
+		out, err := run(args...)
+		if err != nil {
+			t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	if before != "" {
+		writeFile(t, filepath.Join(dir, "main.tf"), before)
+		must("init", "-input=false", "-no-color")
+		must("apply", "-auto-approve", "-input=false", "-no-color")
+	}
+	writeFile(t, filepath.Join(dir, "main.tf"), after)
+	must("init", "-input=false", "-no-color")
+	if out, err := run("plan", "-input=false", "-no-color", "-out=plan.tfplan"); err != nil {
+		return realPlan{}, out
+	}
+	return realPlan{JSON: []byte(must("show", "-json", "plan.tfplan")), Text: must("show", "-no-color", "plan.tfplan")}, ""
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t testing.TB, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// fixtureRun is a successful run of stack × stage planned from testdata/NAME.plan.json, with the
+// plain-text plan from NAME.plan.txt when there is one.
+func fixtureRun(t testing.TB, name, stack, stage string) gitops.StackRun {
+	t.Helper()
+	plan, err := planjson.Parse([]byte(readFile(t, filepath.Join("testdata", name+".plan.json"))))
+	if err != nil {
+		t.Fatalf("parse %s: %v", name, err)
+	}
+	run := gitops.StackRun{Stack: stack, Stage: stage, Plan: plan}
+	if text, err := os.ReadFile(filepath.Join("testdata", name+".plan.txt")); err == nil {
+		run.Text = string(text)
+	}
+	return run
+}

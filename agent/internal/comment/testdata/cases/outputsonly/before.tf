@@ -1,0 +1,1 @@
+output "version" { value = "1.0" }

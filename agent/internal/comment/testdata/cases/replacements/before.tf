@@ -1,0 +1,4 @@
+resource "terraform_data" "server" {
+  input            = "v1"
+  triggers_replace = ["ami-111"]
+}
