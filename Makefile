@@ -47,9 +47,10 @@ fuzz:
 tofu:
 	@echo $(TF_BINARY)
 
-## tools: test tools that come from the Go module proxy
+## tools: test tools that come from the Go module proxy (the Lambda emulator; conftest, the policy engine's reference)
 tools:
 	$(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@v0.0.0-20261030222936-bef5c4ba774d
+	$(GO) install github.com/open-policy-agent/conftest@v0.71.1
 
 clean:
 	rm -rf $(BIN)

@@ -5,11 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/awsrole"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/ledger"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/metrics"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/pipeline"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/planjson"
@@ -27,8 +31,10 @@ func newPlanner(s settings, gl *gitlab.Client, m *metrics.Metrics, log *zerolog.
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
 	var serverPolicies []string
-	if s.PolicyDir != "" {
-		serverPolicies = []string{s.PolicyDir}
+	for _, d := range filepath.SplitList(s.PolicyDir) {
+		if d != "" {
+			serverPolicies = append(serverPolicies, d)
+		}
 	}
 	p := &pipeline.Planner{
 		Terraform:   tfAdapter{runner},
@@ -151,4 +157,34 @@ func (a sourceAdapter) Checkout(ctx context.Context, project, sha string) (strin
 		return "", fmt.Errorf("%w: %w", pipeline.ErrUnusableSource, err)
 	}
 	return dir, err
+}
+
+// ledgerAdapter records promotion runs in the ledger.
+type ledgerAdapter struct{ *ledger.Ledger }
+
+func (a ledgerAdapter) StartRun(ctx context.Context, r pipeline.LedgerRun) (int64, error) {
+	return a.Ledger.StartRun(ctx, ledger.Run{Project: r.Project, MR: r.MR, Commit: r.Commit, Stack: r.Stack, Stage: r.Stage})
+}
+
+// stageCredentials assumes a stage's role for its terraform runs; stages without a role use the agent's
+// own credentials. The STS client is made on first use, so an agent whose stages have no roles needs no
+// AWS configuration.
+func stageCredentials(s settings) func(ctx context.Context, stage config.Stage, session string) (map[string]string, error) {
+	var (
+		once    sync.Once
+		assumer *awsrole.Assumer
+		initErr error
+	)
+	return func(ctx context.Context, stage config.Stage, session string) (map[string]string, error) {
+		if stage.RoleARN == "" {
+			return nil, nil
+		}
+		once.Do(func() {
+			assumer, initErr = awsrole.New(context.WithoutCancel(ctx), awsrole.Options{ExternalID: s.AWSExternalID, BaseEndpoint: s.STSEndpoint})
+		})
+		if initErr != nil {
+			return nil, initErr
+		}
+		return assumer.Env(ctx, stage.RoleARN, session)
+	}
 }

@@ -130,6 +130,7 @@ func localCommit(ctx context.Context, dir string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// listFlag collects a repeatable string flag.
 type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }

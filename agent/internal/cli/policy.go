@@ -2,9 +2,207 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/policy"
 )
 
-func runPolicy(_ context.Context, _ []string, env Env) int {
-	return fail(env, errors.New("policy: not implemented yet"))
+// runPolicy runs `policy test [DIR]` (the Rego unit tests; exit 1 when one fails) or `policy check
+// --plan FILE ...` (one plan JSON against the policies; exit 1 on a denial). Exit 2 on any error,
+// including a policy that does not compile or fails at evaluation.
+func runPolicy(ctx context.Context, args []string, env Env) int {
+	if len(args) == 0 {
+		return fail(env, errors.New("policy: want a subcommand: test [DIR] | check --plan FILE"))
+	}
+	switch args[0] {
+	case "test":
+		return runPolicyTest(ctx, args[1:], env)
+	case "check":
+		return runPolicyCheck(ctx, args[1:], env)
+	default:
+		return fail(env, fmt.Errorf("policy: unknown subcommand %q (want test or check)", args[0]))
+	}
+}
+
+func runPolicyTest(ctx context.Context, args []string, env Env) int {
+	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	verbose := fs.Bool("v", false, "list every test, not only failures")
+	if err := fs.Parse(args); err != nil {
+		return ExitError
+	}
+	dirs := fs.Args()
+	if len(dirs) == 0 {
+		dirs = []string{"policies"}
+	}
+	results, err := policy.Test(ctx, dirs)
+	if err != nil {
+		return fail(env, fmt.Errorf("policy test: %w", err))
+	}
+	failed := 0
+	for _, r := range results {
+		outcome := "PASS"
+		switch {
+		case r.Skipped:
+			outcome = "SKIP"
+		case r.Error != "":
+			outcome = "ERROR"
+		case !r.Passed:
+			outcome = "FAIL"
+		}
+		if outcome == "FAIL" || outcome == "ERROR" {
+			failed++
+		}
+		if *verbose || outcome == "FAIL" || outcome == "ERROR" {
+			fmt.Fprintf(env.Stdout, "%s %s:%d %s.%s", outcome, r.File, r.Line, r.Package, r.Name)
+			if r.Error != "" {
+				fmt.Fprintf(env.Stdout, ": %s", r.Error)
+			}
+			fmt.Fprintln(env.Stdout)
+		}
+	}
+	fmt.Fprintf(env.Stdout, "%d tests, %d passed, %d failed\n", len(results), len(results)-failed, failed)
+	if failed > 0 {
+		return ExitDenied
+	}
+	return ExitOK
+}
+
+
+func runPolicyCheck(ctx context.Context, args []string, env Env) int {
+	fs := flag.NewFlagSet("policy check", flag.ContinueOnError)
+	fs.SetOutput(env.Stderr)
+	planFile := fs.String("plan", "", "the plan JSON (terraform show -json PLANFILE)")
+	var pc gitops.PolicyContext
+	fs.StringVar(&pc.Stage, "stage", "", "the stage the plan is for (data.gitops.stage)")
+	fs.StringVar(&pc.Stack, "stack", "", "the stack the plan is for (data.gitops.stack)")
+	fs.StringVar(&pc.Project, "project", "", "the project (data.gitops.project)")
+	var labels, dirs listFlag
+	fs.Var(&labels, "label", "a merge request label (repeatable)")
+	fs.Var(&dirs, "policies", "a policy directory (repeatable; default policies)")
+	format := fs.String("format", "table", "output: table or json")
+	if err := fs.Parse(args); err != nil {
+		return ExitError
+	}
+	switch {
+	case fs.NArg() > 0:
+		return fail(env, fmt.Errorf("policy check: unexpected argument %q", fs.Arg(0)))
+	case *planFile == "":
+		return fail(env, errors.New("policy check: --plan FILE is required"))
+	case *format != "table" && *format != "json":
+		return fail(env, fmt.Errorf("policy check: --format %q: want table or json", *format))
+	}
+	if len(dirs) == 0 {
+		dirs = listFlag{"policies"}
+	}
+	pc.MergeRequest.Labels = labels
+	planJSON, err := readLimited(*planFile, policy.MaxPlanBytes)
+	if err != nil {
+		return fail(env, fmt.Errorf("policy check: %w", err))
+	}
+	engine := policy.NewEngine(policy.Options{ServerDirs: filepath.SplitList(env.Getenv("GITOPS_POLICY_DIR"))})
+	findings, err := engine.Check(ctx, absAll(dirs), planJSON, pc)
+	if err != nil {
+		return fail(env, fmt.Errorf("policy check %s: %w", *planFile, err))
+	}
+	if *format == "json" {
+		err = writeFindingsJSON(env.Stdout, findings)
+	} else {
+		err = writeFindingsTable(env.Stdout, findings)
+	}
+	if err != nil {
+		return fail(env, err)
+	}
+	for _, f := range findings {
+		if f.Severity == gitops.Deny {
+			return ExitDenied
+		}
+	}
+	return ExitOK
+}
+
+func absAll(dirs []string) []string {
+	out := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		if abs, err := filepath.Abs(d); err == nil {
+			d = abs
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// readLimited reads a file of at most limit bytes.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over the %d byte limit", path, limit)
+	}
+	return b, nil
+}
+
+type findingJSON struct {
+	Severity string `json:"severity"`
+	ID       string `json:"id,omitempty"`
+	Rule     string `json:"rule"`
+	Message  string `json:"msg"`
+	Address  string `json:"address,omitempty"`
+	File     string `json:"file"`
+}
+
+func writeFindingsJSON(w io.Writer, findings []gitops.Finding) error {
+	out := make([]findingJSON, 0, len(findings))
+	for _, f := range findings {
+		out = append(out, findingJSON{string(f.Severity), f.ID, f.Rule, f.Message, f.Address, f.File})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func writeFindingsTable(w io.Writer, findings []gitops.Finding) error {
+	var denials, warnings int
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if len(findings) > 0 {
+		fmt.Fprintln(tw, "SEVERITY\tID\tADDRESS\tMESSAGE\tFILE")
+	}
+	for _, f := range findings {
+		if f.Severity == gitops.Deny {
+			denials++
+		} else {
+			warnings++
+		}
+		id := f.ID
+		if id == "" {
+			id = f.Rule
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Severity, id, f.Address, oneLine(f.Message), f.File)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "%d denied, %d warned\n", denials, warnings)
+	return err
+}
+
+// oneLine keeps a table row on one line whatever a policy message holds.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }

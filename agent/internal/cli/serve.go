@@ -14,6 +14,8 @@ import (
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/ledger"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/lock"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/metrics"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/pipeline"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/poller"
@@ -52,6 +54,20 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	l, err := ledger.Open(ctx, s.DatabaseURL, s.DataDir)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	locker := lock.NewLocal()
+	if s.DatabaseURL != "" {
+		if locker, err = lock.NewPostgres(ctx, s.DatabaseURL); err != nil {
+			return err
+		}
+	}
+	defer locker.Close()
+	planner.Ledger, planner.Locker = ledgerAdapter{l}, locker
+	planner.Credentials = stageCredentials(s)
 	var running atomic.Bool
 	q, err = queue.Open(ctx, queue.Options{
 		DatabaseURL: s.DatabaseURL,
@@ -68,7 +84,18 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 				m.Job("plan", time.Since(start), err != nil)
 				return err
 			},
+			Promote: func(ctx context.Context, req gitops.PromoteRequest, job queue.Job) error {
+				jlog := log.With().Int64("job", job.ID).Str("kind", "promote").Logger()
+				start := time.Now()
+				err := planner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
+					Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze,
+				})
+				m.Job("promote", time.Since(start), err != nil)
+				return err
+			},
 		},
+		ReplicaID:   s.ReplicaID,
+		RescueAfter: s.RescueAfter,
 	})
 	if err != nil {
 		return err
@@ -79,14 +106,18 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	running.Store(true)
 
 	handler := server.New(server.Deps{
-		Webhook: webhook.New(webhook.Options{Secret: s.WebhookSecret, Queue: q, Logger: log, Observe: m.Event}),
-		Metrics: m.Handler(),
+		Webhook:     webhook.New(webhook.Options{Secret: s.WebhookSecret, Queue: q, Logger: log, Observe: m.Event, Promote: true}),
+		Metrics:     m.Handler(),
+		Deployments: l.Handler(log),
 		Ready: func(ctx context.Context) error {
 			if !running.Load() {
 				return errors.New("workers are not running")
 			}
 			if err := q.Ping(ctx); err != nil {
-				return errors.New("database does not answer")
+				return errors.New("the queue's database does not answer")
+			}
+			if err := l.Ping(ctx); err != nil {
+				return errors.New("the ledger's database does not answer")
 			}
 			return nil
 		},
@@ -138,7 +169,7 @@ func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queu
 		}
 		paths = append(paths, path)
 	}
-	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: pollLister{gl}, Queue: q, Logger: log}
+	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: pollLister{gl}, Queue: q, Logger: log, Promote: true}
 	p.Run(ctx)
 }
 

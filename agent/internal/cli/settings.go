@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"runtime"
 	"strconv"
@@ -26,8 +27,11 @@ type settings struct {
 	MaxParallel    int
 	PolicyDir      string
 	AWSExternalID  string
+	STSEndpoint    string
 	LogLevel       zerolog.Level
 	ShutdownPeriod time.Duration
+	ReplicaID      string
+	RescueAfter    time.Duration
 }
 
 // readSettings reads the contract's variables, applying their defaults. Every problem is reported at once.
@@ -48,6 +52,7 @@ func readSettings(getenv func(string) string) (settings, error) {
 		DatabaseURL:   get("DATABASE_URL", ""),
 		PolicyDir:     get("GITOPS_POLICY_DIR", ""),
 		AWSExternalID: get("GITOPS_AWS_EXTERNAL_ID", ""),
+		STSEndpoint:   get("AWS_ENDPOINT_URL_STS", ""),
 	}
 	if s.GitLabToken == "" {
 		errs = append(errs, errors.New("GITLAB_TOKEN is required (a token with api scope)"))
@@ -75,6 +80,16 @@ func readSettings(getenv func(string) string) (settings, error) {
 	}
 	if s.LogLevel, err = zerolog.ParseLevel(strings.ToLower(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, fmt.Errorf("LOG_LEVEL %q is not a level (debug, info, warn, error)", getenv("LOG_LEVEL")))
+	}
+	if s.RescueAfter, err = time.ParseDuration(get("GITOPS_RESCUE_AFTER", "2h15m")); err != nil || s.RescueAfter < time.Minute {
+		errs = append(errs, fmt.Errorf("GITOPS_RESCUE_AFTER %q is not a duration of at least 1m", getenv("GITOPS_RESCUE_AFTER")))
+	}
+	s.ReplicaID = get("GITOPS_REPLICA_ID", "")
+	if s.ReplicaID == "" {
+		s.ReplicaID, _ = os.Hostname()
+	}
+	if len(s.ReplicaID) > 100 {
+		errs = append(errs, errors.New("GITOPS_REPLICA_ID must be at most 100 characters"))
 	}
 	if s.TFBinary, err = terraformBinary(getenv("TF_BINARY")); err != nil {
 		errs = append(errs, err)

@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+)
+
+// repoPath is a path relative to the repository root.
+func repoPath(tb testing.TB, rel string) string {
+	tb.Helper()
+	return filepath.Join(testsvc.RepoRoot(tb), rel)
+}
+
+func runCLI(tb testing.TB, env map[string]string, args ...string) (code int, stdout, stderr string) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	code = Run(context.Background(), args, Env{
+		Getenv: func(k string) string { return env[k] },
+		Stdout: &out,
+		Stderr: &errOut,
+	})
+	return code, out.String(), errOut.String()
+}
+
+func TestPolicyCheck(t *testing.T) {
+	policies := repoPath(t, "policies")
+	plan := func(name string) string { return repoPath(t, filepath.Join("policies", "testdata", name)) }
+	for _, tc := range []struct {
+		name      string
+		args      []string
+		wantCode  int
+		wantOut   []string // substrings of stdout
+		wantErr   string   // substring of stderr
+		notInBoth string
+	}{
+		{
+			name:     "compliant plan",
+			args:     []string{"--plan", plan("plan-prod.json"), "--stage", "prod"},
+			wantCode: ExitOK,
+			wantOut:  []string{"0 denied, 0 warned"},
+		},
+		{
+			name:     "denied plan as a table",
+			args:     []string{"--plan", plan("broken/RDS_004.prod.short-backups.json"), "--stage", "prod"},
+			wantCode: ExitDenied,
+			wantOut:  []string{"SEVERITY", "deny", "RDS_004", "module.data.aws_rds_cluster.main", "policies/rds.rego", "1 denied, 0 warned"},
+		},
+		{
+			name:     "prod-only rule does not apply to dev",
+			args:     []string{"--plan", plan("broken/RDS_004.prod.short-backups.json"), "--stage", "dev"},
+			wantCode: ExitOK,
+		},
+		{
+			name:     "label allows the destroy",
+			args:     []string{"--plan", plan("broken/CHANGE_001.dev.bucket-destroyed.json"), "--stage", "dev", "--label", "reviewed", "--label", "allow-destroy"},
+			wantCode: ExitOK,
+		},
+		{
+			name:     "warnings alone pass",
+			args:     []string{"--plan", plan("broken/CHANGE_002.prod.function-replaced.json"), "--stage", "prod"},
+			wantCode: ExitOK,
+			wantOut:  []string{"warn", "CHANGE_002", "0 denied, 1 warned"},
+		},
+		{
+			name:     "missing plan file",
+			args:     []string{"--plan", filepath.Join(t.TempDir(), "nope.json")},
+			wantCode: ExitError,
+			wantErr:  "no such file",
+		},
+		{
+			name:     "no plan flag",
+			args:     []string{"--stage", "dev"},
+			wantCode: ExitError,
+			wantErr:  "--plan FILE is required",
+		},
+		{
+			name:     "bad format",
+			args:     []string{"--plan", plan("plan-dev.json"), "--format", "xml"},
+			wantCode: ExitError,
+			wantErr:  "want table or json",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"policy", "check", "--policies", policies}, tc.args...)
+			code, out, errOut := runCLI(t, nil, args...)
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, out, errOut)
+			}
+			for _, s := range tc.wantOut {
+				if !strings.Contains(out, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, out)
+				}
+			}
+			if tc.wantErr != "" && !strings.Contains(errOut, tc.wantErr) {
+				t.Errorf("stderr lacks %q:\n%s", tc.wantErr, errOut)
+			}
+		})
+	}
+}
+
+func TestPolicyCheckJSON(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "policy", "check", "--policies", repoPath(t, "policies"),
+		"--plan", repoPath(t, "policies/testdata/broken/S3_003.prod.versioning-suspended.json"), "--stage", "prod", "--format", "json")
+	if code != ExitDenied {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitDenied, errOut)
+	}
+	var got []map[string]string
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, out)
+	}
+	want := []map[string]string{{
+		"severity": "deny",
+		"id":       "S3_003",
+		"rule":     "deny_s3_versioning",
+		"msg":      "module.data.aws_s3_bucket.documents: bucket versioning is not enabled; add an aws_s3_bucket_versioning with versioning_configuration { status = \"Enabled\" }",
+		"address":  "module.data.aws_s3_bucket.documents",
+		"file":     "policies/s3.rego",
+	}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
+
+func TestPolicyCheckServerPolicies(t *testing.T) {
+	server := filepath.Join(t.TempDir(), "org")
+	if err := os.MkdirAll(server, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(server, "org.rego"), []byte("package org\n\ndeny_org contains \"org says no\" if true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, map[string]string{"GITOPS_POLICY_DIR": server}, "policy", "check",
+		"--policies", repoPath(t, "policies"), "--plan", repoPath(t, "policies/testdata/plan-dev.json"), "--stage", "dev")
+	if code != ExitDenied || !strings.Contains(out, "org says no") {
+		t.Errorf("exit %d, want %d with the server policy's denial\nstdout:\n%s\nstderr:\n%s", code, ExitDenied, out, errOut)
+	}
+}
+
+func TestPolicyTest(t *testing.T) {
+	code, out, errOut := runCLI(t, nil, "policy", "test", repoPath(t, "policies"))
+	if code != ExitOK || !strings.Contains(out, " 0 failed") {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitOK, out, errOut)
+	}
+
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "p_test.rego"), []byte("package p_test\n\ntest_ok if true\n\ntest_broken if false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runCLI(t, nil, "policy", "test", dir)
+	if code != ExitDenied || !strings.Contains(out, "FAIL") || !strings.Contains(out, "test_broken") || !strings.Contains(out, "2 tests, 1 passed, 1 failed") {
+		t.Errorf("failing test: exit %d, want %d\n%s", code, ExitDenied, out)
+	}
+
+	if err := os.WriteFile(filepath.Join(dir, "bad.rego"), []byte("package p\n\nx := \n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "policy", "test", dir)
+	if code != ExitError || !strings.Contains(errOut, "bad.rego:4: rego_parse_error") {
+		t.Errorf("broken policy: exit %d, want %d; stderr: %s", code, ExitError, errOut)
+	}
+}
+
+func TestPolicyUsage(t *testing.T) {
+	for _, args := range [][]string{{"policy"}, {"policy", "lint"}, {"policy", "check", "extra"}} {
+		if code, _, _ := runCLI(t, nil, args...); code != ExitError {
+			t.Errorf("%v: exit %d, want %d", args, code, ExitError)
+		}
+	}
+}

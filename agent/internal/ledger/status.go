@@ -1,0 +1,90 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode"
+)
+
+// shortCommit is how many hex digits of a commit the status table shows, as GitLab does.
+const shortCommit = 8
+
+// AllLive returns what is live in every project the ledger knows, keyed by project; for `gitops-agent
+// status` without a project.
+func (l *Ledger) AllLive(ctx context.Context) (map[string][]Live, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT project, stack, stage, commit_sha, mr, applied_at FROM gitops_live
+		ORDER BY project, stack, stage`)
+	if err != nil {
+		return nil, fmt.Errorf("read live commits: %w", err)
+	}
+	defer rows.Close()
+	out := map[string][]Live{}
+	for rows.Next() {
+		var project string
+		var v Live
+		if err := rows.Scan(&project, &v.Stack, &v.Stage, &v.Commit, &v.MR, &v.AppliedAt); err != nil {
+			return nil, fmt.Errorf("read live commits: %w", err)
+		}
+		v.AppliedAt = v.AppliedAt.UTC()
+		out[project] = append(out[project], v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read live commits: %w", err)
+	}
+	return out, nil
+}
+
+// WriteStatus prints live as a table with one row per project, stack and stage: PROJECT, STACK, STAGE,
+// COMMIT (its first 8 digits), MR (!iid, or - when unknown) and APPLIED (UTC). Projects are sorted, and
+// each project's rows keep the order given. Control characters in names are shown as '?' so that a
+// hostile name cannot drive the terminal. With nothing live it prints one line saying so.
+func WriteStatus(w io.Writer, live map[string][]Live) error {
+	projects := make([]string, 0, len(live))
+	for p, rows := range live {
+		if len(rows) > 0 {
+			projects = append(projects, p)
+		}
+	}
+	if len(projects) == 0 {
+		_, err := io.WriteString(w, "No deployments recorded yet.\n")
+		return err
+	}
+	sort.Strings(projects)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECT\tSTACK\tSTAGE\tCOMMIT\tMR\tAPPLIED")
+	for _, p := range projects {
+		for _, v := range live[p] {
+			mr := "-"
+			if v.MR > 0 {
+				mr = "!" + strconv.Itoa(v.MR)
+			}
+			commit := v.Commit
+			if len(commit) > shortCommit {
+				commit = commit[:shortCommit]
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(p), printable(v.Stack), printable(v.Stage),
+				printable(commit), mr, v.AppliedAt.UTC().Format(time.DateTime+" UTC"))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// printable replaces control characters (tabs included, which would break the table) and bidirectional
+// overrides with '?'.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == unicode.ReplacementChar {
+			return '?'
+		}
+		return r
+	}, s)
+}

@@ -1,0 +1,61 @@
+package ledger
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+func TestWriteStatus(t *testing.T) {
+	at := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
+	cases := []struct {
+		name   string
+		live   map[string][]Live
+		golden string
+	}{
+		{name: "empty", live: nil, golden: "status-empty.golden"},
+		{name: "projects with nothing live", live: map[string][]Live{"g/p": {}}, golden: "status-empty.golden"},
+		{name: "two projects", golden: "status.golden", live: map[string][]Live{
+			"zeta/svc": {{Stack: "api", Stage: "dev", Commit: commitB, MR: 12, AppliedAt: at.Add(time.Hour)}},
+			"group/app": {
+				{Stack: "platform", Stage: "dev", Commit: commitA, MR: 7, AppliedAt: at},
+				{Stack: "platform", Stage: "prod", Commit: "abc", MR: 0, AppliedAt: at.In(time.FixedZone("CET", 3600))},
+				{Stack: "evil\x1b[2J\tname", Stage: "dev\u202e", Commit: commitA, MR: 1, AppliedAt: at},
+			},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := WriteStatus(&buf, c.live); err != nil {
+				t.Fatalf("WriteStatus: %v", err)
+			}
+			golden(t, c.golden, buf.Bytes())
+		})
+	}
+}
+
+// golden compares got with testdata/name, or rewrites the file when -update is set.
+func golden(t testing.TB, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}

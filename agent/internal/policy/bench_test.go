@@ -1,0 +1,170 @@
+package policy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scaledPlan is a prod plan of exactly n resource changes: copies of the platform, each copy's stacks
+// in their own modules (module.data_3, ...), as a monorepo of many services would plan.
+func scaledPlan(n int) []byte {
+	out := &platformPlan{stage: "prod", configs: map[string][]obj{}}
+	for i := 0; len(out.changes) < n; i++ {
+		p := buildPlatform("prod")
+		for _, rc := range p.changes {
+			m := strings.TrimPrefix(rc["module_address"].(string), "module.")
+			renamed := fmt.Sprintf("%s_%d", m, i)
+			rc["address"] = "module." + renamed + strings.TrimPrefix(rc["address"].(string), "module."+m)
+			rc["module_address"] = "module." + renamed
+			out.changes = append(out.changes, rc)
+		}
+		for m, cfgs := range p.configs {
+			out.configs[fmt.Sprintf("%s_%d", m, i)] = cfgs
+		}
+	}
+	out.changes = out.changes[:n]
+	return out.json()
+}
+
+func TestScaledPlanIsCompliant(t *testing.T) {
+	got, err := NewEngine(Options{}).Check(context.Background(), []string{repoPolicies(t)}, scaledPlan(120), stageContext("prod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("scaled plan has findings: %+v", got)
+	}
+}
+
+// BenchmarkCheck checks plans of 100, 1,000 and 10,000 changes end to end (parse, convert, evaluate
+// every rule) with the repository's policies, and measures conftest on the same plan, policies and
+// data in the same run as the reference. It reports the speed-up over conftest and both peak RSS.
+func BenchmarkCheck(b *testing.B) {
+	conftest, ok := conftestBinary()
+	if !ok {
+		b.Skip("conftest is not installed (go install github.com/open-policy-agent/conftest@v0.71.1): no reference to compare with")
+	}
+	policies := policiesWithoutTests(b)
+	dataFile := filepath.Join(b.TempDir(), "gitops.json")
+	ctxDoc, _ := json.Marshal(map[string]any{"gitops": contextDocument(stageContext("prod"))})
+	if err := os.WriteFile(dataFile, ctxDoc, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{100, 1000, 10000} {
+		plan := scaledPlan(n)
+		planFile := filepath.Join(b.TempDir(), "plan.json")
+		if err := os.WriteFile(planFile, plan, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(fmt.Sprintf("changes=%d", n), func(b *testing.B) {
+			ref := runConftest(b, conftest, policies, dataFile, planFile)
+			e := NewEngine(Options{Timeout: time.Minute})
+			ctx := context.Background()
+			if _, err := e.Check(ctx, []string{policies}, plan, stageContext("prod")); err != nil {
+				b.Fatal(err)
+			}
+			b.SetBytes(int64(len(plan)))
+			b.ReportAllocs()
+			cpuBefore := selfCPU()
+			for b.Loop() {
+				fs, err := e.Check(ctx, []string{policies}, plan, stageContext("prod"))
+				if err != nil || len(fs) != 0 {
+					b.Fatalf("findings %v, err %v", fs, err)
+				}
+			}
+			perOp := b.Elapsed() / time.Duration(b.N)
+			cpuPerOp := (selfCPU() - cpuBefore) / time.Duration(b.N)
+			b.ReportMetric(float64(ref.wall)/float64(perOp), "x-faster-wall")
+			b.ReportMetric(float64(ref.cpu)/float64(cpuPerOp), "x-less-cpu")
+			b.ReportMetric(float64(ref.wall.Milliseconds()), "conftest-ms")
+			b.ReportMetric(float64(cpuPerOp.Microseconds())/float64(n), "cpu-µs/change")
+			b.ReportMetric(float64(ref.maxRSS)/1024, "conftest-maxrss-MB")
+			b.ReportMetric(float64(selfMaxRSS())/1024, "maxrss-MB")
+		})
+	}
+}
+
+// policiesWithoutTests copies the repository's policies without their _test.rego files, so that both
+// engines load the same modules.
+func policiesWithoutTests(tb testing.TB) string {
+	tb.Helper()
+	srcs, err := readSources([]string{repoPolicies(tb)}, nil, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := filepath.Join(tb.TempDir(), "policies")
+	for _, s := range srcs {
+		path := filepath.Join(filepath.Dir(dir), filepath.FromSlash(s.name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(path, s.raw, 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// conftestRun is what one `conftest test` run cost: wall and CPU time (user + system), peak RSS in KiB.
+type conftestRun struct {
+	wall, cpu time.Duration
+	maxRSS    int64
+}
+
+// runConftest runs conftest on the plan (three times on small plans, keeping the fastest, to damp
+// the noise of a shared machine) and returns what the fastest run cost.
+func runConftest(tb testing.TB, bin, policies, dataFile, planFile string) conftestRun {
+	tb.Helper()
+	runs := 3
+	if info, err := os.Stat(planFile); err == nil && info.Size() > 8<<20 {
+		runs = 1
+	}
+	var best conftestRun
+	for range runs {
+		cmd := exec.Command(bin, "test", "--all-namespaces", "--no-color", "-p", policies, "--data", dataFile, planFile)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			tb.Fatalf("conftest: %v\n%s", err, out.String())
+		}
+		r := conftestRun{wall: time.Since(start), cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()}
+		if !strings.Contains(out.String(), "0 failures") {
+			tb.Fatalf("conftest found failures on a compliant plan:\n%s", out.String())
+		}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			r.maxRSS = ru.Maxrss
+		}
+		if best.wall == 0 || r.wall < best.wall {
+			best = r
+		}
+	}
+	return best
+}
+
+// selfCPU is the CPU time (user + system) this process has used.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// selfMaxRSS is this process's peak RSS in KiB.
+func selfMaxRSS() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Maxrss
+}

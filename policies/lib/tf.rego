@@ -1,0 +1,201 @@
+# Package lib.tf reads a Terraform plan (the JSON of `terraform show -json PLANFILE`) for the rules in
+# package main. Every lookup here is an index built once per evaluation, so a rule costs time in
+# proportion to the resources it looks at, never to the square of the plan.
+package lib.tf
+
+# resources[type] lists the managed resource changes of that type that still exist after apply: every
+# action but a plain delete. Replacements are included, with their planned values. The inner
+# comprehension is indexed by type (OPA's comprehension indexing): one pass over the plan in all.
+resources := {t: rcs |
+	some t in _types
+	rcs := [rc |
+		some rc in managed
+		rc.type == t
+	]
+}
+
+# data_sources[type] lists the data sources of that type that Terraform reads during apply (their
+# values depend on something not yet known at plan time).
+data_sources := {t: rcs |
+	some t in _types
+	rcs := [rc |
+		some rc in _data
+		rc.type == t
+	]
+}
+
+_data := [rc |
+	some rc in input.resource_changes
+	rc.mode == "data"
+]
+
+# managed lists every managed resource change that still exists after apply.
+managed := [rc |
+	some rc in input.resource_changes
+	rc.mode == "managed"
+	rc.change.actions != ["delete"]
+]
+
+# removals lists every managed resource change that deletes an object: plain deletes and replacements.
+removals := [rc |
+	some rc in input.resource_changes
+	rc.mode == "managed"
+	rc.change.actions[_] == "delete"
+]
+
+# data_by_address indexes the data sources read during apply by their full address.
+data_by_address := {rc.address: rc | some rc in _data}
+
+_types := {rc.type | some rc in input.resource_changes}
+
+deleted(rc) if rc.change.actions == ["delete"]
+
+replaced(rc) if {
+	"delete" in rc.change.actions
+	"create" in rc.change.actions
+}
+
+# key is the address of rc's configuration block: its address with every instance key removed, e.g.
+# "module.data.aws_s3_bucket.documents" for "module.data.aws_s3_bucket.documents[0]".
+key(rc) := regex.replace(rc.address, `\[[^\]]*\]`, "") if is_string(rc.address)
+
+# module_prefix is the module path rc lives in, with a trailing dot, or "" in the root module.
+module_prefix(rc) := concat("", [regex.replace(rc.module_address, `\[[^\]]*\]`, ""), "."]) if {
+	is_string(rc.module_address)
+} else := ""
+
+# config is rc's resource block in the plan's configuration (root module and two levels of module
+# calls). Each module's blocks are indexed by address the first time one of them is looked up.
+config(rc) := _root_configs[key(rc)] if module_prefix(rc) == ""
+
+config(rc) := _module_configs[m][local] if {
+	some m, local
+	_config_path(rc) = ["module", m, local]
+}
+
+config(rc) := _nested_configs[[m, m2]][local] if {
+	some m, m2, local
+	_config_path(rc) = ["module", m, "module", m2, local]
+}
+
+# _config_path splits the unindexed address into its module path and the address in the module.
+_config_path(rc) := array.concat(split(trim_suffix(module_prefix(rc), "."), "."), [trim_prefix(key(rc), module_prefix(rc))])
+
+_root_configs := {r.address: r | some r in input.configuration.root_module.resources}
+
+_module_configs[m] := index if {
+	some m, call in input.configuration.root_module.module_calls
+	index := {r.address: r | some r in call.module.resources}
+}
+
+_nested_configs[[m, m2]] := index if {
+	some m, call in input.configuration.root_module.module_calls
+	some m2, nested in call.module.module_calls
+	index := {r.address: r | some r in nested.module.resources}
+}
+
+# refs is the set of absolute addresses the expression of attr in rc's configuration refers to, e.g.
+# {"module.data.aws_s3_bucket.documents", "module.data.aws_s3_bucket.documents.id"}.
+refs(rc, attr) := {concat("", [module_prefix(rc), r]) |
+	some r in config(rc).expressions[attr].references
+}
+
+# block_refs is refs for an attribute of a nested block, e.g. logging_config[0].log_group.
+block_refs(rc, block, attr) := {concat("", [module_prefix(rc), r]) |
+	some b in config(rc).expressions[block]
+	some r in b[attr].references
+}
+
+# targets is what attr of rc points at: the configuration references, and the planned value as
+# "name:VALUE" when it is known (for objects that already exist or are named literally).
+targets(rc, attr) := refs(rc, attr) | {concat("", ["name:", v]) |
+	v := rc.change.after[attr]
+	is_string(v)
+}
+
+# matched holds when rc is the target of one of targets: by its configuration key, or by the known
+# value of its attribute name_attr.
+matched(rc, keys, _) if key(rc) in keys
+
+matched(rc, keys, name_attr) if {
+	v := rc.change.after[name_attr]
+	is_string(v)
+	concat("", ["name:", v]) in keys
+}
+
+# known_true holds when attr of the planned object is literally true.
+known_true(obj, attr) if obj[attr] == true
+
+# set_or_unknown holds when attr of obj is a non-empty string, or is known only after apply (unknown
+# is the matching after_unknown object; pass {} when there is none).
+set_or_unknown(obj, _, attr) if {
+	v := obj[attr]
+	is_string(v)
+	v != ""
+}
+
+set_or_unknown(_, unknown, attr) if unknown[attr] == true
+
+# customer_key holds when attr names a KMS key that is not an AWS-managed one (alias/aws/...).
+customer_key(obj, _, attr) if {
+	v := obj[attr]
+	is_string(v)
+	v != ""
+	not startswith(v, "alias/aws/")
+}
+
+customer_key(_, unknown, attr) if unknown[attr] == true
+
+# non_empty_or_unknown holds when attr is a non-empty list or is known only after apply.
+non_empty_or_unknown(obj, _, attr) if {
+	v := obj[attr]
+	is_array(v)
+	count(v) > 0
+}
+
+non_empty_or_unknown(_, unknown, attr) if unknown[attr] == true
+
+# block_unknown is the after_unknown object of the i-th nested block, or {} when nothing in it is unknown.
+block_unknown(rc, block, i) := u if {
+	u := rc.change.after_unknown[block][i]
+	is_object(u)
+} else := {}
+
+# unknown is rc's after_unknown object, or {} when it has none.
+unknown(rc) := u if {
+	u := rc.change.after_unknown
+	is_object(u)
+} else := {}
+
+# as_array turns a policy document field that may be one value or a list into a list.
+as_array(x) := x if {
+	is_array(x)
+} else := [x]
+
+# tags are the tags the object will carry: tags_all (provider default_tags included), else tags.
+tags(rc) := rc.change.after.tags_all if {
+	is_object(rc.change.after.tags_all)
+} else := rc.change.after.tags if {
+	is_object(rc.change.after.tags)
+} else := {}
+
+# taggable holds when the resource type carries tags.
+taggable(rc) if _ = rc.change.after.tags_all
+
+taggable(rc) if _ = rc.change.after.tags
+
+# stage is the stage being planned; prod holds for production.
+stage := data.gitops.stage
+
+prod if data.gitops.stage == "prod"
+
+# labels is the set of labels on the merge request.
+labels := {l | some l in data.gitops.mr.labels}
+
+# finding is the result object every rule of ours produces: conftest's msg, plus a stable id and the
+# resource address.
+finding(id, rc, msg) := {
+	"msg": sprintf("%s: %s", [rc.address, msg]),
+	"id": id,
+	"address": rc.address,
+}
