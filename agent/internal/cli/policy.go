@@ -77,7 +77,6 @@ func runPolicyTest(ctx context.Context, args []string, env Env) int {
 	return ExitOK
 }
 
-
 func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 	fs := flag.NewFlagSet("policy check", flag.ContinueOnError)
 	fs.SetOutput(env.Stderr)

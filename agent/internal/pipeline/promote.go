@@ -24,7 +24,10 @@ const ApplyStatusPrefix = "gitops/apply: "
 type Ledger interface {
 	// Applied reports whether commit was applied to stack in stage already (a resumed promotion skips it).
 	Applied(ctx context.Context, project, commit, stack, stage string) (bool, error)
+	// StartRun records a run starting in state planning; the caller holds the stack × stage's lock.
 	StartRun(ctx context.Context, r LedgerRun) (int64, error)
+	// SetState moves an unfinished run on to applying.
+	SetState(ctx context.Context, id int64, state string) error
 	// FinishRun ends a run in state applied, failed or skipped; applied makes its commit the live one.
 	FinishRun(ctx context.Context, id int64, state, summary, errText string) error
 	// SaveReview keeps the changes (see ReviewOf) the plan of a stack × stage posted on a merge request
@@ -296,7 +299,7 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 	if !matches {
 		s.Summary += " — " + diff
 	}
-	findings, err := p.Policies.Check(ctx, pr.policyDirs(policyDirs), out.JSON, spc)
+	findings, err := p.Policies.Check(ctx, policyDirs, out.JSON, spc)
 	if err != nil {
 		return finish("failed", s.Summary, fmt.Errorf("policies could not be evaluated: %w", err))
 	}
@@ -310,6 +313,9 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 	}
 	s.State = comment.DeployApplying
 	pr.post(ctx)
+	if err := p.Ledger.SetState(ctx, runID, "applying"); err != nil {
+		return finish("failed", s.Summary, fmt.Errorf("record the apply: %w", err))
+	}
 	applyStart := time.Now()
 	_, err = p.Terraform.Apply(ctx, spec)
 	p.observe("apply", applyStart, err)
@@ -319,8 +325,6 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 	s.State = comment.DeployApplied
 	return finish("applied", s.Summary, nil)
 }
-
-func (pr *promotion) policyDirs(dirs []string) []string { return dirs }
 
 // denials lists the denying findings, one per line; "" when there is none.
 func denials(findings []gitops.Finding) string {
