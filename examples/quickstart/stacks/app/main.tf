@@ -1,6 +1,9 @@
 # The example's application: a function-like record, its alias and a secret it reads.
 terraform {
   required_version = ">= 1.6"
+
+  # State location per stage comes from backend_config in .gitops.yaml when set; the default is a local file.
+  backend "local" {}
 }
 
 variable "stage" {

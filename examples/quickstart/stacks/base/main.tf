@@ -1,6 +1,9 @@
 # The shared base of the example: a network-like record per stage, and the settings the app reads.
 terraform {
   required_version = ">= 1.6"
+
+  # State location per stage comes from backend_config in .gitops.yaml when set; the default is a local file.
+  backend "local" {}
 }
 
 variable "stage" {
