@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -136,9 +137,9 @@ func (l pollLister) UpdatedMergeRequests(ctx context.Context, project string, si
 	}
 	out := make([]poller.MergeRequest, 0, len(mrs))
 	for _, mr := range mrs {
-		merged := mr.MergeCommitSHA
-		if merged == "" {
-			merged = mr.SquashCommitSHA
+		merged := "" // as the merge webhook: merge commit, else squash commit, else the head (fast-forward)
+		if mr.State == "merged" {
+			merged = cmp.Or(mr.MergeCommitSHA, mr.SquashCommitSHA, mr.HeadSHA)
 		}
 		out = append(out, poller.MergeRequest{
 			IID: mr.IID, ProjectID: mr.ProjectID, State: mr.State, HeadSHA: mr.HeadSHA, MergedCommit: merged, UpdatedAt: mr.UpdatedAt,
