@@ -36,10 +36,10 @@ func TestPollQueuesWhatWebhooksMissed(t *testing.T) {
 	failNext := false
 	mrs := map[string][]MergeRequest{
 		"g/app": {
-			{IID: 1, State: "opened", HeadSHA: "aaaaaaa"},                         // planned already
-			{IID: 2, State: "opened", HeadSHA: "bbbbbbb"},                         // webhook lost
+			{IID: 1, State: "opened", HeadSHA: "aaaaaaa"},                          // planned already
+			{IID: 2, State: "opened", HeadSHA: "bbbbbbb"},                          // webhook lost
 			{IID: 3, State: "merged", HeadSHA: "ccccccc", MergedCommit: "ddddddd"}, // merge webhook lost
-			{IID: 4, State: "closed", HeadSHA: "eeeeeee"},                         // nothing to do
+			{IID: 4, State: "closed", HeadSHA: "eeeeeee"},                          // nothing to do
 		},
 		"g/other": {{IID: 9, State: "opened", HeadSHA: "fffffff"}},
 	}
