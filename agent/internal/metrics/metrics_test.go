@@ -1,0 +1,50 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func scrape(t *testing.T, m *Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body, _ := io.ReadAll(rec.Body)
+	return string(body)
+}
+
+func TestMetricsAreExposed(t *testing.T) {
+	depth := 7
+	m := New(func(context.Context) (int, error) { return depth, nil })
+	m.Event("Merge Request Hook", "queued")
+	m.Event("Merge Request Hook", "queued")
+	m.Event("Note Hook", "ignored")
+	m.Job("plan", 3*time.Second, false)
+	m.Terraform("plan", 2*time.Second, true)
+	body := scrape(t, m)
+	for _, want := range []string{
+		`gitops_webhook_events_total{kind="Merge Request Hook",outcome="queued"} 2`,
+		`gitops_webhook_events_total{kind="Note Hook",outcome="ignored"} 1`,
+		`gitops_job_duration_seconds_count{kind="plan",outcome="ok"} 1`,
+		`gitops_terraform_run_duration_seconds_sum{outcome="error",step="plan"} 2`,
+		`gitops_queue_depth 7`,
+		`go_goroutines`,
+		`process_resident_memory_bytes`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+func TestQueueDepthWhenTheDatabaseIsDown(t *testing.T) {
+	m := New(func(context.Context) (int, error) { return 0, errors.New("connection refused") })
+	if body := scrape(t, m); !strings.Contains(body, "gitops_queue_depth -1") {
+		t.Errorf("queue depth with the database down is not -1:\n%s", body)
+	}
+}
