@@ -23,7 +23,7 @@ import (
 // this plan, or the agent is stopping) it returns ctx's error without reporting.
 func (p *Planner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Attempt) error {
 	start := time.Now()
-	log := p.logger().With().Str("project", req.Project).Int("mr", req.MR).Str("sha", req.HeadSHA).Logger()
+	log := p.loggerFor(ctx).With().Str("project", req.Project).Int("mr", req.MR).Str("sha", req.HeadSHA).Logger()
 	note := comment.PlanNote{Project: req.Project, MR: req.MR, Commit: req.HeadSHA}
 	if p.CommitURL != nil {
 		note.CommitURL = p.CommitURL(req.Project, req.HeadSHA)
@@ -116,6 +116,14 @@ func (p *Planner) report(ctx context.Context, log zerolog.Logger, req gitops.Pla
 	}
 	log.Info().Str("status", status.State).Str("totals", status.Description).Msg("plan reported")
 	return nil
+}
+
+// loggerFor is the job's logger the worker put in ctx, else the planner's.
+func (p *Planner) loggerFor(ctx context.Context) *zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l.GetLevel() != zerolog.Disabled {
+		return l
+	}
+	return p.logger()
 }
 
 func (p *Planner) logger() *zerolog.Logger {
