@@ -31,9 +31,10 @@ test-go:
 
 test-policies: build
 	$(BIN)/gitops-agent policy test policies
+	$(BIN)/gitops-agent policy test examples/quickstart/policies
 
 test-fmt:
-	$(TF_BINARY) fmt -check -recursive stacks examples
+	env -u TF_CLI_CONFIG_FILE $(TF_BINARY) fmt -check -recursive stacks examples
 
 ## bench: every benchmark, with its reference measured in the same run
 bench:
