@@ -186,7 +186,8 @@ func BenchmarkServeMemory(b *testing.B) {
 		}
 		peak := idle
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		for done := 0; done < len(shas) && ctx.Err() == nil; {
+		done := 0
+		for done < len(shas) && ctx.Err() == nil {
 			peak = max(peak, rss(b, cmd.Process.Pid))
 			done = 0
 			for _, sha := range shas {
@@ -200,7 +201,7 @@ func BenchmarkServeMemory(b *testing.B) {
 		}
 		cancel()
 		stop()
-		if ctx.Err() != nil {
+		if done < len(shas) {
 			b.Fatalf("20 plans did not finish in 5 minutes:\n%s", stderr.String())
 		}
 		b.ReportMetric(idle, "idle-MiB")
