@@ -1,0 +1,144 @@
+package cache
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/document"
+)
+
+func sample() document.Document {
+	id := document.NewID()
+	at := time.Date(2026, 11, 26, 12, 0, 0, 123456000, time.UTC)
+	return document.Document{ID: id, Name: "a.pdf", ContentType: "application/pdf", Size: 42,
+		Metadata: map[string]string{"k": "v"}, State: document.StateReady, ETag: `"e"`, ObjectKey: "documents/" + id,
+		CreatedAt: at, UpdatedAt: at.Add(time.Second)}
+}
+
+func TestRoundTripAndInvalidate(t *testing.T) {
+	url, prefix := testsvc.Redis(t)
+	c, err := New(Config{URL: url, Prefix: prefix, TTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	d := sample()
+	if _, hit := c.Get(ctx, d.ID); hit {
+		t.Fatal("hit on an empty cache")
+	}
+	c.Set(ctx, d)
+	got, hit := c.Get(ctx, d.ID)
+	if !hit {
+		t.Fatal("miss after Set")
+	}
+	if diff := cmp.Diff(d, got); diff != "" {
+		t.Errorf("cached document (-want +got):\n%s", diff)
+	}
+	raw := redis.NewClient(mustParse(t, url))
+	defer raw.Close()
+	if ttl := raw.TTL(ctx, prefix+"doc:"+d.ID).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Errorf("entry TTL = %v, want within (0, 1m]", ttl)
+	}
+	if err := c.Invalidate(ctx, d.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, hit := c.Get(ctx, d.ID); hit {
+		t.Error("hit after Invalidate")
+	}
+	// A reader that read the old version before the write fills the cache after the invalidation.
+	c.Set(ctx, d)
+	if _, hit := c.Get(ctx, d.ID); hit {
+		t.Error("a fill racing a write put the old version back")
+	}
+	raw.Del(ctx, prefix+"doc:"+d.ID) // the tombstone has expired
+	c.Set(ctx, d)
+	if _, hit := c.Get(ctx, d.ID); !hit {
+		t.Error("miss after the tombstone expired and the cache was filled")
+	}
+	// An entry that is not ours (corrupt, or for another id) is a miss, never a wrong answer.
+	raw.Set(ctx, prefix+"doc:"+d.ID, `{"id":"someone-else"}`, time.Minute)
+	if _, hit := c.Get(ctx, d.ID); hit {
+		t.Error("hit on an entry for another id")
+	}
+	raw.Set(ctx, prefix+"doc:"+d.ID, `not json`, time.Minute)
+	if _, hit := c.Get(ctx, d.ID); hit {
+		t.Error("hit on a corrupt entry")
+	}
+}
+
+func mustParse(t testing.TB, url string) *redis.Options {
+	t.Helper()
+	o, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+func TestDeadRedisIsAMissAndIsSkippedDuringTheCooldown(t *testing.T) {
+	url, stop := testsvc.RedisServer(t)
+	c, err := New(Config{URL: url, Timeout: 100 * time.Millisecond, Cooldown: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := context.Background()
+	d := sample()
+	c.Set(ctx, d)
+	if _, hit := c.Get(ctx, d.ID); !hit {
+		t.Fatal("miss while Redis runs")
+	}
+	stop()
+	if _, hit := c.Get(ctx, d.ID); hit {
+		t.Fatal("hit with Redis stopped")
+	}
+	if !c.skipping() {
+		t.Error("a failure did not start the cool-down")
+	}
+	if err := c.Ping(ctx); err == nil {
+		t.Error("Ping succeeded with Redis stopped")
+	}
+	if err := c.Invalidate(ctx, d.ID); err == nil {
+		t.Error("Invalidate reported success with Redis stopped")
+	}
+}
+
+func TestConfigErrorsDoNotEchoSecrets(t *testing.T) {
+	cases := []Config{
+		{},
+		{URL: "redis://user:hunter2@host:port:bad/0"},
+		{Addr: "no-port"},
+	}
+	for _, cfg := range cases {
+		_, err := New(cfg)
+		if err == nil {
+			t.Errorf("New(%+v) accepted a bad config", cfg)
+			continue
+		}
+		if s := err.Error(); strings.Contains(s, "hunter2") {
+			t.Errorf("error %q leaks the password", s)
+		}
+	}
+}
+
+func TestTLSAddrConfig(t *testing.T) {
+	c, err := New(Config{Addr: "master.example.cache.amazonaws.com:6379", TLS: true, Username: "app", Password: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	o := c.client.Options()
+	if o.TLSConfig == nil || o.TLSConfig.ServerName != "master.example.cache.amazonaws.com" || o.Username != "app" || o.Password != "tok" {
+		t.Errorf("options: TLS %v, user %q", o.TLSConfig, o.Username)
+	}
+	if !o.DisableIdentity || o.MaintNotificationsConfig == nil || o.MaintNotificationsConfig.Mode != "disabled" || o.MaxRetries != 0 || o.DialerRetries != 1 { // go-redis stores "no retries" (-1) as 0
+		t.Errorf("client identity / maintenance notifications / retries not off: %+v", o)
+	}
+}
