@@ -14,6 +14,17 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/api"
 )
 
+// envNames lists every variable loadConfig reads. README.md documents each one, and the api stack
+// (stacks/api/lambda.tf) sets no other; tests hold all three together.
+var envNames = []string{
+	"AWS_LAMBDA_RUNTIME_API", "LISTEN_ADDR", "LOG_LEVEL", "AWS_REGION",
+	"DATABASE_URL", "DB_HOST", "DB_PORT", "DB_NAME", "DB_USER", "DB_SSLMODE", "DB_SECRET_ARN", "DB_IAM_AUTH", "DB_MAX_CONNS",
+	"REDIS_URL", "REDIS_ADDR", "REDIS_TLS", "REDIS_USERNAME", "REDIS_AUTH_SECRET",
+	"REDIS_IAM_AUTH", "REDIS_CACHE_ID", "REDIS_SERVERLESS", "REDIS_TIMEOUT", "CACHE_TTL", "CACHE_PREFIX",
+	"BUCKET", "KMS_KEY_ID", "S3_KEY_PREFIX", "S3_FORCE_PATH_STYLE", "PRESIGN_TTL", "DOWNLOAD_TTL",
+	"MAX_DOCUMENT_SIZE", "INLINE_MAX_BYTES",
+}
+
 // config is everything the function reads from its environment. README.md documents each variable.
 type config struct {
 	Lambda     bool // AWS_LAMBDA_RUNTIME_API is set: serve the runtime API loop
@@ -35,6 +46,9 @@ type config struct {
 	RedisTLS        bool
 	RedisUsername   string
 	RedisAuthSecret string
+	RedisIAMAuth    bool   // authenticate as RedisUsername with an ElastiCache IAM token
+	RedisCacheID    string // replication group id (or serverless cache name) the token is signed for
+	RedisServerless bool
 	RedisTimeout    time.Duration
 	CacheTTL        time.Duration
 	CachePrefix     string
@@ -64,6 +78,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 		RedisAddr:       getenv("REDIS_ADDR"),
 		RedisUsername:   getenv("REDIS_USERNAME"),
 		RedisAuthSecret: getenv("REDIS_AUTH_SECRET"),
+		RedisCacheID:    getenv("REDIS_CACHE_ID"),
 		CachePrefix:     or(getenv("CACHE_PREFIX"), "docs:"),
 		Bucket:          getenv("BUCKET"),
 		KMSKeyID:        getenv("KMS_KEY_ID"),
@@ -123,6 +138,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		return nil
 	})
 	parse("REDIS_TLS", boolVar(&c.RedisTLS))
+	parse("REDIS_IAM_AUTH", boolVar(&c.RedisIAMAuth))
+	parse("REDIS_SERVERLESS", boolVar(&c.RedisServerless))
 	c.RedisTimeout, c.CacheTTL, c.PresignTTL, c.DownloadTTL = 50*time.Millisecond, 5*time.Minute, 15*time.Minute, 5*time.Minute
 	parse("REDIS_TIMEOUT", durVar(&c.RedisTimeout))
 	parse("CACHE_TTL", durVar(&c.CacheTTL))
@@ -140,6 +157,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 			errs = append(errs, errors.New("REDIS_ADDR: want host:port"))
 		}
 	}
+	errs = append(errs, c.redisIAMProblems()...)
 	if c.DBIAMAuth && c.DBSecretARN != "" {
 		errs = append(errs, errors.New("DB_IAM_AUTH and DB_SECRET_ARN: choose one way to authenticate"))
 	}
@@ -150,6 +168,28 @@ func loadConfig(getenv func(string) string) (config, error) {
 		errs = append(errs, errors.New("DATABASE_URL, DB_SECRET_ARN or DB_HOST: one is required"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// redisIAMProblems checks the ElastiCache IAM authentication settings: IAM needs an ElastiCache endpoint
+// reached over TLS, the user and the cache the token is signed for, and excludes a static password.
+func (c config) redisIAMProblems() []error {
+	if !c.RedisIAMAuth {
+		if c.RedisCacheID != "" || c.RedisServerless {
+			return []error{errors.New("REDIS_CACHE_ID and REDIS_SERVERLESS are only used with REDIS_IAM_AUTH=true")}
+		}
+		return nil
+	}
+	var errs []error
+	if c.RedisAddr == "" || !c.RedisTLS {
+		errs = append(errs, errors.New("REDIS_IAM_AUTH needs REDIS_ADDR with REDIS_TLS=true (ElastiCache accepts IAM tokens over TLS only)"))
+	}
+	if c.RedisUsername == "" || c.RedisCacheID == "" {
+		errs = append(errs, errors.New("REDIS_IAM_AUTH needs REDIS_USERNAME and REDIS_CACHE_ID"))
+	}
+	if c.RedisAuthSecret != "" {
+		errs = append(errs, errors.New("REDIS_IAM_AUTH and REDIS_AUTH_SECRET: choose one way to authenticate"))
+	}
+	return errs
 }
 
 // requireServe checks what serving needs beyond migrating.

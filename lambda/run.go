@@ -22,6 +22,7 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/api"
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/blob"
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/cache"
+	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/cacheauth"
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/dbauth"
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/gateway"
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/store"
@@ -111,11 +112,20 @@ func newServer(ctx context.Context, cfg config, awsCfg aws.Config, st *store.Sto
 		if err != nil {
 			return nil, nil, err
 		}
-		cache.RouteClientLogs(log)
-		rc, err := cache.New(cache.Config{
+		cc := cache.Config{
 			URL: cfg.RedisURL, Addr: cfg.RedisAddr, TLS: cfg.RedisTLS, Username: cfg.RedisUsername, Password: password,
 			Prefix: cfg.CachePrefix, TTL: cfg.CacheTTL, Timeout: cfg.RedisTimeout, Logger: log,
-		})
+		}
+		if cfg.RedisIAMAuth {
+			tok, err := cacheauth.NewIAMToken(cacheauth.IAMConfig{CacheID: cfg.RedisCacheID, Serverless: cfg.RedisServerless,
+				User: cfg.RedisUsername, Region: awsCfg.Region, Credentials: awsCfg.Credentials})
+			if err != nil {
+				return nil, nil, err
+			}
+			cc.Credentials = tok.Credentials
+		}
+		cache.RouteClientLogs(log)
+		rc, err := cache.New(cc)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -37,6 +37,18 @@ func TestConfigErrors(t *testing.T) {
 		{"bad duration", map[string]string{"DATABASE_URL": "x", "REDIS_TIMEOUT": "fast"}, "REDIS_TIMEOUT"},
 		{"bad pool", map[string]string{"DATABASE_URL": "x", "DB_MAX_CONNS": "0"}, "DB_MAX_CONNS"},
 		{"bad level", map[string]string{"DATABASE_URL": "x", "LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"redis iam", map[string]string{"DATABASE_URL": "x", "REDIS_ADDR": "master.docs.cache.amazonaws.com:6379", "REDIS_TLS": "true",
+			"REDIS_IAM_AUTH": "true", "REDIS_USERNAME": "docs-app", "REDIS_CACHE_ID": "docs"}, ""},
+		{"redis iam without tls", map[string]string{"DATABASE_URL": "x", "REDIS_ADDR": "h:6379",
+			"REDIS_IAM_AUTH": "true", "REDIS_USERNAME": "docs-app", "REDIS_CACHE_ID": "docs"}, "REDIS_TLS=true"},
+		{"redis iam over a url", map[string]string{"DATABASE_URL": "x", "REDIS_URL": "rediss://h:6379",
+			"REDIS_IAM_AUTH": "true", "REDIS_USERNAME": "docs-app", "REDIS_CACHE_ID": "docs"}, "needs REDIS_ADDR"},
+		{"redis iam without cache id", map[string]string{"DATABASE_URL": "x", "REDIS_ADDR": "h:6379", "REDIS_TLS": "true",
+			"REDIS_IAM_AUTH": "true", "REDIS_USERNAME": "docs-app"}, "REDIS_CACHE_ID"},
+		{"redis iam and secret", map[string]string{"DATABASE_URL": "x", "REDIS_ADDR": "h:6379", "REDIS_TLS": "true",
+			"REDIS_IAM_AUTH": "true", "REDIS_USERNAME": "u", "REDIS_CACHE_ID": "c", "REDIS_AUTH_SECRET": "s"}, "choose one"},
+		{"cache id without iam", map[string]string{"DATABASE_URL": "x", "REDIS_ADDR": "h:6379", "REDIS_CACHE_ID": "c"}, "only used with REDIS_IAM_AUTH"},
+		{"bad redis iam flag", map[string]string{"DATABASE_URL": "x", "REDIS_IAM_AUTH": "yes please"}, "REDIS_IAM_AUTH"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -89,20 +89,14 @@ data "aws_iam_policy_document" "lambda" {
   }
 
   statement {
-    sid       = "ReadAppSecret"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [aws_secretsmanager_secret.app.arn]
-  }
-
-  statement {
-    sid       = "DecryptAppSecretAndEnvironment"
+    sid       = "DecryptEnvironment"
     actions   = ["kms:Decrypt"]
     resources = [aws_kms_key.api.arn]
 
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["secretsmanager.${local.region}.amazonaws.com", "lambda.${local.region}.amazonaws.com"]
+      values   = ["lambda.${local.region}.amazonaws.com"]
     }
   }
 }

@@ -1,4 +1,4 @@
-# Customer managed key of this stack: log groups, the function's environment and the application secret.
+# Customer managed key of this stack: log groups and the function's environment.
 
 data "aws_iam_policy_document" "api_key" {
   statement {
@@ -31,7 +31,7 @@ data "aws_iam_policy_document" "api_key" {
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["lambda.${local.region}.amazonaws.com", "secretsmanager.${local.region}.amazonaws.com"]
+      values   = ["lambda.${local.region}.amazonaws.com"]
     }
   }
 
@@ -58,7 +58,7 @@ data "aws_iam_policy_document" "api_key" {
 }
 
 resource "aws_kms_key" "api" {
-  description             = "${local.name} API logs, function environment and application secret"
+  description             = "${local.name} API logs and function environment"
   enable_key_rotation     = true
   deletion_window_in_days = 30
   policy                  = data.aws_iam_policy_document.api_key.json
@@ -67,13 +67,4 @@ resource "aws_kms_key" "api" {
 resource "aws_kms_alias" "api" {
   name          = "alias/${local.name}-api"
   target_key_id = aws_kms_key.api.key_id
-}
-
-# Application settings the function reads at start (e.g. signing keys). Its value is set outside
-# Terraform, so it never enters the state.
-resource "aws_secretsmanager_secret" "app" {
-  name                    = "${local.name}/api/app"
-  description             = "${local.name} API application settings"
-  kms_key_id              = aws_kms_key.api.arn
-  recovery_window_in_days = 30
 }

@@ -45,22 +45,23 @@ resource "aws_lambda_function" "api" {
     system_log_level      = "WARN"
   }
 
+  # Exactly the variables the function reads (lambda/README.md); a test in lambda/ holds the two together.
   environment {
     variables = {
-      STAGE          = var.stage
+      LOG_LEVEL      = var.lambda_log_level
       DB_HOST        = data.aws_db_proxy.this.endpoint
       DB_PORT        = "5432"
       DB_NAME        = data.aws_rds_cluster.this.database_name
       DB_USER        = local.db_user
       DB_IAM_AUTH    = "true"
       REDIS_ADDR     = "${data.aws_elasticache_replication_group.this.primary_endpoint_address}:${data.aws_elasticache_replication_group.this.port}"
-      REDIS_USER     = local.cache_user
-      REDIS_CACHE_ID = data.aws_elasticache_replication_group.this.id
       REDIS_TLS      = "true"
       REDIS_IAM_AUTH = "true"
-      BUCKET_NAME    = data.aws_s3_bucket.objects.bucket
-      BUCKET_PREFIX  = var.objects_prefix
-      APP_SECRET_ARN = aws_secretsmanager_secret.app.arn
+      REDIS_USERNAME = local.cache_user
+      REDIS_CACHE_ID = data.aws_elasticache_replication_group.this.replication_group_id
+      BUCKET         = data.aws_s3_bucket.objects.bucket
+      S3_KEY_PREFIX  = var.objects_prefix
+      KMS_KEY_ID     = data.aws_kms_alias.objects.target_key_arn
     }
   }
 

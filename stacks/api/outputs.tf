@@ -48,11 +48,6 @@ output "hosted_zone_name_servers" {
   value       = var.hosted_zone_id == "" ? aws_route53_zone.this[0].name_servers : []
 }
 
-output "app_secret_arn" {
-  description = "Secret holding the application settings; set its value outside Terraform."
-  value       = aws_secretsmanager_secret.app.arn
-}
-
 output "api_key_ids" {
   description = "Ids of the issued API keys by client name (values are read from API Gateway, never from state outputs)."
   value       = { for name, k in aws_api_gateway_api_key.client : name => k.id }

@@ -30,6 +30,13 @@ type Config struct {
 	TLS      bool
 	Username string
 	Password string
+	// Credentials, when set, supplies the user and password of every new connection instead of
+	// Username and Password (ElastiCache IAM authentication: a token valid 15 minutes). Connections
+	// then live at most ConnMaxLifetime, so none outlives the 12 hours ElastiCache allows an
+	// IAM-authenticated connection.
+	Credentials func(ctx context.Context) (username, password string, err error)
+	// ConnMaxLifetime bounds the age of a connection when Credentials is set; 0 means 1 hour.
+	ConnMaxLifetime time.Duration
 	// Prefix is put in front of every key.
 	Prefix string
 	// TTL bounds how long an entry can outlive a write whose invalidation failed; 0 means 5 minutes.
@@ -85,6 +92,14 @@ func New(cfg Config) (*Cache, error) {
 	}
 	if cfg.Password != "" {
 		opt.Password = cfg.Password
+	}
+	if cfg.Credentials != nil {
+		opt.CredentialsProviderContext = cfg.Credentials
+		opt.ConnMaxLifetime = cfg.ConnMaxLifetime
+		if opt.ConnMaxLifetime <= 0 {
+			opt.ConnMaxLifetime = time.Hour
+		}
+		opt.ConnMaxLifetimeJitter = opt.ConnMaxLifetime / 10
 	}
 	c := &Cache{prefix: cfg.Prefix, ttl: cfg.TTL, timeout: cfg.Timeout, cooldown: cfg.Cooldown, tombstone: cfg.Tombstone, log: cfg.Logger}
 	if c.tombstone <= 0 {
