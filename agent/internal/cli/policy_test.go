@@ -52,7 +52,7 @@ func TestPolicyCheck(t *testing.T) {
 			name:     "denied plan as a table",
 			args:     []string{"--plan", plan("broken/RDS_004.prod.short-backups.json"), "--stage", "prod"},
 			wantCode: ExitDenied,
-			wantOut:  []string{"SEVERITY", "deny", "RDS_004", "module.data.aws_rds_cluster.main", "policies/rds.rego", "1 denied, 0 warned"},
+			wantOut:  []string{"SEVERITY", "deny", "RDS_004", "module.data.aws_rds_cluster.this", "policies/rds.rego", "1 denied, 0 warned"},
 		},
 		{
 			name:     "prod-only rule does not apply to dev",
@@ -121,8 +121,8 @@ func TestPolicyCheckJSON(t *testing.T) {
 		"severity": "deny",
 		"id":       "S3_003",
 		"rule":     "deny_s3_versioning",
-		"msg":      "module.data.aws_s3_bucket.documents: bucket versioning is not enabled; add an aws_s3_bucket_versioning with versioning_configuration { status = \"Enabled\" }",
-		"address":  "module.data.aws_s3_bucket.documents",
+		"msg":      "module.data.aws_s3_bucket.objects: bucket versioning is not enabled; add an aws_s3_bucket_versioning with versioning_configuration { status = \"Enabled\" }",
+		"address":  "module.data.aws_s3_bucket.objects",
 		"file":     "policies/s3.rego",
 	}}
 	if diff := cmp.Diff(want, got); diff != "" {
