@@ -6,7 +6,7 @@ TF_BINARY ?= $(shell scripts/terraform-bin)
 export TF_BINARY
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools schema clean
+.PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools schema fixtures clean
 
 all: build
 
@@ -61,3 +61,7 @@ schema:
 	mkdir -p .cache/npm
 	npm pack @cdktn/provider-aws@25.7.0 --pack-destination .cache/npm
 	$(GO) run ./stacks/schema/gen -package .cache/npm/cdktn-provider-aws-25.7.0.tgz -out stacks/schema/aws-6.66.0.json.gz
+
+## fixtures: re-plan the policy fixtures (policies/testdata) from the stacks, after any change to stacks/
+fixtures:
+	$(GO) test ./agent/internal/policy -run TestFixturesUpToDate -update
