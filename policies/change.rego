@@ -38,3 +38,13 @@ warn_prod_replace contains tf.finding("CHANGE_002", rc, msg) if {
 	tf.replaced(rc)
 	msg := "the resource is replaced in prod (destroyed and created again), which interrupts what depends on it; check the plan's replace_paths"
 }
+
+# CHANGE_003: what is applied to prod is what reviewers saw. At promotion the agent compares the plan made
+# at the merge commit with the last plan posted on the merge request for the same stack and stage; a
+# difference (or no plan posted at all) sets data.gitops.plan_matches_review to false. Outside promotion
+# the flag is absent and this rule is silent.
+deny_unreviewed_prod contains {"id": "CHANGE_003", "address": "", "msg": msg} if {
+	tf.prod
+	data.gitops.plan_matches_review == false
+	msg := "the prod plan at the merge commit differs from the plan reviewed on the merge request (the deploy note lists the differences); open a merge request that plans the change and have it reviewed"
+}

@@ -37,3 +37,21 @@ test_prod_replace_silent_outside_prod if {
 test_prod_replace_silent_for_updates if {
 	count(main.warn_prod_replace) == 0 with input as f.plan([_bucket_change(["update"])]) with data.gitops as f.context("prod", [])
 }
+
+_reviewed(stage, matches) := object.union(f.context(stage, []), {"plan_matches_review": matches})
+
+test_unreviewed_prod_denied if {
+	f.ids(main.deny_unreviewed_prod) == {"CHANGE_003"} with input as f.plan([_bucket_change(["update"])]) with data.gitops as _reviewed("prod", false)
+}
+
+test_reviewed_prod_passes if {
+	count(main.deny_unreviewed_prod) == 0 with input as f.plan([_bucket_change(["update"])]) with data.gitops as _reviewed("prod", true)
+}
+
+test_unreviewed_outside_prod_passes if {
+	count(main.deny_unreviewed_prod) == 0 with input as f.plan([_bucket_change(["update"])]) with data.gitops as _reviewed("staging", false)
+}
+
+test_review_unknown_at_plan_time_passes if {
+	count(main.deny_unreviewed_prod) == 0 with input as f.plan([_bucket_change(["update"])]) with data.gitops as f.context("prod", [])
+}

@@ -177,11 +177,12 @@ func sourceCache(s settings, gl *gitlab.Client) *source.Cache {
 	return source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
 }
 
-// pollInterval is how often idle workers look for jobs: PostgreSQL wakes them by LISTEN/NOTIFY and needs
-// only River's fallback polling; SQLite has no notifier.
+// pollInterval is how often idle workers look for jobs. SQLite has no notifier. PostgreSQL wakes them by
+// LISTEN/NOTIFY for new jobs, but a promotion put back to wait for an earlier one becomes due without a
+// notification: polling finds it, so it is frequent enough for that wait to end soon after it is due.
 func pollInterval(databaseURL string) time.Duration {
 	if databaseURL == "" {
 		return 100 * time.Millisecond
 	}
-	return 0
+	return 250 * time.Millisecond
 }

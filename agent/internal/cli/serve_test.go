@@ -30,12 +30,13 @@ const (
 
 // agent is one `gitops-agent serve` run in-process.
 type agent struct {
-	t      testing.TB
-	url    string
-	cancel context.CancelFunc
-	done   chan int
-	logs   *syncBuffer
-	once   sync.Once
+	t       testing.TB
+	url     string
+	dataDir string
+	cancel  context.CancelFunc
+	done    chan int
+	logs    *syncBuffer
+	once    sync.Once
 }
 
 type syncBuffer struct {
@@ -97,7 +98,7 @@ func startAgent(t testing.TB, gl *gitlabfake.Server, b backend, dataDir string, 
 		env[extra[i]] = extra[i+1]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &agent{t: t, url: "http://" + env["GITOPS_LISTEN"], cancel: cancel, done: make(chan int, 1), logs: &syncBuffer{}}
+	a := &agent{t: t, url: "http://" + env["GITOPS_LISTEN"], dataDir: dataDir, cancel: cancel, done: make(chan int, 1), logs: &syncBuffer{}}
 	go func() {
 		a.done <- cli.Run(ctx, []string{"serve"}, cli.Env{
 			Getenv: func(k string) string { return env[k] },
@@ -185,7 +186,7 @@ func planNotes(gl *gitlabfake.Server, iid int) []gitlabfake.Note {
 	return out
 }
 
-func quickstart(t *testing.T) string {
+func quickstart(t testing.TB) string {
 	t.Helper()
 	return filepath.Join(testsvc.RepoRoot(t), "examples", "quickstart")
 }

@@ -44,8 +44,40 @@ type LedgerRun struct {
 
 // Locker serializes state-changing runs per key across replicas.
 type Locker interface {
-	Lock(ctx context.Context, key string) (unlock func(), err error)
+	// Hold blocks until it holds key's lock, or ctx ends. held ends when unlock is called, when ctx ends,
+	// or when the lock is lost (another replica may then take it): work done under the lock runs with
+	// held, so that it stops when exclusion is no longer guaranteed.
+	Hold(ctx context.Context, key string) (held context.Context, unlock func(), err error)
 }
+
+// A promotion whose project has an earlier promotion unfinished looks again every earlierPoll for up to
+// earlierGrace (the earlier one is often about to finish), then goes back to the queue for earlierRequeue
+// so as not to hold a worker.
+const (
+	earlierPoll    = 100 * time.Millisecond
+	earlierGrace   = time.Second
+	earlierRequeue = 500 * time.Millisecond
+)
+
+// waitForEarlier reports whether an earlier promotion is still unfinished after up to earlierGrace.
+func waitForEarlier(ctx context.Context, at Attempt) (bool, error) {
+	deadline := time.Now().Add(earlierGrace)
+	for {
+		earlier, err := at.Earlier(ctx)
+		if err != nil || !earlier || time.Now().After(deadline) {
+			return earlier, err
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(earlierPoll):
+		}
+	}
+}
+
+// errLockLost marks a step stopped because its stack's lock was lost: the promotion is retried, and
+// resumes from the ledger.
+var errLockLost = errors.New("lost the stack's lock")
 
 // ReviewOf is what a reviewer saw of a plan: one "action address" line per changed resource, sorted.
 func ReviewOf(p *gitops.Plan) []string {
@@ -116,12 +148,12 @@ type promotion struct {
 // interrupted step is planned afresh. Errors follow HandlePlan's rules.
 func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, at Attempt) error {
 	if at.Earlier != nil {
-		earlier, err := at.Earlier(ctx)
+		earlier, err := waitForEarlier(ctx, at)
 		if err != nil {
 			return fmt.Errorf("check for earlier promotions: %w", err)
 		}
 		if earlier && at.Wait != nil {
-			return at.Wait(5 * time.Second)
+			return at.Wait(earlierRequeue)
 		}
 	}
 	pr := &promotion{p: p, req: req,
@@ -193,11 +225,8 @@ func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, 
 			continue
 		}
 		if at.Later != nil && !pr.started(idx) {
-			newer, err := at.Later(ctx)
-			if err != nil {
-				pr.log.Warn().Err(err).Msg("look for newer promotions")
-			} else if newer > 0 {
-				pr.skipFrom(idx[0], fmt.Sprintf("superseded: !%d was merged later, contains this change and is promoted next", newer))
+			if newer := pr.supersededBy(ctx, at, cfg, idx[0]); newer > 0 {
+				pr.skipFrom(ctx, idx[0], fmt.Sprintf("superseded: !%d was merged later, contains this change and is promoted next", newer))
 				pr.post(ctx)
 				return nil
 			}
@@ -208,9 +237,12 @@ func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, 
 				if ctx.Err() != nil {
 					return ctx.Err() // the agent is stopping: the job resumes from the ledger
 				}
+				if errors.Is(err, errLockLost) {
+					return transient(fmt.Sprintf("%s in %s", pr.note.Steps[i].Stack, stage.Name), err)
+				}
 				pr.note.Steps[i].State, pr.note.Steps[i].Error = comment.DeployFailed, err.Error()
-				pr.skipFrom(i+1, "an earlier step failed")
 				pr.status(ctx, stage.Name, "failed", "failed at "+pr.note.Steps[i].Stack)
+				pr.skipFrom(ctx, i+1, "an earlier step failed")
 				pr.post(ctx)
 				return nil
 			}
@@ -222,8 +254,8 @@ func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, 
 	return nil
 }
 
-// step plans and applies one stack in one stage; an error is the step's failure.
-func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, stage config.Stage, i int, pc gitops.PolicyContext, policyDirs []string) error {
+// step plans and applies one stack in one stage; an error is the step's failure, or wraps errLockLost.
+func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, stage config.Stage, i int, pc gitops.PolicyContext, policyDirs []string) (err error) {
 	p, s := pr.p, &pr.note.Steps[i]
 	stack := stackNamed(cfg, s.Stack)
 	done, err := p.Ledger.Applied(ctx, pr.req.Project, pr.req.Commit, s.Stack, s.Stage)
@@ -234,11 +266,18 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 		s.State, s.Summary = comment.DeployApplied, "applied before the agent restarted"
 		return nil
 	}
-	unlock, err := p.Locker.Lock(ctx, pr.req.Project+"|"+s.Stack+"|"+s.Stage)
+	held, unlock, err := p.Locker.Hold(ctx, pr.req.Project+"|"+s.Stack+"|"+s.Stage)
 	if err != nil {
 		return fmt.Errorf("wait for the stack's lock: %w", err)
 	}
 	defer unlock()
+	outer := ctx
+	defer func() {
+		if err != nil && held.Err() != nil && outer.Err() == nil {
+			err = fmt.Errorf("%w: %w", errLockLost, context.Cause(held))
+		}
+	}()
+	ctx = held // the runs stop if the lock is lost
 	start := time.Now()
 	defer func() { s.Duration = time.Since(start) }()
 	runID, err := p.Ledger.StartRun(ctx, LedgerRun{Project: pr.req.Project, MR: pr.req.MR, Commit: pr.req.Commit, Stack: s.Stack, Stage: s.Stage})
@@ -268,13 +307,19 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 		VarFiles: stack.VarFilesFor(s.Stage), BackendConfig: stack.BackendConfigFor(s.Stage),
 		Workspace: stack.WorkspaceFor(s.Stage), PlanFile: filepath.Join(work, "apply.tfplan"),
 	}
-	if p.Credentials != nil {
+	release, err := p.slot(ctx)
+	if err != nil {
+		return finish("failed", "", fmt.Errorf("wait for a terraform slot: %w", err))
+	}
+	defer release()
+	if p.Credentials != nil { // assumed once the runs can start, so that they last the whole runs
 		if spec.Env, err = p.Credentials(ctx, stage, sessionName(pc)); err != nil {
 			return finish("failed", "", fmt.Errorf("assume the role of stage %q: %w", stage.Name, err))
 		}
 	}
+	planStart := time.Now()
 	out, err := p.Terraform.Plan(ctx, spec)
-	p.observe("plan", start, err)
+	p.observe("plan", planStart, err)
 	if err != nil {
 		return finish("failed", "", errors.New(describe(err)))
 	}
@@ -304,7 +349,11 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 		return finish("failed", s.Summary, fmt.Errorf("policies could not be evaluated: %w", err))
 	}
 	if denied := denials(findings); denied != "" {
-		return finish("failed", s.Summary, errors.New("policy denied the apply:\n"+denied))
+		msg := "policy denied the apply:\n" + denied
+		if !matches {
+			msg += "\n\nThe plan " + diff + "."
+		}
+		return finish("failed", s.Summary, errors.New(msg))
 	}
 
 	if plan.Summary.NoChanges() {
@@ -364,13 +413,58 @@ func (pr *promotion) started(idx []int) bool {
 	return false
 }
 
-// skipFrom marks every waiting step from index i on as skipped, and their stages' statuses as canceled.
-func (pr *promotion) skipFrom(i int, reason string) {
-	for j := i; j < len(pr.note.Steps); j++ {
-		if pr.note.Steps[j].State == comment.DeployWaiting {
+// skipFrom marks every waiting step from index i on as skipped, and sets the status of each stage left
+// with no step that ran to canceled, with the reason.
+func (pr *promotion) skipFrom(ctx context.Context, i int, reason string) {
+	ran := map[string]bool{}
+	var stages []string
+	for j, s := range pr.note.Steps {
+		if j >= i && s.State == comment.DeployWaiting {
 			pr.note.Steps[j].State, pr.note.Steps[j].Reason = comment.DeploySkipped, reason
+			if !slices.Contains(stages, s.Stage) {
+				stages = append(stages, s.Stage)
+			}
+			continue
+		}
+		if s.State != comment.DeploySkipped {
+			ran[s.Stage] = true
 		}
 	}
+	for _, stage := range stages {
+		if !ran[stage] {
+			pr.status(ctx, stage, "canceled", reason)
+		}
+	}
+}
+
+// supersededBy returns the merge request of a newer promotion waiting to start that applies every stack
+// this promotion has left from step i on, or 0 when there is none (or it cannot be told): the newer merge
+// commit contains this one's changes, so this promotion may leave it those steps. The newer merge
+// request's changed files are matched against this commit's configuration.
+func (pr *promotion) supersededBy(ctx context.Context, at Attempt, cfg *config.Config, i int) int {
+	newer, err := at.Later(ctx)
+	if err != nil {
+		pr.log.Warn().Err(err).Msg("look for newer promotions")
+		return 0
+	}
+	if newer <= 0 {
+		return 0
+	}
+	changed, err := pr.p.MRs.ChangedPaths(ctx, pr.req.Project, newer)
+	if err != nil {
+		pr.log.Warn().Err(err).Int("newer_mr", newer).Msg("list the files a newer merge request changed")
+		return 0
+	}
+	covered := map[string]bool{}
+	for _, s := range affectedStacks(cfg, changed) {
+		covered[s.Name] = true
+	}
+	for _, s := range pr.note.Steps[i:] {
+		if s.State == comment.DeployWaiting && !covered[s.Stack] {
+			return 0
+		}
+	}
+	return newer
 }
 
 // post writes the deploy note; a failure to post is logged, not fatal: the next post carries it all.
@@ -393,6 +487,18 @@ func stackNamed(cfg *config.Config, name string) config.Stack {
 		}
 	}
 	return config.Stack{Name: name}
+}
+
+// slot takes one of the MaxParallel terraform slots that plans share, for one promotion step's plan and
+// apply; release gives it back.
+func (p *Planner) slot(ctx context.Context) (release func(), err error) {
+	p.once.Do(func() { p.sem = make(chan struct{}, max(p.MaxParallel, 1)) })
+	select {
+	case p.sem <- struct{}{}:
+		return func() { <-p.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (p *Planner) observe(step string, start time.Time, err error) {

@@ -1,0 +1,166 @@
+package cli_test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+)
+
+// terraformSeconds reads from the agent's /metrics the total time its terraform runs took so far: the
+// reference every promotion benchmark compares its wall time with, measured in the same run.
+func terraformSeconds(tb testing.TB, agentURL string) float64 {
+	tb.Helper()
+	resp, err := http.Get(agentURL + "/metrics")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sum float64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "gitops_terraform_run_duration_seconds_sum{") {
+			continue
+		}
+		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
+		if err != nil {
+			tb.Fatalf("metrics line %q: %v", line, err)
+		}
+		sum += v
+	}
+	if err := sc.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return sum
+}
+
+// BenchmarkPromoteOverhead promotes a 2-stack × 3-stage merge (6 plans and 6 applies, in order) on
+// PostgreSQL, from the merge webhook to the last gitops/apply status, and compares the wall time with
+// the time the agent's terraform runs took (plan: copy, init, plan, show; apply), read from its metrics.
+// overhead-s is the difference per promotion; wall/terraform is the ratio.
+func BenchmarkPromoteOverhead(b *testing.B) {
+	gl := gitlabfake.New(b, token)
+	gl.AddProject(project)
+	a := startAgent(b, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(b)}, b.TempDir(), "LOG_LEVEL", "warn")
+	var wall time.Duration
+	var tf float64
+	b.ResetTimer()
+	for i := range b.N {
+		b.StopTimer()
+		r := newRepo(b) // fresh states: every promotion creates the same resources
+		head, merged := fmt.Sprintf("%040x", 2*i+1), fmt.Sprintf("%040x", 2*i+2)
+		r.commit(b, gl, head, tree{rev: "r1"})
+		iid, hook := mergeMR(gl, head, merged, "stacks/base/main.tf")
+		before := terraformSeconds(b, a.url)
+		b.StartTimer()
+		start := time.Now()
+		a.deliverOK(hook, "queued")
+		body := waitDeploy(b, gl, iid, merged, a.logs.String, 5*time.Minute)
+		wall += time.Since(start)
+		b.StopTimer()
+		tf += terraformSeconds(b, a.url) - before
+		if !strings.Contains(body, "✅ Deployed") {
+			b.Fatalf("the promotion did not deploy:\n%s", body)
+		}
+		b.StartTimer()
+	}
+	n := float64(b.N)
+	b.ReportMetric(wall.Seconds()/n, "promotion-s")
+	b.ReportMetric(tf/n, "terraform-s")
+	b.ReportMetric((wall.Seconds()-tf)/n, "overhead-s")
+	b.ReportMetric(wall.Seconds()/tf, "wall/terraform")
+}
+
+// BenchmarkPromoteThroughput queues 50 merges at once, each changing one of 5 independent stacks of one
+// project (one stage), on PostgreSQL with GITOPS_MAX_PARALLEL=2, and waits until every promotion has
+// ended. The reference is the sum of the terraform run times divided by the parallelism: the wall time
+// of a scheduler that kept every terraform slot busy. wall/ideal is the ratio.
+func BenchmarkPromoteThroughput(b *testing.B) {
+	const (
+		merges   = 50
+		stacks   = 5
+		parallel = 2
+	)
+	for range b.N {
+		b.StopTimer()
+		gl := gitlabfake.New(b, token)
+		gl.AddProject(project)
+		state := b.TempDir()
+		if err := os.MkdirAll(filepath.Join(state, "dev"), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		a := startAgent(b, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(b)}, b.TempDir(),
+			"LOG_LEVEL", "warn", "GITOPS_MAX_PARALLEL", strconv.Itoa(parallel))
+		revs := make([]int, stacks)
+		type merge struct {
+			iid    int
+			commit string
+			hook   gitlabfake.Hook
+		}
+		var ms []merge
+		for i := range merges {
+			revs[i%stacks] = i + 1
+			head, mc := fmt.Sprintf("%040x", 2*i+1), fmt.Sprintf("%040x", 2*i+2)
+			if err := gl.CommitDir(project, head, independentStacks(b, state, revs)); err != nil {
+				b.Fatal(err)
+			}
+			iid, hook := mergeMR(gl, head, mc, fmt.Sprintf("stacks/s%d/main.tf", i%stacks))
+			ms = append(ms, merge{iid, mc, hook})
+		}
+		before := terraformSeconds(b, a.url)
+		b.StartTimer()
+		start := time.Now()
+		for _, m := range ms {
+			a.deliverOK(m.hook, "queued")
+		}
+		skipped := 0
+		for _, m := range ms {
+			body := waitDeploy(b, gl, m.iid, m.commit, a.logs.String, 15*time.Minute)
+			skipped += strings.Count(body, "superseded")
+		}
+		wall := time.Since(start)
+		b.StopTimer()
+		tf := terraformSeconds(b, a.url) - before
+		ideal := tf / parallel
+		b.ReportMetric(wall.Seconds(), "wall-s")
+		b.ReportMetric(tf, "terraform-s")
+		b.ReportMetric(ideal, "ideal-s")
+		b.ReportMetric(wall.Seconds()/ideal, "wall/ideal")
+		b.ReportMetric(float64(skipped), "superseded-steps")
+		a.stop()
+	}
+}
+
+// independentStacks writes a repository of stacks s0…s(n-1), none depending on another, each at its
+// revision, with state under state/, and returns its dir.
+func independentStacks(tb testing.TB, state string, revs []int) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	var cfg strings.Builder
+	cfg.WriteString("version: 1\nstages:\n  - name: dev\nstacks:\n")
+	for i, rev := range revs {
+		name := fmt.Sprintf("s%d", i)
+		fmt.Fprintf(&cfg, "  - name: %s\n    dir: stacks/%s\n    backend_config: [\"path=%s/{stage}/%s.tfstate\"]\n", name, name, state, name)
+		main := fmt.Sprintf("terraform {\n  backend \"local\" {}\n}\n\nresource \"terraform_data\" \"config\" {\n  input = \"rev-%d\"\n}\n\n"+
+			"resource \"terraform_data\" \"service\" {\n  input = terraform_data.config.output\n}\n", rev)
+		if err := os.MkdirAll(filepath.Join(dir, "stacks", name), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "stacks", name, "main.tf"), []byte(main), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".gitops.yaml"), []byte(cfg.String()), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}

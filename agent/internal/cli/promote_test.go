@@ -1,0 +1,311 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+)
+
+var allStages = []string{"dev", "staging", "prod"}
+
+func TestPromoteMergeAppliesEveryStageInOrder(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		gl := gitlabfake.New(t, token)
+		gl.AddProject(project)
+		r := newRepo(t)
+		head, merged := commitID('a'), commitID('b')
+		r.commit(t, gl, head, tree{rev: "r1"})
+		a := startAgent(t, gl, b, t.TempDir())
+
+		iid, hook := mergeMR(gl, head, merged, "stacks/base/main.tf")
+		a.deliverOK(hook, "queued")
+		a.deliverOK(hook, "duplicate") // the same delivery again
+		again := hook
+		again.UUID = "c0ffee00-0000-4000-8000-000000000001" // GitLab sent the event twice
+		a.deliverOK(again, "duplicate")
+		body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
+
+		wantOrder := []string{"r1 base dev", "r1 app dev", "r1 base staging", "r1 app staging", "r1 base prod", "r1 app prod"}
+		if diff := cmp.Diff(wantOrder, applies(r.events(t))); diff != "" {
+			t.Errorf("applies (-want +got):\n%s", diff)
+		}
+		if o := overlaps(r.events(t)); len(o) > 0 {
+			t.Errorf("overlapping applies: %v", o)
+		}
+		for _, stage := range allStages {
+			if got := r.stateOutput(t, "app", stage, "function_name"); got != "documents-api-"+stage {
+				t.Errorf("state of app in %s: function_name = %q, want documents-api-%s", stage, got, stage)
+			}
+			if got := r.stateOutput(t, "base", stage, "network_id"); got == "" {
+				t.Errorf("state of base in %s has no network_id", stage)
+			}
+		}
+		wantHistory := map[string][]string{"dev": {"running", "success"}, "staging": {"running", "success"}, "prod": {"running", "success"}}
+		if diff := cmp.Diff(wantHistory, applyHistory(gl, merged)); diff != "" {
+			t.Errorf("gitops/apply status history (-want +got):\n%s", diff)
+		}
+		if n := len(deployNotes(gl, iid)); n != 1 {
+			t.Errorf("%d deploy notes, want 1", n)
+		}
+		mustContain(t, "the deploy note", body, merged, "✅ Deployed: every stage is done.")
+		rows := deployRows(body)
+		if len(rows) != 6 {
+			t.Errorf("deploy note has %d rows, want 6:\n%s", len(rows), body)
+		}
+		for step := range everyStep(allStages, true) {
+			stack, stage, _ := strings.Cut(step, "/")
+			row := rows[stage+"/"+stack]
+			if row.State != "✅ applied" || !strings.HasPrefix(row.Plan, "Plan: ") || !strings.HasSuffix(row.Duration, "s") {
+				t.Errorf("deploy note row %s = %+v, want applied with Terraform's summary and a duration", step, row)
+			}
+		}
+
+		d := deployments(t, a.url)
+		if diff := cmp.Diff(everyStep(allStages, merged), liveCommits(d)); diff != "" {
+			t.Errorf("live commits (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(everyStep(allStages, []string{"applied"}), runsOf(d, merged)); diff != "" {
+			t.Errorf("ledger runs of the merge commit (-want +got):\n%s", diff)
+		}
+		for _, l := range d.Live {
+			if l.MR != iid {
+				t.Errorf("live %s/%s names !%d, want !%d", l.Stack, l.Stage, l.MR, iid)
+			}
+		}
+		var out, errOut bytes.Buffer
+		env := map[string]string{"DATABASE_URL": b.databaseURL, "GITOPS_DATA_DIR": a.dataDir}
+		code := cli.Run(context.Background(), []string{"status", "--project", project}, cli.Env{
+			Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errOut,
+		})
+		if code != cli.ExitOK {
+			t.Errorf("status exited %d: %s", code, errOut.String())
+		}
+		mustContain(t, "the status table", out.String(), "PROJECT", project, merged[:8], "!1")
+	})
+}
+
+func TestPromoteStopsAtTheFirstFailure(t *testing.T) {
+	gl := gitlabfake.New(t, token)
+	gl.AddProject(project)
+	r := newRepo(t)
+	head, merged := commitID('a'), commitID('b')
+	r.commit(t, gl, head, tree{rev: "r1", fail: []string{"app/staging"}})
+	a := startAgent(t, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(t)}, t.TempDir())
+
+	iid, hook := mergeMR(gl, head, merged, "stacks/app/main.tf", "stacks/base/main.tf")
+	a.deliverOK(hook, "queued")
+	body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
+
+	if diff := cmp.Diff([]string{"r1 base dev", "r1 app dev", "r1 base staging", "r1 app staging"}, applies(r.events(t))); diff != "" {
+		t.Errorf("applies (-want +got):\n%s", diff)
+	}
+	for _, stack := range []string{"base", "app"} {
+		if got := r.stateOutput(t, stack, "prod", "network_id") + r.stateOutput(t, stack, "prod", "function_name"); got != "" {
+			t.Errorf("prod state of %s was written (%q); prod must stay untouched", stack, got)
+		}
+	}
+	if diff := cmp.Diff(map[string]string{"dev": "success", "staging": "failed", "prod": "canceled"}, applyStatuses(gl, merged)); diff != "" {
+		t.Errorf("gitops/apply statuses (-want +got):\n%s", diff)
+	}
+	rows := deployRows(body)
+	want := map[string]string{
+		"dev/base": "✅ applied", "dev/app": "✅ applied", "staging/base": "✅ applied", "staging/app": "❌ failed",
+		"prod/base": "⏭️ skipped", "prod/app": "⏭️ skipped",
+	}
+	got := map[string]string{}
+	for k, row := range rows {
+		got[k] = row.State
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("deploy note states (-want +got):\n%s", diff)
+	}
+	if p := rows["prod/app"].Plan; !strings.Contains(p, "earlier step failed") {
+		t.Errorf("the skipped prod row says %q, want why it was skipped", p)
+	}
+	mustContain(t, "the deploy note", body, "❌ Failed at `app` · `staging`", "### ❌ `app` · `staging`", "probe failed on purpose")
+
+	d := deployments(t, a.url)
+	wantLive := map[string]string{"base/dev": merged, "app/dev": merged, "base/staging": merged}
+	if diff := cmp.Diff(wantLive, liveCommits(d)); diff != "" {
+		t.Errorf("live commits (-want +got):\n%s", diff)
+	}
+	wantRuns := map[string][]string{"base/dev": {"applied"}, "app/dev": {"applied"}, "base/staging": {"applied"}, "app/staging": {"failed"}}
+	if diff := cmp.Diff(wantRuns, runsOf(d, merged)); diff != "" {
+		t.Errorf("ledger runs (-want +got):\n%s", diff)
+	}
+	for _, run := range d.History {
+		if run.Stack == "app" && run.Stage == "staging" && !strings.Contains(run.Error, "probe failed on purpose") {
+			t.Errorf("the failed run's error does not carry Terraform's diagnostics: %q", run.Error)
+		}
+	}
+}
+
+// TestPromoteTwoMergesInMergeOrder merges two merge requests right after each other. The second one's
+// commit contains the first: when it touches the same stacks, the first promotion may leave it the
+// stages it has not started (and must say so); when it touches fewer, the first promotion runs in full.
+// Either way each stack × stage applies the first merge before the second, never both at once.
+func TestPromoteTwoMergesInMergeOrder(t *testing.T) {
+	stages := []string{"dev", "prod"}
+	for _, tc := range []struct {
+		name         string
+		secondPaths  []string
+		mayBeSkipped bool
+	}{
+		{"same stacks", []string{"stacks/base/main.tf"}, true},
+		{"fewer stacks", []string{"stacks/app/main.tf"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			gl := gitlabfake.New(t, token)
+			gl.AddProject(project)
+			r := newRepo(t)
+			r.commit(t, gl, commitID('1'), tree{rev: "r1", stages: stages})
+			r.commit(t, gl, commitID('2'), tree{rev: "r2", stages: stages})
+			a := startAgent(t, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(t)}, t.TempDir())
+
+			first, hook1 := mergeMR(gl, commitID('1'), commitID('a'), "stacks/base/main.tf")
+			second, hook2 := mergeMR(gl, commitID('2'), commitID('b'), tc.secondPaths...)
+			a.deliverOK(hook1, "queued")
+			a.deliverOK(hook2, "queued")
+			body1 := waitDeploy(t, gl, first, commitID('a'), a.logs.String, 2*time.Minute)
+			body2 := waitDeploy(t, gl, second, commitID('b'), a.logs.String, 2*time.Minute)
+
+			evs := r.events(t)
+			if o := overlaps(evs); len(o) > 0 {
+				t.Errorf("overlapping applies: %v", o)
+			}
+			// Per stack × stage, r1 (if applied) comes before r2.
+			seen := map[string]string{}
+			for _, e := range evs {
+				if e.Kind != "start" {
+					continue
+				}
+				key := e.Stack + "/" + e.Stage
+				if e.Rev == "r1" && seen[key] == "r2" {
+					t.Errorf("%s: the first merge was applied after the second", key)
+				}
+				seen[key] = e.Rev
+			}
+			rows1 := deployRows(body1)
+			for step := range everyStep(stages, true) {
+				stack, stage, _ := strings.Cut(step, "/")
+				row := rows1[stage+"/"+stack]
+				switch {
+				case row.State == "✅ applied":
+				case tc.mayBeSkipped && row.State == "⏭️ skipped" && strings.Contains(row.Plan, "superseded: !2 was merged later"):
+				default:
+					t.Errorf("first merge, %s: %+v; want applied, or skipped as superseded by !2 when allowed", step, row)
+				}
+			}
+			for k, row := range deployRows(body2) {
+				if row.State != "✅ applied" {
+					t.Errorf("second merge, %s: %+v, want applied", k, row)
+				}
+			}
+			d := deployments(t, a.url)
+			live := liveCommits(d)
+			for _, stage := range stages {
+				for _, stack := range []string{"base", "app"} {
+					want := commitID('b') // the second merge applies what it touches
+					if stack == "base" && !tc.mayBeSkipped {
+						want = commitID('a') // the second merge does not touch base
+					}
+					if got := live[stack+"/"+stage]; got != want {
+						t.Errorf("live %s/%s = %s, want %s", stack, stage, got[:min(8, len(got))], want[:8])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestPromoteComparesWithTheReviewedPlan plans a merge request, then merges it as a commit that also
+// holds a change nobody reviewed (it reached the target branch meanwhile). The deploy note shows the
+// difference, and the shipped policies (as the server's policies) refuse it in prod.
+func TestPromoteComparesWithTheReviewedPlan(t *testing.T) {
+	t.Parallel()
+	gl := gitlabfake.New(t, token)
+	gl.AddProject(project)
+	r := newRepo(t)
+	head, merged := commitID('a'), commitID('b')
+	r.commit(t, gl, head, tree{rev: "r1"})
+	r.commit(t, gl, merged, tree{rev: "r1", extra: "resource \"terraform_data\" \"extra\" {\n  input = var.stage\n}\n"})
+	a := startAgent(t, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(t)}, t.TempDir(),
+		"GITOPS_POLICY_DIR", filepath.Join(testsvc.RepoRoot(t), "policies"))
+
+	iid, opened := gl.OpenMR(project, gitlabfake.MR{HeadSHA: head, Changes: gitlabfake.Modified("stacks/base/main.tf")})
+	a.deliverOK(opened, "queued")
+	if st := waitStatus(t, gl, head, a); st.State != "success" {
+		t.Fatalf("gitops/plan of the head = %s (%s), want success", st.State, st.Description)
+	}
+	a.deliverOK(gl.MergeMR(project, iid, gitlabfake.Merge{MergeCommitSHA: merged}), "queued")
+	body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
+
+	rows := deployRows(body)
+	got := map[string]string{}
+	for k, row := range rows {
+		got[k] = row.State
+	}
+	want := map[string]string{
+		"dev/base": "✅ applied", "dev/app": "✅ applied", "staging/base": "✅ applied", "staging/app": "✅ applied",
+		"prod/base": "✅ applied", "prod/app": "❌ failed",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("deploy note states (-want +got):\n%s", diff)
+	}
+	for _, stage := range allStages {
+		if p := rows[stage+"/app"].Plan; !strings.Contains(p, "changed since review") {
+			t.Errorf("app in %s: %q, want the unreviewed change called out", stage, p)
+		}
+		if p := rows[stage+"/base"].Plan; strings.Contains(p, "changed since review") {
+			t.Errorf("base in %s: %q, but its plan is the one reviewed", stage, p)
+		}
+	}
+	mustContain(t, "the deploy note", body, "### ❌ `app` · `prod`", "[CHANGE_003]", "differs from the plan reviewed",
+		"changed since review (not reviewed: create terraform_data.extra)")
+	if s := applyStatuses(gl, merged); s["prod"] != "failed" {
+		t.Errorf("gitops/apply: prod = %q, want failed", s["prod"])
+	}
+	if got := r.stateOutput(t, "app", "prod", "function_name"); got != "" {
+		t.Errorf("app was applied in prod (%q) although its plan was not the one reviewed", got)
+	}
+}
+
+// TestPromoteWhenTheMergeWebhookIsLost merges without delivering the merge hook: the poller finds the
+// merge and promotes it. The hook arriving late after all changes nothing.
+func TestPromoteWhenTheMergeWebhookIsLost(t *testing.T) {
+	t.Parallel()
+	gl := gitlabfake.New(t, token)
+	gl.AddProject(project)
+	r := newRepo(t)
+	stages := []string{"dev", "prod"}
+	head, merged := commitID('a'), commitID('b')
+	r.commit(t, gl, head, tree{rev: "r1", stages: stages})
+	iid, late := mergeMR(gl, head, merged, "stacks/app/main.tf")
+	a := startAgent(t, gl, backend{name: "sqlite"}, t.TempDir(), "GITOPS_PROJECTS", project, "GITOPS_POLL_INTERVAL", "200ms")
+
+	body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
+	mustContain(t, "the deploy note", body, merged, "✅ Deployed: every stage is done.")
+	a.deliverOK(late, "duplicate")
+	time.Sleep(500 * time.Millisecond) // a few more poller rounds
+
+	if n := len(deployNotes(gl, iid)); n != 1 {
+		t.Errorf("%d deploy notes, want 1", n)
+	}
+	if diff := cmp.Diff([]string{"r1 app dev", "r1 app prod"}, applies(r.events(t))); diff != "" {
+		t.Errorf("applies (-want +got):\n%s", diff)
+	}
+	want := map[string][]string{"app/dev": {"applied"}, "app/prod": {"applied"}}
+	if diff := cmp.Diff(want, runsOf(deployments(t, a.url), merged)); diff != "" {
+		t.Errorf("ledger runs (-want +got):\n%s", diff)
+	}
+}
