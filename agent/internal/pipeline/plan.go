@@ -56,9 +56,10 @@ type Planner struct {
 type Attempt struct {
 	Last      bool
 	Supersede func(ctx context.Context) (int, error)
-	// Earlier and Later are set for promotions: whether an earlier promotion of the project has not
-	// finished, and the merge request of a later one waiting to start (0 for none).
-	Earlier func(ctx context.Context) (bool, error)
+	// Earlier and Later are set for promotions: the merge requests of the earlier promotions of the
+	// project that have not finished (oldest first), and the merge request of a later one waiting to start
+	// (0 for none).
+	Earlier func(ctx context.Context) ([]int, error)
 	Later   func(ctx context.Context) (int, error)
 	// Wait returns the error that puts the job back in the queue for d.
 	Wait func(d time.Duration) error

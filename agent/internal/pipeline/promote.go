@@ -59,20 +59,58 @@ const (
 	earlierRequeue = 500 * time.Millisecond
 )
 
-// waitForEarlier reports whether an earlier promotion is still unfinished after up to earlierGrace.
-func waitForEarlier(ctx context.Context, at Attempt) (bool, error) {
+// waitForEarlier returns an earlier, unfinished promotion of the project that applies one of the stacks
+// this one does (0 when none), after waiting up to earlierGrace for such promotions to finish: merges are
+// promoted in merge order per stack, and promotions of disjoint stacks run side by side. An earlier merge
+// request whose changed files cannot be read counts as overlapping.
+func (pr *promotion) waitForEarlier(ctx context.Context, at Attempt, cfg *config.Config, affected []config.Stack) (int, error) {
+	ours := map[string]bool{}
+	for _, s := range affected {
+		ours[s.Name] = true
+	}
+	overlap := map[int]bool{} // per earlier merge request, whether its stacks meet ours
 	deadline := time.Now().Add(earlierGrace)
 	for {
 		earlier, err := at.Earlier(ctx)
-		if err != nil || !earlier || time.Now().After(deadline) {
-			return earlier, err
+		if err != nil {
+			return 0, err
+		}
+		blocking := 0
+		for _, mr := range earlier {
+			meets, known := overlap[mr]
+			if !known {
+				meets = pr.meets(ctx, cfg, ours, mr)
+				overlap[mr] = meets
+			}
+			if meets {
+				blocking = mr
+				break
+			}
+		}
+		if blocking == 0 || time.Now().After(deadline) {
+			return blocking, nil
 		}
 		select {
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return 0, ctx.Err()
 		case <-time.After(earlierPoll):
 		}
 	}
+}
+
+// meets reports whether merge request mr changes a stack in ours, read through this commit's config.
+func (pr *promotion) meets(ctx context.Context, cfg *config.Config, ours map[string]bool, mr int) bool {
+	changed, err := pr.p.MRs.ChangedPaths(ctx, pr.req.Project, mr)
+	if err != nil {
+		pr.log.Warn().Err(err).Int("earlier_mr", mr).Msg("list the files an earlier merge request changed; waiting for it")
+		return true
+	}
+	for _, s := range affectedStacks(cfg, changed) {
+		if ours[s.Name] {
+			return true
+		}
+	}
+	return false
 }
 
 // errLockLost marks a step stopped because its stack's lock was lost: the promotion is retried, and
@@ -147,15 +185,6 @@ type promotion struct {
 // It is safe to run again after a crash: steps the ledger records as applied are kept, and the
 // interrupted step is planned afresh. Errors follow HandlePlan's rules.
 func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, at Attempt) error {
-	if at.Earlier != nil {
-		earlier, err := waitForEarlier(ctx, at)
-		if err != nil {
-			return fmt.Errorf("check for earlier promotions: %w", err)
-		}
-		if earlier && at.Wait != nil {
-			return at.Wait(earlierRequeue)
-		}
-	}
 	pr := &promotion{p: p, req: req,
 		log: p.logger().With().Str("project", req.Project).Int("mr", req.MR).Str("commit", req.Commit).Str("job", "promote").Logger()}
 	pr.note = comment.DeployNote{Project: req.Project, MR: req.MR, Commit: req.Commit}
@@ -209,6 +238,16 @@ func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, 
 		pr.log.Info().Msg("promotion: no stack affected")
 		pr.post(ctx)
 		return nil
+	}
+	if at.Earlier != nil {
+		earlier, err := pr.waitForEarlier(ctx, at, cfg, affected)
+		if err != nil {
+			return transient("check for earlier promotions", err)
+		}
+		if earlier > 0 && at.Wait != nil {
+			pr.log.Debug().Int("earlier_mr", earlier).Msg("waiting for an earlier promotion of the same stacks")
+			return at.Wait(earlierRequeue)
+		}
 	}
 	pr.post(ctx)
 

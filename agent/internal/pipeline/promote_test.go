@@ -283,13 +283,16 @@ func TestPromoteWaitsBrieflyForAnEarlierPromotion(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			p, _, l := newTestPlanner(t, map[int][]string{3: {"stacks/a/main.tf"}}, terraformFunc{}, &holder{})
+			p, _, l := newTestPlanner(t, map[int][]string{2: {"stacks/a/main.tf"}, 3: {"stacks/a/main.tf"}}, terraformFunc{}, &holder{})
 			calls := 0
 			var waited time.Duration
 			at := Attempt{
-				Earlier: func(context.Context) (bool, error) {
+				Earlier: func(context.Context) ([]int, error) {
 					calls++
-					return tc.finishAfter < 0 || calls <= tc.finishAfter, nil
+					if tc.finishAfter < 0 || calls <= tc.finishAfter {
+						return []int{2}, nil // !2 changes stack a too
+					}
+					return nil, nil
 				},
 				Wait: func(d time.Duration) error { waited = d; return errRequeued },
 			}
@@ -340,5 +343,26 @@ func TestReviewOfIgnoresReadsAndSorts(t *testing.T) {
 	}}
 	if diff := cmp.Diff([]string{"replace a.b", "update z.b"}, ReviewOf(p)); diff != "" {
 		t.Errorf("ReviewOf (-want +got):\n%s", diff)
+	}
+}
+
+func TestPromoteDoesNotWaitForEarlierPromotionsOfOtherStacks(t *testing.T) {
+	t.Parallel()
+	// !2 (earlier, unfinished) changes stack b only; !3 changes stack a: they may run side by side.
+	p, _, l := newTestPlanner(t, map[int][]string{2: {"stacks/b/main.tf"}, 3: {"stacks/a/main.tf"}}, terraformFunc{}, &holder{})
+	waited := false
+	at := Attempt{
+		Earlier: func(context.Context) ([]int, error) { return []int{2}, nil },
+		Wait:    func(time.Duration) error { waited = true; return errors.New("requeued") },
+	}
+	start := time.Now()
+	if err := p.HandlePromote(context.Background(), promoteReq, at); err != nil {
+		t.Fatalf("HandlePromote = %v", err)
+	}
+	if waited || time.Since(start) >= earlierGrace {
+		t.Errorf("waited for an earlier promotion of another stack (requeued %v, after %v)", waited, time.Since(start))
+	}
+	if diff := cmp.Diff([]string{"a/dev applied", "a/prod applied"}, l.states()); diff != "" {
+		t.Errorf("ledger runs (-want +got):\n%s", diff)
 	}
 }

@@ -41,9 +41,9 @@ type Job struct {
 	// Supersede cancels every other queued or running plan of the same merge request (for other head
 	// commits). A plan calls it once it knows it plans the current head.
 	Supersede func(ctx context.Context) (int, error)
-	// Earlier reports whether a promotion of the same project that was queued before this one has not
-	// finished: promotions run in merge order. Promote jobs only.
-	Earlier func(ctx context.Context) (bool, error)
+	// Earlier returns the merge requests of the promotions of the same project queued before this one
+	// that have not finished, oldest first: promotions run in merge order. Promote jobs only.
+	Earlier func(ctx context.Context) ([]int, error)
 	// Later returns the merge request of the newest promotion of the same project queued after this one and
 	// still waiting to start, or 0 when there is none. Promote jobs only.
 	Later func(ctx context.Context) (int, error)
@@ -150,13 +150,20 @@ func (q *Queue) promotions(ctx context.Context, project string, states ...rivert
 	return res.Jobs, nil
 }
 
-// earlier reports whether an active promote job of project was queued before job id.
-func (q *Queue) earlier(ctx context.Context, project string, id int64) (bool, error) {
+// earlier returns the merge requests of the active promote jobs of project queued before job id.
+func (q *Queue) earlier(ctx context.Context, project string, id int64) ([]int, error) {
 	jobs, err := q.promotions(ctx, project, activeStates...)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return len(jobs) > 0 && jobs[0].ID < id, nil
+	var mrs []int
+	for _, j := range jobs {
+		var args PromoteArgs
+		if j.ID < id && json.Unmarshal(j.EncodedArgs, &args) == nil {
+			mrs = append(mrs, args.MR)
+		}
+	}
+	return mrs, nil
 }
 
 // later returns the merge request of the newest promote job of project queued after job id and not yet
@@ -233,7 +240,7 @@ func (w *promoteWorker) Work(ctx context.Context, job *river.Job[PromoteArgs]) e
 	req := gitops.PromoteRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, Commit: a.Commit, Trigger: a.Trigger}
 	return w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
-		Earlier: func(ctx context.Context) (bool, error) { return w.q.earlier(ctx, a.Project, job.ID) },
+		Earlier: func(ctx context.Context) ([]int, error) { return w.q.earlier(ctx, a.Project, job.ID) },
 		Later:   func(ctx context.Context) (int, error) { return w.q.later(ctx, a.Project, job.ID) },
 	})
 }
