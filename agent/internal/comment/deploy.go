@@ -25,6 +25,9 @@ type DeployStep struct {
 	Duration     time.Duration // time spent so far, or in all once the step ended; zero when not started
 	Error        string        // what failed, with Terraform's diagnostics; for DeployFailed
 	Reason       string        // why the step was skipped, e.g. "an earlier step failed"; for DeploySkipped
+	// Review says how the plan applied differs from the one reviewed on the merge request, e.g.
+	// "changed since review (not reviewed: delete aws_s3_bucket.logs)"; empty when they match.
+	Review string
 }
 
 // DeployNote is everything the deploy note shows: one merged merge request promoted stage by stage.
@@ -47,11 +50,16 @@ type deployView struct {
 	Status    string
 	Rows      []deployRow
 	MoreRows  int
+	Reviews   []deployReview
 	Failures  []deployFailure
 }
 
 type deployRow struct {
 	Stack, Stage, State, Plan, Duration string
+}
+
+type deployReview struct {
+	Stack, Stage, Review string
 }
 
 type deployFailure struct {
@@ -97,6 +105,9 @@ func RenderDeploy(n DeployNote) string {
 		if i >= maxRows {
 			v.MoreRows++
 			continue
+		}
+		if s.Review != "" {
+			v.Reviews = append(v.Reviews, deployReview{Stack: clip(s.Stack, maxName), Stage: clip(s.Stage, maxName), Review: text(clip(s.Review, maxMessage))})
 		}
 		row := deployRow{Stack: clip(s.Stack, maxName), Stage: clip(s.Stage, maxName), State: stateLabels[s.State]}
 		if row.State == "" {

@@ -47,6 +47,14 @@ func TestRenderDeployGolden(t *testing.T) {
 				DeployStep{Stack: "api|v2", Stage: "prod", State: DeploySkipped, Reason: "an earlier step failed"},
 			)
 		}},
+		{"deploy-changed-since-review", func(testing.TB) DeployNote {
+			return deployNote(
+				DeployStep{Stack: "data", Stage: "dev", State: DeployApplied, Summary: added, Duration: time.Minute,
+					Review: "changed since review (not reviewed: delete aws_s3_bucket.logs, replace aws_db_instance.main; reviewed but no longer planned: create aws_kms_key.docs)"},
+				DeployStep{Stack: "data", Stage: "prod", State: DeployFailed, Summary: added, Duration: 5 * time.Second,
+					Review: "no plan of this stack and stage was posted on the merge request", Error: "policy denied the apply:\n- [CHANGE_003] prod plan differs from the reviewed one"},
+			)
+		}},
 		{"deploy-error", func(testing.TB) DeployNote {
 			n := deployNote()
 			n.Error = "fetch source at " + sha + ": GET archive: 404 Not Found"

@@ -380,9 +380,7 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 	}
 	matches := diff == ""
 	spc.PlanMatchesReview = &matches
-	if !matches {
-		s.Summary += " — " + diff
-	}
+	s.Review = diff
 	findings, err := p.Policies.Check(ctx, policyDirs, out.JSON, spc)
 	if err != nil {
 		return finish("failed", s.Summary, fmt.Errorf("policies could not be evaluated: %w", err))
