@@ -263,11 +263,11 @@ func TestPromoteComparesWithTheReviewedPlan(t *testing.T) {
 		t.Errorf("deploy note states (-want +got):\n%s", diff)
 	}
 	for _, stage := range allStages {
-		if p := rows[stage+"/app"].Plan; !strings.Contains(p, "changed since review") {
-			t.Errorf("app in %s: %q, want the unreviewed change called out", stage, p)
+		if line := "- `app` · `" + stage + "`: changed since review"; !strings.Contains(body, line) {
+			t.Errorf("the deploy note does not call out app's unreviewed change in %s (%q)", stage, line)
 		}
-		if p := rows[stage+"/base"].Plan; strings.Contains(p, "changed since review") {
-			t.Errorf("base in %s: %q, but its plan is the one reviewed", stage, p)
+		if line := "- `base` · `" + stage + "`:"; strings.Contains(body, line) {
+			t.Errorf("the deploy note calls out base in %s, but its plan is the one reviewed", stage)
 		}
 	}
 	mustContain(t, "the deploy note", body, "### ❌ `app` · `prod`", "[CHANGE_003]", "differs from the plan reviewed",
