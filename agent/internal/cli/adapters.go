@@ -115,7 +115,7 @@ func (a mrAdapter) MergeRequest(ctx context.Context, project string, iid int) (p
 	if err != nil {
 		return pipeline.MergeRequest{}, err
 	}
-	return pipeline.MergeRequest{State: mr.State, HeadSHA: mr.HeadSHA, Author: mr.Author, Labels: mr.Labels, ApprovedBy: mr.ApprovedBy}, nil
+	return pipeline.MergeRequest{State: mr.State, HeadSHA: mr.HeadSHA, Author: mr.Author, Labels: mr.Labels, ApprovedBy: mr.ApprovedBy, MergedAt: mr.MergedAt}, nil
 }
 
 type reporter struct{ gl *gitlab.Client }
@@ -165,6 +165,18 @@ type ledgerAdapter struct{ *ledger.Ledger }
 
 func (a ledgerAdapter) StartRun(ctx context.Context, r pipeline.LedgerRun) (int64, error) {
 	return a.Ledger.StartRun(ctx, ledger.Run{Project: r.Project, MR: r.MR, Commit: r.Commit, Stack: r.Stack, Stage: r.Stage})
+}
+
+func (a ledgerAdapter) LiveCommits(ctx context.Context, project string) ([]pipeline.LiveCommit, error) {
+	live, err := a.Ledger.Live(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pipeline.LiveCommit, len(live))
+	for i, l := range live {
+		out[i] = pipeline.LiveCommit{Stack: l.Stack, Stage: l.Stage, Commit: l.Commit, MR: l.MR}
+	}
+	return out, nil
 }
 
 // stageCredentials assumes a stage's role for its terraform runs; stages without a role use the agent's

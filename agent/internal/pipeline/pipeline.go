@@ -28,6 +28,7 @@ type MergeRequest struct {
 	Author     string
 	Labels     []string
 	ApprovedBy []string
+	MergedAt   *time.Time // set once merged
 }
 
 // Reporter writes to the merge request: one note per marker, and commit statuses.

@@ -34,6 +34,14 @@ type Ledger interface {
 	// showed; Review returns the last one saved.
 	SaveReview(ctx context.Context, project string, mr int, stack, stage, commit string, changes []string) error
 	Review(ctx context.Context, project string, mr int, stack, stage string) (changes []string, ok bool, err error)
+	// LiveCommits returns the commit live on each stack × stage of project.
+	LiveCommits(ctx context.Context, project string) ([]LiveCommit, error)
+}
+
+// LiveCommit is the commit applied last to one stack × stage, and the merge request it came from.
+type LiveCommit struct {
+	Stack, Stage, Commit string
+	MR                   int
 }
 
 // LedgerRun is one state-changing run as the ledger records it.
@@ -169,10 +177,11 @@ func firstFew(s []string) string {
 
 // promotion is the state of one promote job: the note it keeps up to date and where it reports.
 type promotion struct {
-	p    *Planner
-	req  gitops.PromoteRequest
-	log  zerolog.Logger
-	note comment.DeployNote
+	p        *Planner
+	req      gitops.PromoteRequest
+	log      zerolog.Logger
+	note     comment.DeployNote
+	mergedAt *time.Time // when the merge request was merged, when GitLab says
 }
 
 // HandlePromote promotes a merged merge request's commit: for each stage in order, for each affected
@@ -207,6 +216,7 @@ func (p *Planner) HandlePromote(ctx context.Context, req gitops.PromoteRequest, 
 	if err != nil {
 		return transient("read the merge request", err)
 	}
+	pr.mergedAt = mr.MergedAt
 	tree, err := p.Source.Checkout(ctx, req.Project, req.Commit)
 	if err != nil {
 		if errors.Is(err, ErrUnusableSource) {
@@ -317,6 +327,13 @@ func (pr *promotion) step(ctx context.Context, tree string, cfg *config.Config, 
 		}
 	}()
 	ctx = held // the runs stop if the lock is lost
+	if later, err := pr.laterLive(ctx, s.Stack, s.Stage); err != nil {
+		return fmt.Errorf("read what is live: %w", err)
+	} else if later > 0 {
+		// A merge found late (its webhook was lost) must not roll back a later merge that contains it.
+		s.State, s.Reason = comment.DeploySkipped, fmt.Sprintf("!%d, merged later, is live here already and contains this change", later)
+		return nil
+	}
 	start := time.Now()
 	defer func() { s.Duration = time.Since(start) }()
 	runID, err := p.Ledger.StartRun(ctx, LedgerRun{Project: pr.req.Project, MR: pr.req.MR, Commit: pr.req.Commit, Stack: s.Stack, Stage: s.Stage})
@@ -502,6 +519,31 @@ func (pr *promotion) supersededBy(ctx context.Context, at Attempt, cfg *config.C
 		}
 	}
 	return newer
+}
+
+// laterLive returns the merge request whose commit is live on stack × stage when it was merged after this
+// promotion's merge request, else 0.
+func (pr *promotion) laterLive(ctx context.Context, stack, stage string) (int, error) {
+	if pr.mergedAt == nil {
+		return 0, nil
+	}
+	live, err := pr.p.Ledger.LiveCommits(ctx, pr.req.Project)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range live {
+		if l.Stack != stack || l.Stage != stage || l.MR == 0 || l.MR == pr.req.MR {
+			continue
+		}
+		theirs, err := pr.p.MRs.MergeRequest(ctx, pr.req.Project, l.MR)
+		if err != nil {
+			return 0, fmt.Errorf("read !%d: %w", l.MR, err)
+		}
+		if theirs.MergedAt != nil && theirs.MergedAt.After(*pr.mergedAt) {
+			return l.MR, nil
+		}
+	}
+	return 0, nil
 }
 
 // post writes the deploy note; a failure to post is logged, not fatal: the next post carries it all.

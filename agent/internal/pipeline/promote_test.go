@@ -23,14 +23,21 @@ type treeSource string
 
 func (s treeSource) Checkout(context.Context, string, string) (string, error) { return string(s), nil }
 
-type mrs struct{ changed map[int][]string }
+type mrs struct {
+	changed  map[int][]string
+	mergedAt map[int]time.Time
+}
 
 func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error) {
 	return m.changed[iid], nil
 }
 
-func (m mrs) MergeRequest(context.Context, string, int) (MergeRequest, error) {
-	return MergeRequest{State: "merged"}, nil
+func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (MergeRequest, error) {
+	mr := MergeRequest{State: "merged"}
+	if at, ok := m.mergedAt[iid]; ok {
+		mr.MergedAt = &at
+	}
+	return mr, nil
 }
 
 // reports keeps the last body of each note marker and the last state of each status.
@@ -123,6 +130,20 @@ func (l *memLedger) SaveReview(context.Context, string, int, string, string, str
 
 func (l *memLedger) Review(context.Context, string, int, string, string) ([]string, bool, error) {
 	return nil, false, nil
+}
+
+func (l *memLedger) LiveCommits(_ context.Context, project string) ([]LiveCommit, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []LiveCommit
+	for _, r := range l.runs {
+		if r.Project != project || r.State != "applied" {
+			continue
+		}
+		out = slices.DeleteFunc(out, func(c LiveCommit) bool { return c.Stack == r.Stack && c.Stage == r.Stage })
+		out = append(out, LiveCommit{Stack: r.Stack, Stage: r.Stage, Commit: r.Commit, MR: r.MR})
+	}
+	return out, nil
 }
 
 // states returns "stack/stage state" of every run, in start order.
@@ -364,5 +385,26 @@ func TestPromoteDoesNotWaitForEarlierPromotionsOfOtherStacks(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{"a/dev applied", "a/prod applied"}, l.states()); diff != "" {
 		t.Errorf("ledger runs (-want +got):\n%s", diff)
+	}
+}
+
+func TestPromoteNeverRollsBackALaterMerge(t *testing.T) {
+	t.Parallel()
+	// !4 was merged after !3 and is live on a in dev; !3's merge webhook was lost and the poller found it late.
+	p, rep, l := newTestPlanner(t, map[int][]string{3: {"stacks/a/main.tf"}}, terraformFunc{}, &holder{})
+	base := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	p.MRs = mrs{changed: map[int][]string{3: {"stacks/a/main.tf"}}, mergedAt: map[int]time.Time{3: base, 4: base.Add(time.Minute)}}
+	id, _ := l.StartRun(context.Background(), LedgerRun{Project: "g/p", MR: 4, Commit: strings.Repeat("d", 40), Stack: "a", Stage: "dev"})
+	_ = l.FinishRun(context.Background(), id, "applied", "", "")
+
+	if err := p.HandlePromote(context.Background(), promoteReq, Attempt{}); err != nil {
+		t.Fatalf("HandlePromote = %v", err)
+	}
+	// a in dev keeps !4's commit; a in prod, where !4 is not live yet, gets !3's.
+	if diff := cmp.Diff([]string{"a/dev applied", "a/prod applied"}, l.states()); diff != "" {
+		t.Errorf("ledger runs (-want +got):\n%s", diff)
+	}
+	if note := rep.notes[comment.DeployMarker]; !strings.Contains(note, "!4, merged later, is live here already") {
+		t.Errorf("the note does not say why a in dev was skipped:\n%s", note)
 	}
 }
