@@ -44,8 +44,8 @@ func TestDocumentLifecycle(t *testing.T) {
 	if r := e.do(t, "GET", "/v1/documents/"+id, nil); r.status != http.StatusOK {
 		t.Fatalf("get: %d %s", r.status, r.body)
 	}
-	if d, hit := e.cache.Get(context.Background(), id); !hit || d.State != "pending" {
-		t.Error("the document is not in the cache after a read")
+	if v, hit := e.cache.Get(context.Background(), id); !hit || !strings.Contains(string(v), `"state":"pending"`) {
+		t.Errorf("the document is not in the cache after a read: %q", v)
 	}
 	if r := e.do(t, "POST", "/v1/documents/"+id+"/complete", nil); r.status != http.StatusConflict || decode[problemJSON](t, r).Code != api.CodeUploadIncomplete {
 		t.Errorf("complete before upload: %d %s, want 409 upload_incomplete", r.status, r.body)
@@ -329,5 +329,62 @@ func TestConcurrentRequests(t *testing.T) {
 	total, acquired := e.store.Stats()
 	if total > 2 || acquired != 0 {
 		t.Errorf("pool after 100 concurrent requests: %d open, %d acquired; want ≤2 and 0", total, acquired)
+	}
+}
+
+// TestCachedAnswers checks the cache-aside read as a client sees it: the answer served from the cache is
+// byte for byte the one served from the database, and an entry that is not a usable value for the
+// document (corrupt, for another id) is ignored, never served.
+func TestCachedAnswers(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx := context.Background()
+	create := func(name string) string {
+		t.Helper()
+		r := e.do(t, "POST", "/v1/documents", map[string]any{"name": name, "content_type": "text/plain", "size": 3})
+		if r.status != http.StatusCreated {
+			t.Fatalf("create: %d %s", r.status, r.body)
+		}
+		return decode[createdJSON](t, r).Document.ID
+	}
+	id := create("a.txt")
+	miss := e.do(t, "GET", "/v1/documents/"+id, nil)
+	if _, hit := e.cache.Get(ctx, id); !hit {
+		t.Fatal("the read did not fill the cache")
+	}
+	hit := e.do(t, "GET", "/v1/documents/"+id, nil)
+	if miss.status != http.StatusOK || hit.status != http.StatusOK || string(miss.body) != string(hit.body) {
+		t.Errorf("miss answered %d %s, hit %d %s; want the same 200", miss.status, miss.body, hit.status, hit.body)
+	}
+	for _, h := range []string{"Content-Type", "Content-Length"} {
+		if miss.header.Get(h) != hit.header.Get(h) {
+			t.Errorf("%s: miss %q, hit %q", h, miss.header.Get(h), hit.header.Get(h))
+		}
+	}
+
+	other := create("other.txt")
+	bad := map[string]string{
+		"not JSON":        "garbage",
+		"no hidden part":  `{"id":"ID","name":"x"}`,
+		"another id":      `{"id":"` + other + `","name":"other.txt"}` + "\n{}",
+		"id prefix only":  `{"id":"ID0","name":"x"}` + "\n{}",
+		"truncated body":  `{"id":"ID","name":"x` + "\n{}",
+		"bad hidden part": `{"id":"ID","name":"evil.txt","content_type":"text/plain","size":3,"metadata":{},"state":"ready","created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}` + "\n{",
+	}
+	for name, value := range bad {
+		t.Run(name, func(t *testing.T) {
+			id := create(name)
+			e.cache.Set(ctx, id, []byte(strings.ReplaceAll(value, "ID", id)))
+			r := e.do(t, "GET", "/v1/documents/"+id, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("get: %d %s", r.status, r.body)
+			}
+			if got := decode[docJSON](t, r); got.ID != id || got.Name != name || got.State != "pending" {
+				t.Errorf("served %+v, want the stored document %s", got, id)
+			}
+			// The content route decodes the whole value; it must fall back to the database too.
+			if r := e.do(t, "GET", "/v1/documents/"+id+"/content", nil); r.status != http.StatusConflict {
+				t.Errorf("content of a pending document: %d %s, want 409 not_ready", r.status, r.body)
+			}
+		})
 	}
 }

@@ -304,18 +304,15 @@ func (s *Server) lookup(ctx context.Context, id string) (document.Document, erro
 		return document.Document{}, document.ErrNotFound
 	}
 	if s.cache != nil {
-		if d, ok := s.cache.Get(ctx, id); ok {
-			return d, nil
+		if value, hit := s.cache.Get(ctx, id); hit {
+			if d, ok := decodeCached(value, id); ok {
+				return d, nil
+			}
+			loggerFrom(ctx).Warn().Str("id", id).Msg("cache: ignoring an undecodable entry")
 		}
 	}
-	d, err := s.store.Get(ctx, id)
-	if err != nil {
-		return document.Document{}, err
-	}
-	if s.cache != nil {
-		s.cache.Set(ctx, d)
-	}
-	return d, nil
+	d, _, err := s.fill(ctx, id)
+	return d, err
 }
 
 func (s *Server) invalidate(r *http.Request, id string) {
@@ -329,7 +326,16 @@ func (s *Server) invalidate(r *http.Request, id string) {
 
 func (s *Server) handleGet() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		d, err := s.lookup(r.Context(), r.PathValue("id"))
+		ctx, id := r.Context(), r.PathValue("id")
+		if !document.ValidID(id) {
+			writeProblem(w, newProblem(http.StatusNotFound, CodeNotFound, "no document with this id"))
+			return
+		}
+		if body, ok := s.cachedBody(ctx, id); ok {
+			writeBody(w, body)
+			return
+		}
+		_, body, err := s.fill(ctx, id)
 		if errors.Is(err, document.ErrNotFound) {
 			writeProblem(w, newProblem(http.StatusNotFound, CodeNotFound, "no document with this id"))
 			return
@@ -338,7 +344,7 @@ func (s *Server) handleGet() http.HandlerFunc {
 			internalError(w, r, "get document", err)
 			return
 		}
-		writeJSON(w, http.StatusOK, view(d))
+		writeBody(w, body)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -28,10 +29,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 }
 
-// Cache holds documents read recently. It never fails a request: Get misses and Set gives up silently.
+// Cache holds documents read recently, each as the value the API encoded (see encodeCached). It never
+// fails a request: Get misses and Set gives up silently. Set must not replace a value or a tombstone left
+// by Invalidate (a fill that raced a write must not put the old version back).
 type Cache interface {
-	Get(ctx context.Context, id string) (document.Document, bool)
-	Set(ctx context.Context, d document.Document)
+	Get(ctx context.Context, id string) (value []byte, hit bool)
+	Set(ctx context.Context, id string, value []byte)
 	Invalidate(ctx context.Context, id string) error
 	Ping(ctx context.Context) error
 }
@@ -148,8 +151,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// logRequests attaches a per-request logger carrying the request id to the context and logs one line per
-// request: id, method, route pattern, status, bytes and latency. Bodies, headers and query strings are
+// logRequests attaches the request's logger, which carries the request id, to the context (handlers get
+// it with logger) and logs one line per request: id, method, route pattern, status, bytes and latency. Bodies, headers and query strings are
 // never logged. A panic in a handler is logged and answered with a 500 problem.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -161,15 +164,15 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if id == "" {
 			id = randomID()
 		}
-		l := s.log.With().Str("request_id", id).Logger()
-		r = r.WithContext(l.WithContext(r.Context()))
+		rl := &requestLog{base: s.log, id: id}
+		r = r.WithContext(context.WithValue(r.Context(), requestLogKey{}, rl))
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				l.Error().Interface("panic", v).Msg("handler panicked")
+				rl.logger().Error().Interface("panic", v).Msg("handler panicked")
 				if sw.status == 0 {
 					writeProblem(sw, newProblem(http.StatusInternalServerError, CodeInternal, ""))
 				}
@@ -178,11 +181,27 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 			if route == "" {
 				route = "unmatched"
 			}
-			l.Info().Str("method", r.Method).Str("route", route).Int("status", sw.status).
+			s.log.Info().Str("request_id", id).Str("method", r.Method).Str("route", route).Int("status", sw.status).
 				Int64("bytes", sw.bytes).Dur("latency", time.Since(start)).Msg("request")
 		}()
 		next.ServeHTTP(sw, r)
 	})
+}
+
+// requestLog is a request's logger (the server's, with the request id), built on first use: most
+// requests log nothing but their summary line, which is written without it.
+type requestLog struct {
+	base *zerolog.Logger
+	id   string
+	once sync.Once
+	l    zerolog.Logger
+}
+
+type requestLogKey struct{}
+
+func (rl *requestLog) logger() *zerolog.Logger {
+	rl.once.Do(func() { rl.l = rl.base.With().Str("request_id", rl.id).Logger() })
+	return &rl.l
 }
 
 func randomID() string {
@@ -192,7 +211,15 @@ func randomID() string {
 }
 
 // logger returns the request's logger.
-func logger(r *http.Request) *zerolog.Logger { return zerolog.Ctx(r.Context()) }
+func logger(r *http.Request) *zerolog.Logger { return loggerFrom(r.Context()) }
+
+// loggerFrom returns the logger of the request ctx belongs to, else the one zerolog finds in ctx.
+func loggerFrom(ctx context.Context) *zerolog.Logger {
+	if rl, ok := ctx.Value(requestLogKey{}).(*requestLog); ok {
+		return rl.logger()
+	}
+	return zerolog.Ctx(ctx)
+}
 
 // internalError logs err and answers a bare 500: the client learns nothing about the cause.
 func internalError(w http.ResponseWriter, r *http.Request, what string, err error) {

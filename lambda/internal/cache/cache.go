@@ -1,5 +1,6 @@
 // Package cache keeps recently read documents in Redis (cache-aside) so that reads spare the database.
-// Redis is only a cache: every failure is reported as a miss or a logged error, each call is bounded by a
+// It stores each document's value as the caller encoded it (the API keeps the answer it serves, so a hit
+// is sent without being decoded and encoded again). Redis is only a cache: every failure is reported as a miss or a logged error, each call is bounded by a
 // short timeout, and after a failure Redis is left alone for a cool-down so a dead or slow cache costs at
 // most one timeout per cool-down instead of one per request.
 package cache
@@ -7,7 +8,6 @@ package cache
 import (
 	"context"
 	"crypto/tls"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -17,8 +17,6 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 	"github.com/rs/zerolog"
-
-	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/document"
 )
 
 // Config says how to reach Redis and how to use it.
@@ -140,71 +138,40 @@ func (c *Cache) Ping(ctx context.Context) error {
 
 func (c *Cache) key(id string) string { return c.prefix + "doc:" + id }
 
-// entry is the cached form of a document: every field, so a hit needs no database round trip.
-type entry struct {
-	ID          string            `json:"id"`
-	Name        string            `json:"name"`
-	ContentType string            `json:"content_type"`
-	Size        int64             `json:"size"`
-	Metadata    map[string]string `json:"metadata"`
-	State       string            `json:"state"`
-	ETag        string            `json:"etag,omitempty"`
-	ObjectKey   string            `json:"object_key"`
-	UploadID    string            `json:"upload_id,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	UpdatedAt   time.Time         `json:"updated_at"`
-}
-
-// Get returns the cached document and true on a hit. A miss, a skipped call during the cool-down, an
-// error and an undecodable entry all return false.
-func (c *Cache) Get(ctx context.Context, id string) (document.Document, bool) {
+// Get returns the value cached for id and true on a hit. A miss, a tombstone, a skipped call during the
+// cool-down and an error all return false. The value is returned as Redis sent it: the caller owns its
+// format and checks it.
+func (c *Cache) Get(ctx context.Context, id string) ([]byte, bool) {
 	if c.skipping() {
-		return document.Document{}, false
+		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	b, err := c.client.Get(ctx, c.key(id)).Bytes()
 	if errors.Is(err, redis.Nil) || string(b) == tombstone {
-		return document.Document{}, false
+		return nil, false
 	}
 	if err != nil {
 		c.failed("get", err)
-		return document.Document{}, false
+		return nil, false
 	}
-	var e entry
-	if err := json.Unmarshal(b, &e); err != nil || e.ID != id {
-		c.log.Warn().Str("id", id).Msg("cache: ignoring an undecodable entry")
-		return document.Document{}, false
-	}
-	return document.Document{
-		ID: e.ID, Name: e.Name, ContentType: e.ContentType, Size: e.Size, Metadata: e.Metadata,
-		State: document.State(e.State), ETag: e.ETag, ObjectKey: e.ObjectKey, UploadID: e.UploadID,
-		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-	}, true
+	return b, true
 }
 
 // tombstone is the value Invalidate leaves behind; Get treats it as a miss and Set cannot replace it.
 const tombstone = "-"
 
-// Set stores d for the TTL unless the key holds an entry or a tombstone already (SET NX): a reader that
-// read the database before a concurrent write cannot put the old version back after the write's
-// invalidation. Failures are logged, never returned: the database stays the source of truth.
-func (c *Cache) Set(ctx context.Context, d document.Document) {
-	if c.skipping() {
-		return
-	}
-	b, err := json.Marshal(entry{
-		ID: d.ID, Name: d.Name, ContentType: d.ContentType, Size: d.Size, Metadata: d.Metadata,
-		State: string(d.State), ETag: d.ETag, ObjectKey: d.ObjectKey, UploadID: d.UploadID,
-		CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt,
-	})
-	if err != nil {
-		c.log.Error().Err(err).Msg("cache: encode entry")
+// Set stores value for id for the TTL unless the key holds an entry or a tombstone already (SET NX): a
+// reader that read the database before a concurrent write cannot put the old version back after the
+// write's invalidation. An empty value or the tombstone itself is not stored. Failures are logged, never
+// returned: the database stays the source of truth.
+func (c *Cache) Set(ctx context.Context, id string, value []byte) {
+	if c.skipping() || len(value) == 0 || string(value) == tombstone {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
-	if err := c.client.SetNX(ctx, c.key(d.ID), b, c.ttl).Err(); err != nil {
+	if err := c.client.SetNX(ctx, c.key(id), value, c.ttl).Err(); err != nil {
 		c.failed("set", err)
 	}
 }

@@ -65,9 +65,9 @@ func TestIAMAuthentication(t *testing.T) {
 	}
 	defer c.Close()
 
-	d := sample()
-	c.Set(ctx, d)
-	if _, hit := c.Get(ctx, d.ID); !hit {
+	id, value := sample()
+	c.Set(ctx, id, value)
+	if _, hit := c.Get(ctx, id); !hit {
 		t.Fatal("miss after Set on a client authenticated with the IAM token")
 	}
 	if who, err := c.client.Do(ctx, "ACL", "WHOAMI").Text(); err != nil || who != iamUser {
@@ -95,7 +95,7 @@ func TestIAMAuthentication(t *testing.T) {
 	setPassword(t, admin, secondToken)
 	current.Store(second)
 	time.Sleep(2 * lifetime)
-	if _, hit := c.Get(ctx, d.ID); !hit {
+	if _, hit := c.Get(ctx, id); !hit {
 		t.Fatal("miss after the token changed: the old connection was not replaced by one with the new token")
 	}
 	secondConn, err := c.client.ClientID(ctx).Result()

@@ -62,46 +62,12 @@ const (
 	KindHTTP         // API Gateway HTTP API, payload format 2.0
 )
 
-// proxyEvent holds the fields of both payload formats that the adapter uses, so an invocation is decoded
-// once whatever its format. Fields the adapter ignores (authorizers, stage variables, client
-// certificates...) are skipped by the decoder.
-type proxyEvent struct {
-	Version                         string              `json:"version"`
-	HTTPMethod                      string              `json:"httpMethod"`
-	Path                            string              `json:"path"`
-	Headers                         map[string]string   `json:"headers"`
-	MultiValueHeaders               map[string][]string `json:"multiValueHeaders"`
-	QueryStringParameters           map[string]string   `json:"queryStringParameters"`
-	MultiValueQueryStringParameters map[string][]string `json:"multiValueQueryStringParameters"`
-	RawPath                         string              `json:"rawPath"`
-	RawQueryString                  string              `json:"rawQueryString"`
-	Cookies                         []string            `json:"cookies"`
-	Body                            string              `json:"body"`
-	IsBase64Encoded                 bool                `json:"isBase64Encoded"`
-	RequestContext                  struct {
-		RequestID string `json:"requestId"`
-		Stage     string `json:"stage"`
-		Identity  struct {
-			SourceIP string `json:"sourceIp"`
-		} `json:"identity"`
-		HTTP events.APIGatewayV2HTTPRequestContextHTTPDescription `json:"http"`
-	} `json:"requestContext"`
-}
-
-func (e *proxyEvent) kind() Kind {
-	switch {
-	case e.Version == "2.0":
-		return KindHTTP
-	case e.HTTPMethod != "":
-		return KindREST
-	}
-	return KindUnknown
-}
-
 // Classify tells which proxy event payload is, from its version and httpMethod fields.
 func Classify(payload []byte) Kind {
+	p := parsers.Get()
+	defer parsers.Put(p)
 	var e proxyEvent
-	if json.Unmarshal(payload, &e) != nil {
+	if decodeEvent(p, payload, &e) != nil {
 		return KindUnknown
 	}
 	return e.kind()
@@ -111,26 +77,35 @@ func Classify(payload []byte) Kind {
 // handler cannot be given (bad base64, bad path) answer 400 problem details rather than failing the
 // invocation; only a payload that is no proxy event at all is an error.
 func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	// The parsed event is only valid until the parser is reused: everything the handler needs is
+	// copied out before the parser goes back to the pool, and the handler runs after.
+	p := parsers.Get()
 	var e proxyEvent
-	if err := json.Unmarshal(payload, &e); err != nil {
+	err := decodeEvent(p, payload, &e)
+	var v2 events.APIGatewayV2HTTPRequest
+	var r *http.Request
+	var rerr error
+	if err == nil {
+		switch e.kind() {
+		case KindHTTP:
+			v2 = events.APIGatewayV2HTTPRequest{
+				Version: e.Version, RawPath: e.RawPath, RawQueryString: e.RawQueryString, Cookies: e.Cookies,
+				Headers: stringMap(e.headers), Body: e.Body, IsBase64Encoded: e.IsBase64Encoded,
+			}
+			v2.RequestContext.RequestID, v2.RequestContext.Stage, v2.RequestContext.HTTP = e.RequestID, e.Stage, e.HTTP
+		case KindREST:
+			r, rerr = restRequest(ctx, e.HTTPMethod, e.Path, e.header(), e.queryValues(), e.Body, e.IsBase64Encoded, e.RequestID, e.SourceIP)
+		}
+	}
+	parsers.Put(p)
+	if err != nil {
 		return nil, fmt.Errorf("decode event: %w", err)
 	}
 	switch e.kind() {
 	case KindHTTP:
-		v2 := events.APIGatewayV2HTTPRequest{
-			Version: e.Version, RawPath: e.RawPath, RawQueryString: e.RawQueryString, Cookies: e.Cookies,
-			Headers: e.Headers, Body: e.Body, IsBase64Encoded: e.IsBase64Encoded,
-		}
-		v2.RequestContext.RequestID, v2.RequestContext.Stage, v2.RequestContext.HTTP = e.RequestContext.RequestID, e.RequestContext.Stage, e.RequestContext.HTTP
 		return json.Marshal(a.ProxyHTTP(ctx, v2))
 	case KindREST:
-		v1 := events.APIGatewayProxyRequest{
-			HTTPMethod: e.HTTPMethod, Path: e.Path, Headers: e.Headers, MultiValueHeaders: e.MultiValueHeaders,
-			QueryStringParameters: e.QueryStringParameters, MultiValueQueryStringParameters: e.MultiValueQueryStringParameters,
-			Body: e.Body, IsBase64Encoded: e.IsBase64Encoded,
-		}
-		v1.RequestContext.RequestID, v1.RequestContext.Stage, v1.RequestContext.Identity.SourceIP = e.RequestContext.RequestID, e.RequestContext.Stage, e.RequestContext.Identity.SourceIP
-		return json.Marshal(a.ProxyREST(ctx, v1))
+		return json.Marshal(a.serveREST(r, rerr))
 	}
 	return nil, ErrUnsupportedEvent
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,8 +14,15 @@ import (
 
 // ProxyREST serves one REST API (payload 1.0) proxy event.
 func (a *Adapter) ProxyREST(ctx context.Context, e events.APIGatewayProxyRequest) events.APIGatewayProxyResponse {
+	r, err := restRequest(ctx, e.HTTPMethod, e.Path, restHeader(e), restQuery(e), e.Body, e.IsBase64Encoded,
+		e.RequestContext.RequestID, e.RequestContext.Identity.SourceIP)
+	return a.serveREST(r, err)
+}
+
+// serveREST serves r, or answers a 400 problem when the request could not be built (err).
+func (a *Adapter) serveREST(r *http.Request, err error) events.APIGatewayProxyResponse {
 	var w *response
-	if r, err := restRequest(ctx, e); err != nil {
+	if err != nil {
 		w = problemResponse(http.StatusBadRequest, "invalid_request", err.Error())
 	} else {
 		w = newResponse()
@@ -30,22 +38,9 @@ func (a *Adapter) ProxyREST(ctx context.Context, e events.APIGatewayProxyRequest
 	}
 }
 
-// restRequest builds the http.Request of a REST API event. Multi-value headers and query strings win
-// over the single-value maps when present (API Gateway fills both).
-func restRequest(ctx context.Context, e events.APIGatewayProxyRequest) (*http.Request, error) {
-	if !strings.HasPrefix(e.Path, "/") {
-		return nil, errorf("the path must start with /")
-	}
-	q := url.Values{}
-	if len(e.MultiValueQueryStringParameters) > 0 {
-		for k, vs := range e.MultiValueQueryStringParameters {
-			q[k] = append(q[k], vs...)
-		}
-	} else {
-		for k, v := range e.QueryStringParameters {
-			q.Set(k, v)
-		}
-	}
+// restHeader returns the header of a REST API event. The multi-value map wins over the single-value one
+// when it has entries (API Gateway fills both).
+func restHeader(e events.APIGatewayProxyRequest) http.Header {
 	h := http.Header{}
 	if len(e.MultiValueHeaders) > 0 {
 		for k, vs := range e.MultiValueHeaders {
@@ -58,12 +53,35 @@ func restRequest(ctx context.Context, e events.APIGatewayProxyRequest) (*http.Re
 			h.Set(k, v)
 		}
 	}
-	body, err := decodeBody(e.Body, e.IsBase64Encoded)
+	return h
+}
+
+// restQuery is restHeader's counterpart for the query string.
+func restQuery(e events.APIGatewayProxyRequest) url.Values {
+	q := url.Values{}
+	if len(e.MultiValueQueryStringParameters) > 0 {
+		for k, vs := range e.MultiValueQueryStringParameters {
+			q[k] = append(q[k], vs...)
+		}
+	} else {
+		for k, v := range e.QueryStringParameters {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
+// restRequest builds the http.Request of a REST API event from its parts; h becomes the request's header.
+func restRequest(ctx context.Context, method, path string, h http.Header, q url.Values, body string, b64 bool, requestID, sourceIP string) (*http.Request, error) {
+	if !strings.HasPrefix(path, "/") {
+		return nil, errorf("the path must start with /")
+	}
+	b, err := decodeBody(body, b64)
 	if err != nil {
 		return nil, err
 	}
-	u := &url.URL{Path: e.Path, RawQuery: q.Encode()}
-	return newRequest(ctx, e.HTTPMethod, u, h, body, e.RequestContext.RequestID, e.RequestContext.Identity.SourceIP)
+	u := &url.URL{Path: path, RawQuery: q.Encode()}
+	return newRequest(ctx, method, u, h, b, requestID, sourceIP)
 }
 
 // newRequest assembles a server-side request as net/http would have parsed it.
@@ -74,13 +92,16 @@ func newRequest(ctx context.Context, method string, u *url.URL, h http.Header, b
 	if requestID != "" {
 		ctx = context.WithValue(ctx, ctxKey{}, requestID)
 	}
-	r, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, errorf("the request line is invalid")
+	// The request is assembled as the server would parse it from the request line, without printing and
+	// parsing the URL again: u comes from a decoded path or was parsed already.
+	var rb io.ReadCloser = http.NoBody
+	if len(body) > 0 {
+		rb = io.NopCloser(bytes.NewReader(body))
 	}
-	r.Header = h
-	r.Host = h.Get("Host")
-	r.RequestURI = u.RequestURI()
+	r := (&http.Request{
+		Method: method, URL: u, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+		Header: h, Body: rb, Host: h.Get("Host"), RequestURI: u.RequestURI(),
+	}).WithContext(ctx)
 	r.ContentLength = int64(len(body))
 	if len(body) > 0 {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
