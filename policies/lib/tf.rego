@@ -4,20 +4,27 @@
 package lib.tf
 
 # resources[type] lists the managed resource changes of that type that still exist after apply: every
-# action but a plain delete. Replacements are included, with their planned values. The inner
-# comprehension is indexed by type (OPA's comprehension indexing): one pass over the plan in all.
-resources := {t: rcs |
-	some t in _types
+# action but a plain delete. Replacements are included, with their planned values. Every type of the
+# plan has an entry, empty when nothing of that type remains.
+resources := {t: object.get(_managed_by_type, t, []) | some t in _types}
+
+# data_sources[type] lists the data sources of that type that Terraform reads during apply (their
+# values depend on something not yet known at plan time). Every type of the plan has an entry.
+data_sources := {t: object.get(_data_by_type, t, []) | some t in _types}
+
+# The groupings iterate only the types present in their own list: the inner comprehension is indexed
+# by type (OPA's comprehension indexing), so each takes one pass over its list; a type with no
+# entry would miss the index and cost a pass of its own.
+_managed_by_type := {t: rcs |
+	some t in {rc.type | some rc in managed}
 	rcs := [rc |
 		some rc in managed
 		rc.type == t
 	]
 }
 
-# data_sources[type] lists the data sources of that type that Terraform reads during apply (their
-# values depend on something not yet known at plan time).
-data_sources := {t: rcs |
-	some t in _types
+_data_by_type := {t: rcs |
+	some t in {rc.type | some rc in _data}
 	rcs := [rc |
 		some rc in _data
 		rc.type == t

@@ -43,6 +43,7 @@ type compiledSet struct {
 	query      ast.Body
 	rules      []resultRule
 	exceptions map[string]string // package → query variable holding its exception rule's value
+	input      inputKeys         // the members of the plan the policies read
 
 	mu   sync.Mutex
 	free []*evaluator // prepared queries not in use
@@ -96,7 +97,7 @@ func compileSet(srcs []source) (*compiledSet, error) {
 	if compiler.Compile(mods); compiler.Failed() {
 		return nil, astError(compiler.Errors, "")
 	}
-	set := &compiledSet{compiler: compiler, exceptions: map[string]string{}}
+	set := &compiledSet{compiler: compiler, exceptions: map[string]string{}, input: readInputKeys(compiler.Modules)}
 	serverFiles := map[string]bool{}
 	for _, s := range srcs {
 		if s.server {

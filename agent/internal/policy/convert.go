@@ -6,19 +6,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/valyala/fastjson"
 )
 
 // parsePlan converts the plan JSON to OPA's value form once, for every rule to share: numbers stay
-// exact (json.Number), and anything but a single JSON object within MaxPlanBytes is ErrInvalidPlan.
-// The value is OPA's lazy object: a part of the plan no rule reads (planned_values, prior_state) is
-// never converted. Numbers OPA cannot hold are rejected here, before the lazy conversion could meet
-// them.
-func parsePlan(planJSON []byte) (ast.Value, error) {
+// exact, and anything but a single JSON object within MaxPlanBytes is ErrInvalidPlan. Only the
+// top-level members keep admits are converted (see inputKeys); the others are checked as JSON and
+// dropped. The result is the value encoding/json and ast.InterfaceToValue would give.
+//
+// A plan is read in one pass straight into OPA terms (termDecoder), then checked as strict JSON by
+// fastjson.Validate. Input that is not valid UTF-8 (which encoding/json repairs), input the decoder
+// does not read (too deep, malformed, numbers out of range) and input fastjson refuses are read by
+// encoding/json instead, so that every plan gets the value and the error encoding/json gives.
+func parsePlan(planJSON []byte, keep inputKeys) (ast.Value, error) {
 	if len(planJSON) > MaxPlanBytes {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d byte limit", ErrInvalidPlan, len(planJSON), MaxPlanBytes)
 	}
+	if utf8.Valid(planJSON) {
+		// Validate runs second: the decoder bounds the nesting depth, which Validate does not.
+		obj, err := newTermDecoder(planJSON).top(keep)
+		if err == nil && fastjson.ValidateBytes(planJSON) == nil {
+			return obj, nil
+		}
+	}
+	return parsePlanStd(planJSON)
+}
+
+// parsePlanStd is parsePlan with encoding/json: the exact reference for every input.
+func parsePlanStd(planJSON []byte) (ast.Value, error) {
 	dec := json.NewDecoder(bytes.NewReader(planJSON))
 	dec.UseNumber()
 	var doc any

@@ -209,7 +209,7 @@ func TestInvalidPlan(t *testing.T) {
 func TestParsedPlanEqualsEagerConversion(t *testing.T) {
 	for _, name := range []string{"plan-dev.json", "plan-prod.json"} {
 		raw := readFixture(t, name)
-		got, err := parsePlan(raw)
+		got, err := parsePlan(raw, inputKeys{all: true})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -110,7 +110,7 @@ func (e *Engine) Check(ctx context.Context, dirs []string, planJSON []byte, pc g
 	if err != nil {
 		return nil, err
 	}
-	input, err := parsePlan(planJSON)
+	input, err := parsePlan(planJSON, set.input)
 	if err != nil {
 		return nil, err
 	}

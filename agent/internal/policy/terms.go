@@ -1,0 +1,401 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// maxInternedLen bounds the strings a termDecoder shares between equal occurrences; longer ones
+// (policy documents, descriptions) are rarely repeated.
+const maxInternedLen = 64
+
+// maxTermDepth bounds the nesting a termDecoder follows (it recurses once per level); deeper
+// documents go to encoding/json, which allows 10,000 levels.
+const maxTermDepth = 1000
+
+// errNotDecoded means the termDecoder did not read the document: it is malformed, too deep, or holds
+// a number OPA cannot hold. The caller then reads it with encoding/json, which gives the exact error.
+var errNotDecoded = errors.New("not decoded")
+
+// termDecoder builds OPA terms straight from JSON text, in one pass and without an intermediate
+// map[string]any. It is lenient where the caller checks strictly afterwards (fastjson.Validate):
+// it only needs to be safe on any input and exact on valid JSON. Strings with escapes are unquoted by
+// the standard library, numbers keep their text (as json.Number does). Equal keys and short strings
+// share one term, so a plan of 10,000 resources holds each attribute name once. Not safe for
+// concurrent use.
+type termDecoder struct {
+	buf    []byte
+	pos    int
+	depth  int
+	strs   map[string]*ast.Term
+	vals   []ast.Value    // scratch stack of the elements of the arrays being read
+	keys   []*ast.Term    // scratch stack of the keys of the objects being read
+	kvals  []ast.Value    // and their values
+	tuples [][2]*ast.Term // scratch for one object's pairs
+	terms  []ast.Term     // terms not yet handed out, allocated termChunk at a time
+	ptrs   []*ast.Term    // same for the element lists of arrays
+}
+
+// termChunk is how many terms (and array element pointers) a termDecoder allocates at once: one
+// allocation for many small objects and arrays instead of one each. All of them live as long as
+// the plan's value does, so nothing is kept longer than it would be anyway.
+const termChunk = 4096
+
+// newTerms returns n zero terms.
+func (d *termDecoder) newTerms(n int) []ast.Term {
+	if n > termChunk/8 {
+		return make([]ast.Term, n)
+	}
+	if len(d.terms) < n {
+		d.terms = make([]ast.Term, termChunk)
+	}
+	t := d.terms[:n:n]
+	d.terms = d.terms[n:]
+	return t
+}
+
+// newPtrs returns room for n term pointers.
+func (d *termDecoder) newPtrs(n int) []*ast.Term {
+	if n > termChunk/8 {
+		return make([]*ast.Term, n)
+	}
+	if len(d.ptrs) < n {
+		d.ptrs = make([]*ast.Term, termChunk)
+	}
+	p := d.ptrs[:n:n]
+	d.ptrs = d.ptrs[n:]
+	return p
+}
+
+func newTermDecoder(buf []byte) *termDecoder {
+	return &termDecoder{buf: buf, strs: make(map[string]*ast.Term, 1024)}
+}
+
+// top reads the document, which must be one object, converting the members keep admits and only
+// checking the numbers of the others.
+func (d *termDecoder) top(keep inputKeys) (ast.Object, error) {
+	d.ws()
+	if !d.next('{') {
+		return nil, errNotDecoded
+	}
+	var tuples [][2]*ast.Term
+	for first := true; ; first = false {
+		d.ws()
+		if d.next('}') {
+			break
+		}
+		if !first && (!d.next(',') || !d.wsThen()) {
+			return nil, errNotDecoded
+		}
+		key, err := d.key()
+		if err != nil {
+			return nil, err
+		}
+		if !keep.admits(string(key.Value.(ast.String))) {
+			if _, err := d.value(true); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		val, err := d.value(false)
+		if err != nil {
+			return nil, err
+		}
+		tuples = append(tuples, [2]*ast.Term{key, ast.NewTerm(val)})
+	}
+	d.ws()
+	if d.pos != len(d.buf) {
+		return nil, errNotDecoded
+	}
+	return ast.NewObject(dedupe(tuples)...), nil
+}
+
+// value reads one JSON value. With skip it builds nothing (and returns nil) but still refuses the
+// numbers OPA cannot hold.
+func (d *termDecoder) value(skip bool) (ast.Value, error) {
+	d.ws()
+	if d.pos >= len(d.buf) {
+		return nil, errNotDecoded
+	}
+	switch c := d.buf[d.pos]; {
+	case c == '{':
+		return d.object(skip)
+	case c == '[':
+		return d.array(skip)
+	case c == '"':
+		b, err := d.str(skip)
+		if err != nil || skip {
+			return nil, err
+		}
+		if len(b) <= maxInternedLen {
+			return d.intern(b).Value, nil
+		}
+		return ast.String(b), nil
+	case c == 't':
+		return d.literal("true", ast.InternedTerm(true).Value)
+	case c == 'f':
+		return d.literal("false", ast.InternedTerm(false).Value)
+	case c == 'n':
+		return d.literal("null", ast.NullValue)
+	default:
+		return d.number(skip)
+	}
+}
+
+func (d *termDecoder) object(skip bool) (ast.Value, error) {
+	if d.depth++; d.depth > maxTermDepth {
+		return nil, errNotDecoded
+	}
+	defer func() { d.depth-- }()
+	d.pos++ // {
+	start := len(d.keys)
+	defer func() { d.keys, d.kvals = d.keys[:start], d.kvals[:start] }()
+	for first := true; ; first = false {
+		d.ws()
+		if d.next('}') {
+			break
+		}
+		if !first && (!d.next(',') || !d.wsThen()) {
+			return nil, errNotDecoded
+		}
+		key, err := d.key()
+		if err != nil {
+			return nil, err
+		}
+		val, err := d.value(skip)
+		if err != nil {
+			return nil, err
+		}
+		if !skip {
+			d.keys, d.kvals = append(d.keys, key), append(d.kvals, val)
+		}
+	}
+	if skip {
+		return nil, nil
+	}
+	keys, vals := d.keys[start:], d.kvals[start:]
+	terms := d.newTerms(len(keys))
+	d.tuples = d.tuples[:0]
+	for i, k := range keys {
+		terms[i].Value = vals[i]
+		d.tuples = append(d.tuples, [2]*ast.Term{k, &terms[i]})
+	}
+	// NewObject copies the pairs, so the scratch can be reused.
+	return ast.NewObject(dedupe(d.tuples)...), nil
+}
+
+func (d *termDecoder) array(skip bool) (ast.Value, error) {
+	if d.depth++; d.depth > maxTermDepth {
+		return nil, errNotDecoded
+	}
+	defer func() { d.depth-- }()
+	d.pos++ // [
+	start := len(d.vals)
+	defer func() { d.vals = d.vals[:start] }()
+	for first := true; ; first = false {
+		d.ws()
+		if d.next(']') {
+			break
+		}
+		if !first && !d.next(',') {
+			return nil, errNotDecoded
+		}
+		val, err := d.value(skip)
+		if err != nil {
+			return nil, err
+		}
+		if !skip {
+			d.vals = append(d.vals, val)
+		}
+	}
+	if skip {
+		return nil, nil
+	}
+	vals := d.vals[start:]
+	terms := d.newTerms(len(vals))
+	ptrs := d.newPtrs(len(vals))
+	for i, v := range vals {
+		terms[i].Value = v
+		ptrs[i] = &terms[i]
+	}
+	return ast.NewArray(ptrs...), nil
+}
+
+// key reads an object key and its colon; every key is shared, so equal keys are one pointer.
+func (d *termDecoder) key() (*ast.Term, error) {
+	if d.pos >= len(d.buf) || d.buf[d.pos] != '"' {
+		return nil, errNotDecoded
+	}
+	b, err := d.str(false)
+	if err != nil {
+		return nil, err
+	}
+	d.ws()
+	if !d.next(':') {
+		return nil, errNotDecoded
+	}
+	return d.intern(b), nil
+}
+
+// str reads a string at d.pos (its opening quote) and returns its value. Without escapes that is
+// the raw bytes (valid UTF-8: the caller checked); with escapes strconv.Unquote (or encoding/json)
+// unquotes it, unless skip (the value is not wanted).
+func (d *termDecoder) str(skip bool) ([]byte, error) {
+	open, i := d.pos, d.pos+1
+	escaped := false
+	for {
+		j := bytes.IndexByte(d.buf[i:], '"')
+		if j < 0 {
+			return nil, errNotDecoded
+		}
+		k := bytes.IndexByte(d.buf[i:i+j], '\\')
+		if k < 0 {
+			i += j
+			break
+		}
+		escaped = true
+		if i += k + 2; i > len(d.buf) {
+			return nil, errNotDecoded
+		}
+	}
+	d.pos = i + 1
+	// JSON strings hold no raw control characters; fastjson.Validate does not look for them in
+	// nested strings, so they are refused here.
+	for _, c := range d.buf[open+1 : i] {
+		if c < 0x20 {
+			return nil, errNotDecoded
+		}
+	}
+	if !escaped {
+		return d.buf[open+1 : i], nil
+	}
+	if skip {
+		return nil, nil
+	}
+	quoted := d.buf[open : i+1]
+	// Go's quoted-string syntax has every JSON escape but \/ and UTF-16 surrogates (which it refuses,
+	// so encoding/json reads those strings); what it has beyond JSON's, Validate refuses afterwards.
+	if !bytes.Contains(quoted, []byte(`\/`)) {
+		if s, err := strconv.Unquote(string(quoted)); err == nil {
+			return []byte(s), nil
+		}
+	}
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return nil, errNotDecoded
+	}
+	return []byte(s), nil
+}
+
+// number reads a number's text; OPA keeps it as text (ast.Number), refusing exponents out of range.
+func (d *termDecoder) number(skip bool) (ast.Value, error) {
+	start := d.pos
+	for d.pos < len(d.buf) && strings.IndexByte("0123456789-+.eE", d.buf[d.pos]) >= 0 {
+		d.pos++
+	}
+	raw := d.buf[start:d.pos]
+	if len(raw) == 0 {
+		return nil, errNotDecoded
+	}
+	if t := ast.InternedIntNumberTermFromString(string(raw)); t != nil {
+		return t.Value, nil
+	}
+	if skip && bytes.IndexAny(raw, "eE") < 0 {
+		return nil, nil
+	}
+	n, err := ast.NumberChecked(string(raw))
+	if err != nil {
+		return nil, errNotDecoded
+	}
+	return n, nil
+}
+
+func (d *termDecoder) literal(word string, v ast.Value) (ast.Value, error) {
+	if !bytes.HasPrefix(d.buf[d.pos:], []byte(word)) {
+		return nil, errNotDecoded
+	}
+	d.pos += len(word)
+	return v, nil
+}
+
+// ws skips white space.
+func (d *termDecoder) ws() {
+	for d.pos < len(d.buf) {
+		switch d.buf[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+// wsThen skips white space and reports whether something follows.
+func (d *termDecoder) wsThen() bool {
+	d.ws()
+	return d.pos < len(d.buf)
+}
+
+// next consumes c when it is the next byte.
+func (d *termDecoder) next(c byte) bool {
+	if d.pos < len(d.buf) && d.buf[d.pos] == c {
+		d.pos++
+		return true
+	}
+	return false
+}
+
+// intern is the shared term of string b.
+func (d *termDecoder) intern(b []byte) *ast.Term {
+	if t, ok := d.strs[string(b)]; ok {
+		return t
+	}
+	s := string(b)
+	t := ast.StringTerm(s)
+	d.strs[s] = t
+	return t
+}
+
+// dedupe keeps the last of duplicate keys, as encoding/json does; keys are shared terms, so equal
+// keys are the same pointer.
+func dedupe(tuples [][2]*ast.Term) [][2]*ast.Term {
+	dup := false
+	if len(tuples) <= 32 {
+		for i := 1; i < len(tuples) && !dup; i++ {
+			for j := range i {
+				if tuples[i][0] == tuples[j][0] {
+					dup = true
+					break
+				}
+			}
+		}
+	} else {
+		seen := make(map[*ast.Term]bool, len(tuples))
+		for _, t := range tuples {
+			if seen[t[0]] {
+				dup = true
+				break
+			}
+			seen[t[0]] = true
+		}
+	}
+	if !dup {
+		return tuples
+	}
+	last := make(map[*ast.Term]int, len(tuples))
+	for i, t := range tuples {
+		last[t[0]] = i
+	}
+	out := tuples[:0]
+	for i, t := range tuples {
+		if last[t[0]] == i {
+			out = append(out, t)
+		}
+	}
+	return out
+}
