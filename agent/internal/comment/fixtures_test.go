@@ -20,16 +20,19 @@ var regen = flag.Bool("regen", false, "re-create testdata/*.plan.json and *.plan
 // Plan fixtures are made by a real Terraform binary from testdata/cases/NAME/{before,after}.tf: before.tf
 // (when present) is applied, after.tf planned to a saved file; NAME.plan.json is `terraform show -json`,
 // NAME.plan.txt `terraform show`, and for a plan that fails NAME.error.txt holds Terraform's diagnostics.
+//
+// Without -regen it checks that every case has its fixtures and that a plan fixture is one planjson reads.
 func TestRegenerateFixtures(t *testing.T) {
-	if !*regen {
-		t.Skip("run with -regen to re-create the plan fixtures")
-	}
 	cases, err := os.ReadDir(filepath.Join("testdata", "cases"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
 		t.Run(c.Name(), func(t *testing.T) {
+			if !*regen {
+				checkFixture(t, filepath.Join("testdata", c.Name()))
+				return
+			}
 			dir := filepath.Join("testdata", "cases", c.Name())
 			before, _ := os.ReadFile(filepath.Join(dir, "before.tf"))
 			after, err := os.ReadFile(filepath.Join(dir, "after.tf"))
@@ -45,6 +48,24 @@ func TestRegenerateFixtures(t *testing.T) {
 			writeFile(t, out+".plan.json", string(p.JSON))
 			writeFile(t, out+".plan.txt", p.Text)
 		})
+	}
+}
+
+// checkFixture fails unless out.error.txt exists, or out.plan.json (which planjson reads) and out.plan.txt do.
+func checkFixture(t *testing.T, out string) {
+	t.Helper()
+	if _, err := os.Stat(out + ".error.txt"); err == nil {
+		return
+	}
+	data, err := os.ReadFile(out + ".plan.json")
+	if err != nil {
+		t.Fatalf("no fixture (run go test -run TestRegenerateFixtures -args -regen): %v", err)
+	}
+	if _, err := planjson.Parse(data); err != nil {
+		t.Errorf("%s.plan.json: %v", out, err)
+	}
+	if _, err := os.Stat(out + ".plan.txt"); err != nil {
+		t.Errorf("no plain-text fixture: %v", err)
 	}
 }
 

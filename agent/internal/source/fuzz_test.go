@@ -3,8 +3,11 @@ package source
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -34,13 +37,43 @@ func seedArchives(tb testing.TB) map[string][]byte {
 	}
 }
 
-func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
-		t.Skip("run with -update to rewrite testdata/extract-seeds")
+// TestFuzzSeedsUpToDate checks that testdata/extract-seeds holds every attack archive seedArchives makes,
+// entry for entry; with -update it rewrites them.
+func TestFuzzSeedsUpToDate(t *testing.T) {
+	if *update {
+		must(t, os.MkdirAll("testdata/extract-seeds", 0o755))
 	}
-	must(t, os.MkdirAll("testdata/extract-seeds", 0o755))
 	for name, data := range seedArchives(t) {
-		must(t, os.WriteFile(filepath.Join("testdata/extract-seeds", name+".tar.gz"), data, 0o644))
+		path := filepath.Join("testdata/extract-seeds", name+".tar.gz")
+		if *update {
+			must(t, os.WriteFile(path, data, 0o644))
+			continue
+		}
+		committed, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("seed %s: %v (run go test -run TestFuzzSeedsUpToDate -update)", name, err)
+			continue
+		}
+		if got, want := tarEntries(t, committed), tarEntries(t, data); got != want {
+			t.Errorf("seed %s is out of date (run go test -run TestFuzzSeedsUpToDate -update):\ncommitted %s\nwant      %s", name, got, want)
+		}
+	}
+}
+
+// tarEntries lists a gzip tar's entries as "name type link size" lines, timestamps left out.
+func tarEntries(t *testing.T, data []byte) string {
+	t.Helper()
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	must(t, err)
+	tr := tar.NewReader(zr)
+	var b strings.Builder
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return b.String()
+		}
+		must(t, err)
+		fmt.Fprintf(&b, "%s %c %s %d; ", h.Name, h.Typeflag, h.Linkname, h.Size)
 	}
 }
 
@@ -56,7 +89,7 @@ func FuzzExtract(f *testing.F) {
 		f.Fatal(err)
 	}
 	if len(more) == 0 {
-		f.Fatal("no seeds in testdata/extract-seeds: run go test -run TestWriteFuzzSeeds -update")
+		f.Fatal("no seeds in testdata/extract-seeds: run go test -run TestFuzzSeedsUpToDate -update")
 	}
 	for _, name := range append(seeds, more...) {
 		data, err := os.ReadFile(name)
