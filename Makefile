@@ -2,9 +2,9 @@
 # Terraform-compatible binary are started or built as needed (see scripts/).
 GO        ?= go
 BIN       := bin
+# Resolved (and OpenTofu built, when no terraform or tofu is on PATH) only by the targets that run it.
 TF_BINARY ?= $(shell scripts/terraform-bin)
-export TF_BINARY
-export CHECKPOINT_DISABLE := 1
+TF        = TF_BINARY=$(TF_BINARY) CHECKPOINT_DISABLE=1
 
 .PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools schema fixtures clean
 
@@ -21,13 +21,13 @@ lambda:
 
 ## demo: plan examples/quickstart with a real terraform and print the merge request note
 demo: build
-	$(BIN)/gitops-agent plan --repo examples/quickstart
+	$(TF) $(BIN)/gitops-agent plan --repo examples/quickstart
 
 ## test: every test: Go (with throwaway PostgreSQL and Redis), Rego, and terraform fmt
 test: test-go test-policies test-fmt
 
 test-go:
-	scripts/with-services $(GO) test -race -count=1 -timeout 40m ./...
+	$(TF) scripts/with-services $(GO) test -race -count=1 -timeout 40m ./...
 
 test-policies: build
 	$(BIN)/gitops-agent policy test policies
@@ -38,11 +38,11 @@ test-fmt:
 
 ## bench: every benchmark, with its reference measured in the same run
 bench:
-	scripts/with-services $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
+	$(TF) scripts/with-services $(GO) test -run '^$$' -bench . -benchmem -timeout 60m ./...
 
 ## fuzz: a short run of every fuzz target
 fuzz:
-	scripts/fuzz-all 30s
+	$(TF) scripts/fuzz-all 30s
 
 ## tofu: print (and if needed build) the Terraform-compatible binary
 tofu:
