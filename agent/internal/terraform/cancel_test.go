@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -70,10 +71,13 @@ func TestCancelApply(t *testing.T) {
 	if planErr != nil {
 		t.Fatalf("plan after the cancelled apply: %v\n%s", planErr, diagnostics(planErr))
 	}
-	if !strings.Contains(next.Text, "is tainted, so must be replaced") {
+	// terraform says "is tainted, so must be replaced", OpenTofu "is tainted, so it must be replaced".
+	if !taintedRE.MatchString(next.Text) {
 		t.Errorf("plan after the interrupted apply does not replace the half-made resource:\n%s", next.Text)
 	}
 }
+
+var taintedRE = regexp.MustCompile(`is tainted, so (it )?must be replaced`)
 
 // TestCancelPlanWaitingForLock cancels a plan that waits for a state lock another work dir holds: the
 // plan ends although the lock never came free.
