@@ -1,13 +1,9 @@
 package comment
 
 import (
-	"bytes"
-	"errors"
 	"flag"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
@@ -78,47 +74,8 @@ type realPlan struct {
 // returns the plan's `show -json` and `show` output, or Terraform's diagnostics when planning fails.
 func makePlan(t testing.TB, before, after string) (p realPlan, diagnostics string) {
 	t.Helper()
-	bin := testsvc.Terraform(t)
-	dir := t.TempDir()
-	cliConfig := filepath.Join(dir, "cli.tfrc")
-	writeFile(t, cliConfig, "")
-	env := append(testsvc.TerraformEnv(), "TF_CLI_CONFIG_FILE="+cliConfig)
-	run := func(args ...string) (string, error) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = dir
-		cmd.Env = env
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		err := cmd.Run()
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("terraform %s: %v", strings.Join(args, " "), err)
-		}
-		if err != nil {
-			return stderr.String(), err
-		}
-		return stdout.String(), nil
-	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, err := run(args...)
-		if err != nil {
-			t.Fatalf("terraform %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
-	if before != "" {
-		writeFile(t, filepath.Join(dir, "main.tf"), before)
-		must("init", "-input=false", "-no-color")
-		must("apply", "-auto-approve", "-input=false", "-no-color")
-	}
-	writeFile(t, filepath.Join(dir, "main.tf"), after)
-	must("init", "-input=false", "-no-color")
-	if out, err := run("plan", "-input=false", "-no-color", "-out=plan.tfplan"); err != nil {
-		return realPlan{}, out
-	}
-	return realPlan{JSON: []byte(must("show", "-json", "plan.tfplan")), Text: must("show", "-no-color", "plan.tfplan")}, ""
+	planJSON, text, diags := testsvc.TerraformPlan(t, before, after)
+	return realPlan{JSON: planJSON, Text: text}, diags
 }
 
 func writeFile(t testing.TB, path, content string) {

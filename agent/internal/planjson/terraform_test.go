@@ -1,11 +1,8 @@
 package planjson
 
 import (
-	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -27,35 +24,11 @@ type realPlan struct {
 // returns `terraform show -json` and `terraform show` of it.
 func makePlan(t testing.TB, before, after string) realPlan {
 	t.Helper()
-	bin := testsvc.Terraform(t)
-	dir := t.TempDir()
-	cliConfig := filepath.Join(dir, "cli.tfrc")
-	writeFile(t, cliConfig, "")
-	env := append(testsvc.TerraformEnv(), "TF_CLI_CONFIG_FILE="+cliConfig)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Dir = dir
-		cmd.Env = env
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("terraform %s: %v\n%s%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-		}
-		return stdout.String()
+	planJSON, text, diags := testsvc.TerraformPlan(t, before, after)
+	if diags != "" {
+		t.Fatalf("terraform plan failed:\n%s", diags)
 	}
-	if before != "" {
-		writeFile(t, filepath.Join(dir, "main.tf"), before)
-		run("init", "-input=false", "-no-color")
-		run("apply", "-auto-approve", "-input=false", "-no-color")
-	}
-	writeFile(t, filepath.Join(dir, "main.tf"), after)
-	run("init", "-input=false", "-no-color")
-	run("plan", "-input=false", "-no-color", "-out=plan.tfplan")
-	return realPlan{
-		JSON: []byte(run("show", "-json", "plan.tfplan")),
-		Text: run("show", "-no-color", "plan.tfplan"),
-	}
+	return realPlan{JSON: planJSON, Text: text}
 }
 
 func writeFile(t testing.TB, path, content string) {
