@@ -50,7 +50,7 @@ func newPlanner(s settings, gl *gitlab.Client, m *metrics.Metrics, log *zerolog.
 		p.Observe = m.Terraform
 	}
 	if gl != nil {
-		p.Source = sourceAdapter{sourceCache(s, gl)}
+		p.Source = sourceAdapter{source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})}
 		p.MRs = mrAdapter{gl}
 		p.Reporter = reporter{gl}
 		p.CommitURL = gl.CommitURL

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/poller"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/queue"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/server"
-	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/webhook"
 )
 
@@ -171,10 +169,6 @@ func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queu
 	}
 	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: pollLister{gl}, Queue: q, Logger: log, Promote: true}
 	p.Run(ctx)
-}
-
-func sourceCache(s settings, gl *gitlab.Client) *source.Cache {
-	return source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
 }
 
 // pollInterval is how often idle workers look for jobs. SQLite has no notifier. PostgreSQL wakes them by

@@ -89,13 +89,6 @@ func Targets(cfg *config.Config, stacks []config.Stack) []Target {
 // against the policies. Failures are recorded in the runs, which come back in the order of targets; the
 // error is non-nil only when ctx ended.
 func (p *Planner) PlanTree(ctx context.Context, tree string, cfg *config.Config, targets []Target, pc gitops.PolicyContext, planDir string) ([]gitops.StackRun, error) {
-	p.once.Do(func() {
-		n := p.MaxParallel
-		if n <= 0 {
-			n = 1
-		}
-		p.sem = make(chan struct{}, n)
-	})
 	var policyDirs []string
 	for _, d := range cfg.PolicyDirs(tree) {
 		policyDirs = append(policyDirs, filepath.Join(tree, d))
@@ -112,13 +105,12 @@ func (p *Planner) PlanTree(ctx context.Context, tree string, cfg *config.Config,
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case p.sem <- struct{}{}:
-			case <-ctx.Done():
+			release, err := p.slot(ctx)
+			if err != nil {
 				runs[i] = gitops.StackRun{Stack: t.Stack.Name, Stage: t.Stage.Name, Error: "cancelled before it started"}
 				return
 			}
-			defer func() { <-p.sem }()
+			defer release()
 			tpc := pc
 			tpc.Stack, tpc.Stage = t.Stack.Name, t.Stage.Name
 			runs[i] = p.planOne(ctx, tree, t, tpc, policyDirs, filepath.Join(workRoot, t.Stack.Name+"."+t.Stage.Name), planDir)

@@ -568,8 +568,8 @@ func stackNamed(cfg *config.Config, name string) config.Stack {
 	return config.Stack{Name: name}
 }
 
-// slot takes one of the MaxParallel terraform slots that plans share, for one promotion step's plan and
-// apply; release gives it back.
+// slot takes one of the MaxParallel terraform slots shared by every plan and promotion step (at least
+// one); release gives it back.
 func (p *Planner) slot(ctx context.Context) (release func(), err error) {
 	p.once.Do(func() { p.sem = make(chan struct{}, max(p.MaxParallel, 1)) })
 	select {

@@ -2,7 +2,6 @@ package planjson
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -29,13 +28,6 @@ func makePlan(t testing.TB, before, after string) realPlan {
 		t.Fatalf("terraform plan failed:\n%s", diags)
 	}
 	return realPlan{JSON: planJSON, Text: text}
-}
-
-func writeFile(t testing.TB, path, content string) {
-	t.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 var planLine = regexp.MustCompile(`(?m)^Plan: (?:(\d+) to import, )?(\d+) to add, (\d+) to change, (\d+) to destroy`)

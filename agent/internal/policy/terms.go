@@ -305,7 +305,7 @@ func (d *termDecoder) number(skip bool) (ast.Value, error) {
 	if t := ast.InternedIntNumberTermFromString(string(raw)); t != nil {
 		return t.Value, nil
 	}
-	if skip && bytes.IndexAny(raw, "eE") < 0 {
+	if skip && !bytes.ContainsAny(raw, "eE") {
 		return nil, nil
 	}
 	n, err := ast.NumberChecked(string(raw))

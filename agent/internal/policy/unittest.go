@@ -37,7 +37,8 @@ func Test(ctx context.Context, dirs []string) ([]TestResult, error) {
 	ch, err := tester.NewRunner().
 		SetCompiler(ast.NewCompiler().WithCapabilities(caps)).
 		RaiseBuiltinErrors(true).
-		Run(ctx, mods)
+		SetModules(mods).
+		RunTests(ctx, nil)
 	if err != nil {
 		return nil, astError(err, "")
 	}

@@ -49,7 +49,6 @@ type Queue struct {
 	ping   func(context.Context) error
 	count  func(ctx context.Context, query string) (int, error)
 	close  func()
-	log    zerolog.Logger
 }
 
 // riverClient is the part of *river.Client[TTx] the queue uses; both drivers' clients have it.
@@ -69,7 +68,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if opts.Logger != nil {
 		log = *opts.Logger
 	}
-	q := &Queue{log: log}
+	q := &Queue{}
 	cfg := riverConfig(q, opts, log)
 	if opts.DatabaseURL != "" {
 		pool, err := pgxpool.New(ctx, opts.DatabaseURL)
