@@ -24,9 +24,9 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
 )
 
-// newPlanner wires the plan pipeline to its parts. gl may be nil for local runs (`plan`), which use
-// PlanTree only.
-func newPlanner(s settings, gl *gitlab.Client, m *metrics.Metrics, log *zerolog.Logger) (*pipeline.Planner, error) {
+// newPlanner wires the plan pipeline to its parts. gl and src may be nil for local runs (`plan`), which
+// use PlanTree only.
+func newPlanner(s settings, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, log *zerolog.Logger) (*pipeline.Planner, error) {
 	runner, err := terraform.NewRunner(terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
@@ -50,7 +50,7 @@ func newPlanner(s settings, gl *gitlab.Client, m *metrics.Metrics, log *zerolog.
 		p.Observe = m.Terraform
 	}
 	if gl != nil {
-		p.Source = sourceAdapter{source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})}
+		p.Source = sourceAdapter{src}
 		p.MRs = mrAdapter{gl}
 		p.Reporter = reporter{gl}
 		p.CommitURL = gl.CommitURL

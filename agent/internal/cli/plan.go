@@ -59,7 +59,7 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	defer os.RemoveAll(dataDir)
 	s.DataDir = dataDir
 	log := zerolog.New(env.Stderr).Level(s.LogLevel).With().Timestamp().Logger()
-	planner, err := newPlanner(s, nil, nil, &log)
+	planner, err := newPlanner(s, nil, nil, nil, &log)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/poller"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/queue"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/server"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/webhook"
 )
 
@@ -48,7 +50,8 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	}
 	var q *queue.Queue
 	m := metrics.New(func(ctx context.Context) (int, error) { return q.Depth(ctx) })
-	planner, err := newPlanner(s, gl, m, log)
+	src := source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
+	planner, err := newPlanner(s, gl, src, m, log)
 	if err != nil {
 		return err
 	}
@@ -142,6 +145,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	if len(s.Projects) > 0 && s.PollInterval > 0 {
 		go runPoller(pollCtx, s, gl, q, log)
 	}
+	go prune(pollCtx, src, planner, log)
 
 	select {
 	case <-ctx.Done():
@@ -169,6 +173,33 @@ func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queu
 	}
 	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: pollLister{gl}, Queue: q, Logger: log, Promote: true}
 	p.Run(ctx)
+}
+
+// Retention in the data dir: extracted source trees are fetched again when needed; saved plans are kept
+// as long as the queue remembers their plan jobs.
+const (
+	keepSources = 24 * time.Hour
+	keepPlans   = 14 * 24 * time.Hour
+)
+
+// prune removes, every hour until ctx ends, the source trees and saved plans past their retention, so the
+// data dir does not grow without bound.
+func prune(ctx context.Context, src *source.Cache, planner *pipeline.Planner, log *zerolog.Logger) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		if err := src.Prune(keepSources); err != nil {
+			log.Warn().Err(err).Msg("prune source trees")
+		}
+		if err := planner.PrunePlans(keepPlans); err != nil {
+			log.Warn().Err(err).Msg("prune saved plans")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // pollInterval is how often idle workers look for jobs. SQLite has no notifier. PostgreSQL wakes them by

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,6 +203,36 @@ func (p *Planner) workDir() string {
 // PlanDir is where the saved plans of one commit of a project are kept for promotion.
 func (p *Planner) PlanDir(project, sha string) string {
 	return filepath.Join(p.DataDir, "plans", projectKey(project), sha)
+}
+
+// PrunePlans removes the saved plans of commits planned more than keep ago (by their directory's time).
+func (p *Planner) PrunePlans(keep time.Duration) error {
+	root := filepath.Join(p.DataDir, "plans")
+	projects, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("prune saved plans: %w", err)
+	}
+	cutoff := time.Now().Add(-keep)
+	var errs []error
+	for _, proj := range projects {
+		commits, err := os.ReadDir(filepath.Join(root, proj.Name()))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, c := range commits {
+			if info, err := c.Info(); err == nil && c.IsDir() && info.ModTime().Before(cutoff) {
+				errs = append(errs, os.RemoveAll(filepath.Join(root, proj.Name(), c.Name())))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("prune saved plans: %w", err)
+	}
+	return nil
 }
 
 func projectKey(project string) string {

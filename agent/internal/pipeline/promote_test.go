@@ -408,3 +408,33 @@ func TestPromoteNeverRollsBackALaterMerge(t *testing.T) {
 		t.Errorf("the note does not say why a in dev was skipped:\n%s", note)
 	}
 }
+
+func TestPrunePlansRemovesOnlyOldCommits(t *testing.T) {
+	t.Parallel()
+	p := &Planner{DataDir: t.TempDir()}
+	old, fresh := p.PlanDir("g/p", strings.Repeat("a", 40)), p.PlanDir("g/p", strings.Repeat("b", 40))
+	for _, dir := range []string{old, fresh} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "a.dev.tfplan"), []byte("plan"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	month := time.Now().Add(-30 * 24 * time.Hour)
+	if err := os.Chtimes(old, month, month); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.PrunePlans(14 * 24 * time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a month-old plan dir survived pruning (%v)", err)
+	}
+	if _, err := os.Stat(filepath.Join(fresh, "a.dev.tfplan")); err != nil {
+		t.Errorf("a fresh saved plan was pruned: %v", err)
+	}
+	if err := (&Planner{DataDir: t.TempDir()}).PrunePlans(time.Hour); err != nil {
+		t.Errorf("pruning a data dir with no plans: %v", err)
+	}
+}
