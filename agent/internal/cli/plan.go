@@ -48,7 +48,7 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}
 
-	s, err := localSettings(env.Getenv)
+	s, err := readSettings(env.Getenv, local)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}
@@ -59,17 +59,17 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	defer os.RemoveAll(dataDir)
 	s.DataDir = dataDir
 	log := zerolog.New(env.Stderr).Level(s.LogLevel).With().Timestamp().Logger()
-	planner, err := newPlanner(s, nil, nil, nil, &log)
+	runner, err := newRunner(s, nil, nil, nil, &log)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}
 	project := filepath.Base(tree)
-	runs, err := planner.PlanTree(ctx, tree, cfg, targets, gitops.PolicyContext{Project: project}, filepath.Join(dataDir, "plans"))
+	runs, err := runner.PlanTree(ctx, tree, cfg, targets, gitops.PolicyContext{Project: project}, filepath.Join(dataDir, "plans"))
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}
-	note := comment.PlanNote{Project: project, Commit: localCommit(ctx, tree), Runs: runs}
-	if _, err := io.WriteString(env.Stdout, comment.RenderPlan(note)); err != nil {
+	outcome := gitops.PlanOutcome{Project: project, Commit: localCommit(ctx, tree), Runs: runs}
+	if _, err := io.WriteString(env.Stdout, comment.RenderPlan(outcome)); err != nil {
 		return fail(env, fmt.Errorf("plan: write the note: %w", err))
 	}
 	code := ExitOK
@@ -107,18 +107,6 @@ func selectTargets(cfg *config.Config, stacks, stages []string) ([]pipeline.Targ
 		}
 	}
 	return out, nil
-}
-
-// localSettings reads what a local run uses of the serve environment: no GitLab, no database.
-func localSettings(getenv func(string) string) (settings, error) {
-	withDefaults := func(name string) string {
-		switch name {
-		case "GITLAB_TOKEN", "GITLAB_WEBHOOK_SECRET":
-			return "unused"
-		}
-		return getenv(name)
-	}
-	return readSettings(withDefaults)
 }
 
 // localCommit names the checkout's HEAD commit, or says it is a working tree.

@@ -108,7 +108,11 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check: %w", err))
 	}
-	engine := policy.NewEngine(policy.Options{ServerDirs: filepath.SplitList(env.Getenv("GITOPS_POLICY_DIR"))})
+	s, err := readSettings(env.Getenv, local)
+	if err != nil {
+		return fail(env, fmt.Errorf("policy check: %w", err))
+	}
+	engine := policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs})
 	findings, err := engine.Check(ctx, absAll(dirs), planJSON, pc)
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check %s: %w", *planFile, err))

@@ -389,7 +389,7 @@ func runsOf(d ledger.Deployments, commit string) map[string][]string {
 	for i := len(d.History) - 1; i >= 0; i-- {
 		r := d.History[i]
 		if r.Commit == commit {
-			out[r.Stack+"/"+r.Stage] = append(out[r.Stack+"/"+r.Stage], r.State)
+			out[r.Stack+"/"+r.Stage] = append(out[r.Stack+"/"+r.Stage], string(r.State))
 		}
 	}
 	return out

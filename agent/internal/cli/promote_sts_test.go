@@ -176,7 +176,7 @@ func TestPromoteAssumesTheStageRole(t *testing.T) {
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("AssumeRole parameters (-want +got):\n%s", diff)
 		}
-		if s := c.Get("RoleSessionName"); !strings.Contains(s, "platform-documents") || !strings.Contains(s, fmt.Sprintf("mr%d", iid)) {
+		if s := c.Get("RoleSessionName"); !strings.Contains(s, "platform-documents") || !strings.Contains(s, fmt.Sprintf("-mr-%d", iid)) {
 			t.Errorf("RoleSessionName %q does not name the project and the merge request", s)
 		}
 	}

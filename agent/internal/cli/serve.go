@@ -29,7 +29,7 @@ func runServe(ctx context.Context, args []string, env Env) int {
 	if len(args) > 0 {
 		return fail(env, fmt.Errorf("serve takes no arguments (configuration is by environment), got %q", args[0]))
 	}
-	s, err := readSettings(env.Getenv)
+	s, err := readSettings(env.Getenv, serving)
 	if err != nil {
 		return fail(env, fmt.Errorf("serve: %w", err))
 	}
@@ -51,7 +51,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	var q *queue.Queue
 	m := metrics.New(func(ctx context.Context) (int, error) { return q.Depth(ctx) })
 	src := source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
-	planner, err := newPlanner(s, gl, src, m, log)
+	runner, err := newRunner(s, gl, src, m, log)
 	if err != nil {
 		return err
 	}
@@ -67,8 +67,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		}
 	}
 	defer locker.Close()
-	planner.Ledger, planner.Locker = ledgerAdapter{l}, locker
-	planner.Credentials = stageCredentials(s)
+	runner.Ledger, runner.Locker, runner.Credentials = l, locker, stageCredentials(s)
 	var running atomic.Bool
 	q, err = queue.Open(ctx, queue.Options{
 		DatabaseURL: s.DatabaseURL,
@@ -81,14 +80,14 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 			Plan: func(ctx context.Context, req gitops.PlanRequest, job queue.Job) error {
 				jlog := log.With().Int64("job", job.ID).Str("kind", "plan").Logger()
 				start := time.Now()
-				err := planner.HandlePlan(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Supersede: job.Supersede})
+				err := runner.HandlePlan(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Supersede: job.Supersede})
 				m.Job("plan", time.Since(start), err != nil)
 				return err
 			},
 			Promote: func(ctx context.Context, req gitops.PromoteRequest, job queue.Job) error {
 				jlog := log.With().Int64("job", job.ID).Str("kind", "promote").Logger()
 				start := time.Now()
-				err := planner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
+				err := runner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
 					Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze,
 				})
 				m.Job("promote", time.Since(start), err != nil)
@@ -145,7 +144,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	if len(s.Projects) > 0 && s.PollInterval > 0 {
 		go runPoller(pollCtx, s, gl, q, log)
 	}
-	go prune(pollCtx, src, planner, log)
+	go prune(pollCtx, src, runner, log)
 
 	select {
 	case <-ctx.Done():
@@ -171,7 +170,7 @@ func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queu
 		}
 		paths = append(paths, path)
 	}
-	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: pollLister{gl}, Queue: q, Logger: log, Promote: true}
+	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: gl, Queue: q, Logger: log, Promote: true}
 	p.Run(ctx)
 }
 
@@ -184,14 +183,14 @@ const (
 
 // prune removes, every hour until ctx ends, the source trees and saved plans past their retention, so the
 // data dir does not grow without bound.
-func prune(ctx context.Context, src *source.Cache, planner *pipeline.Planner, log *zerolog.Logger) {
+func prune(ctx context.Context, src *source.Cache, runner *pipeline.Runner, log *zerolog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if err := src.Prune(keepSources); err != nil {
 			log.Warn().Err(err).Msg("prune source trees")
 		}
-		if err := planner.PrunePlans(keepPlans); err != nil {
+		if err := runner.PrunePlans(keepPlans); err != nil {
 			log.Warn().Err(err).Msg("prune saved plans")
 		}
 		select {

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -13,7 +13,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// settings is the environment of `serve`, read and checked in one place.
+// settings is the agent's environment, read and checked in one place for every command.
 type settings struct {
 	GitLabURL      string
 	GitLabToken    string
@@ -25,7 +25,7 @@ type settings struct {
 	Projects       []string
 	PollInterval   time.Duration
 	MaxParallel    int
-	PolicyDir      string
+	PolicyDirs     []string // GITOPS_POLICY_DIR, a path list
 	AWSExternalID  string
 	STSEndpoint    string
 	LogLevel       zerolog.Level
@@ -34,8 +34,19 @@ type settings struct {
 	RescueAfter    time.Duration
 }
 
-// readSettings reads the contract's variables, applying their defaults. Every problem is reported at once.
-func readSettings(getenv func(string) string) (settings, error) {
+// scope is what a command needs of the environment.
+type scope int
+
+const (
+	// serving needs everything, GitLab's token and webhook secret included.
+	serving scope = iota
+	// local commands (plan, policy, status) work without GitLab.
+	local
+)
+
+// readSettings reads the contract's variables, applying their defaults. Every problem is reported at
+// once. TF_BINARY is kept as given: the terraform runner resolves it (terraform, else tofu, on PATH).
+func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	var errs []error
 	get := func(name, def string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
@@ -50,14 +61,19 @@ func readSettings(getenv func(string) string) (settings, error) {
 		Listen:        get("GITOPS_LISTEN", ":8080"),
 		DataDir:       get("GITOPS_DATA_DIR", "./.gitops-data"),
 		DatabaseURL:   get("DATABASE_URL", ""),
-		PolicyDir:     get("GITOPS_POLICY_DIR", ""),
+		TFBinary:      get("TF_BINARY", ""),
 		AWSExternalID: get("GITOPS_AWS_EXTERNAL_ID", ""),
 		STSEndpoint:   get("AWS_ENDPOINT_URL_STS", ""),
 	}
-	if s.GitLabToken == "" {
+	for _, d := range filepath.SplitList(getenv("GITOPS_POLICY_DIR")) {
+		if d = strings.TrimSpace(d); d != "" {
+			s.PolicyDirs = append(s.PolicyDirs, d)
+		}
+	}
+	if s.GitLabToken == "" && sc == serving {
 		errs = append(errs, errors.New("GITLAB_TOKEN is required (a token with api scope)"))
 	}
-	if s.WebhookSecret == "" {
+	if s.WebhookSecret == "" && sc == serving {
 		errs = append(errs, errors.New("GITLAB_WEBHOOK_SECRET is required: the agent will not accept unauthenticated webhooks"))
 	}
 	if !strings.HasPrefix(s.GitLabURL, "https://") && !strings.HasPrefix(s.GitLabURL, "http://") {
@@ -91,28 +107,8 @@ func readSettings(getenv func(string) string) (settings, error) {
 	if len(s.ReplicaID) > 100 {
 		errs = append(errs, errors.New("GITOPS_REPLICA_ID must be at most 100 characters"))
 	}
-	if s.TFBinary, err = terraformBinary(getenv("TF_BINARY")); err != nil {
-		errs = append(errs, err)
-	}
 	if s.ShutdownPeriod, err = time.ParseDuration(get("GITOPS_SHUTDOWN_TIMEOUT", "30s")); err != nil || s.ShutdownPeriod < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_SHUTDOWN_TIMEOUT %q is not a duration like 30s", getenv("GITOPS_SHUTDOWN_TIMEOUT")))
 	}
 	return s, errors.Join(errs...)
-}
-
-// terraformBinary resolves TF_BINARY, else terraform on PATH, else tofu.
-func terraformBinary(name string) (string, error) {
-	if name != "" {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			return "", fmt.Errorf("TF_BINARY %q is not an executable", name)
-		}
-		return p, nil
-	}
-	for _, n := range []string{"terraform", "tofu"} {
-		if p, err := exec.LookPath(n); err == nil {
-			return p, nil
-		}
-	}
-	return "", errors.New("no terraform or tofu on PATH: install one or set TF_BINARY (`make tofu` builds OpenTofu)")
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strings"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/ledger"
 )
 
@@ -21,23 +21,22 @@ func runStatus(ctx context.Context, args []string, env Env) int {
 	if fs.NArg() > 0 {
 		return fail(env, fmt.Errorf("status: unexpected argument %q", fs.Arg(0)))
 	}
-	databaseURL := strings.TrimSpace(env.Getenv("DATABASE_URL"))
-	dataDir := strings.TrimSpace(env.Getenv("GITOPS_DATA_DIR"))
-	if dataDir == "" {
-		dataDir = "./.gitops-data"
+	s, err := readSettings(env.Getenv, local)
+	if err != nil {
+		return fail(env, fmt.Errorf("status: %w", err))
 	}
-	l, err := ledger.Open(ctx, databaseURL, dataDir)
+	l, err := ledger.Open(ctx, s.DatabaseURL, s.DataDir)
 	if err != nil {
 		return fail(env, fmt.Errorf("status: %w", err))
 	}
 	defer l.Close()
-	var live map[string][]ledger.Live
+	var live map[string][]gitops.Live
 	if *project != "" {
 		rows, err := l.Live(ctx, *project)
 		if err != nil {
 			return fail(env, fmt.Errorf("status: %w", err))
 		}
-		live = map[string][]ledger.Live{*project: rows}
+		live = map[string][]gitops.Live{*project: rows}
 	} else if live, err = l.AllLive(ctx); err != nil {
 		return fail(env, fmt.Errorf("status: %w", err))
 	}

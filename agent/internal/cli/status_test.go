@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/ledger"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
@@ -29,7 +30,7 @@ func TestStatusCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, r := range []ledger.Run{
+			for _, r := range []gitops.Run{
 				{Project: "group/app", MR: 7, Commit: strings.Repeat("a", 40), Stack: "network", Stage: "dev"},
 				{Project: "group/app", MR: 8, Commit: strings.Repeat("b", 40), Stack: "network", Stage: "dev"},
 				{Project: "other/svc", MR: 2, Commit: strings.Repeat("c", 40), Stack: "api", Stage: "prod"},
@@ -38,7 +39,7 @@ func TestStatusCommand(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if err := l.FinishRun(ctx, id, ledger.StateApplied, "Plan: 1 to add, 0 to change, 0 to destroy.", ""); err != nil {
+				if err := l.FinishRun(ctx, id, gitops.RunApplied, "Plan: 1 to add, 0 to change, 0 to destroy.", ""); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -57,7 +57,7 @@ resource "terraform_data" "r" {
 		if err != nil {
 			b.Fatal(err)
 		}
-		note = RenderPlan(PlanNote{
+		note = RenderPlan(gitops.PlanOutcome{
 			Project: "group/app", MR: 1, Commit: sha,
 			Runs: []gitops.StackRun{{Stack: "app", Stage: "dev", Plan: plan, Text: string(text)}},
 		})

@@ -20,8 +20,8 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden.md with the c
 const sha = "4f1c9e0b7a2d3c5e6f708192a3b4c5d6e7f80912"
 
 // note is a plan note for one merge request with the given runs.
-func note(runs ...gitops.StackRun) PlanNote {
-	return PlanNote{
+func note(runs ...gitops.StackRun) gitops.PlanOutcome {
+	return gitops.PlanOutcome{
 		Project:   "group/app",
 		MR:        42,
 		Commit:    sha,
@@ -59,44 +59,44 @@ func TestRenderPlanGolden(t *testing.T) {
 	}
 	tests := []struct {
 		name string
-		note func(t testing.TB) PlanNote
+		note func(t testing.TB) gitops.PlanOutcome
 	}{
-		{"creates", func(t testing.TB) PlanNote { return note(fixtureRun(t, "creates", "app", "dev")) }},
-		{"updates", func(t testing.TB) PlanNote { return note(fixtureRun(t, "updates", "app", "dev")) }},
-		{"replacements", func(t testing.TB) PlanNote { return note(fixtureRun(t, "replacements", "app", "dev")) }},
-		{"deletions", func(t testing.TB) PlanNote { return note(fixtureRun(t, "deletions", "app", "dev")) }},
-		{"imports", func(t testing.TB) PlanNote { return note(fixtureRun(t, "imports", "app", "dev")) }},
-		{"moves", func(t testing.TB) PlanNote { return note(fixtureRun(t, "moves", "app", "dev")) }},
-		{"sensitive", func(t testing.TB) PlanNote { return note(fixtureRun(t, "sensitive", "app", "dev")) }},
-		{"nochanges", func(t testing.TB) PlanNote {
+		{"creates", func(t testing.TB) gitops.PlanOutcome { return note(fixtureRun(t, "creates", "app", "dev")) }},
+		{"updates", func(t testing.TB) gitops.PlanOutcome { return note(fixtureRun(t, "updates", "app", "dev")) }},
+		{"replacements", func(t testing.TB) gitops.PlanOutcome { return note(fixtureRun(t, "replacements", "app", "dev")) }},
+		{"deletions", func(t testing.TB) gitops.PlanOutcome { return note(fixtureRun(t, "deletions", "app", "dev")) }},
+		{"imports", func(t testing.TB) gitops.PlanOutcome { return note(fixtureRun(t, "imports", "app", "dev")) }},
+		{"moves", func(t testing.TB) gitops.PlanOutcome { return note(fixtureRun(t, "moves", "app", "dev")) }},
+		{"sensitive", func(t testing.TB) gitops.PlanOutcome { return note(fixtureRun(t, "sensitive", "app", "dev")) }},
+		{"nochanges", func(t testing.TB) gitops.PlanOutcome {
 			n := note(fixtureRun(t, "nochanges", "app", "dev"))
 			n.Skipped = []string{"network", "dns"}
 			return n
 		}},
-		{"plan-error", func(t testing.TB) PlanNote {
+		{"plan-error", func(t testing.TB) gitops.PlanOutcome {
 			return note(
 				fixtureRun(t, "creates", "app", "dev"),
 				gitops.StackRun{Stack: "app", Stage: "prod", Error: "terraform plan: exit status 1\n" + readFile(t, filepath.Join("testdata", "error.error.txt"))},
 			)
 		}},
-		{"policy", func(t testing.TB) PlanNote { return note(awsRun(t)) }},
-		{"policy-error", func(t testing.TB) PlanNote {
+		{"policy", func(t testing.TB) gitops.PlanOutcome { return note(awsRun(t)) }},
+		{"policy-error", func(t testing.TB) gitops.PlanOutcome {
 			r := fixtureRun(t, "updates", "app", "prod")
 			r.PolicyError = "policies/s3.rego:12: rego_parse_error: unexpected } token"
 			return note(r)
 		}},
-		{"config-error", func(t testing.TB) PlanNote {
+		{"config-error", func(t testing.TB) gitops.PlanOutcome {
 			n := note()
 			n.ConfigError = ".gitops.yaml:7: stacks[1].depends_on: unknown stack \"netwrk\" (did you mean \"network\"?)\n```\n<script>"
 			return n
 		}},
-		{"job-error", func(t testing.TB) PlanNote {
+		{"job-error", func(t testing.TB) gitops.PlanOutcome {
 			n := note()
 			n.CommitURL = "javascript:alert(1)"
 			n.Error = "fetch source at " + sha + ": GET archive: 404 Not Found"
 			return n
 		}},
-		{"several-stacks", func(t testing.TB) PlanNote {
+		{"several-stacks", func(t testing.TB) gitops.PlanOutcome {
 			n := note(
 				fixtureRun(t, "creates", "network", "dev"),
 				fixtureRun(t, "updates", "network", "prod"),
@@ -329,78 +329,8 @@ func TestRenderPlanLimitsHostileSizes(t *testing.T) {
 		}
 	}
 
-	for _, n := range []PlanNote{{ConfigError: huge}, {Error: huge, Project: huge, Commit: huge}} {
+	for _, n := range []gitops.PlanOutcome{{ConfigError: huge}, {Error: huge, Project: huge, Commit: huge}} {
 		checkNote(t, RenderPlan(n), MaxNoteSize)
-	}
-}
-
-func TestPlanStatus(t *testing.T) {
-	t.Parallel()
-	ok := func(stack, stage string, s gitops.PlanSummary, findings ...gitops.Finding) gitops.StackRun {
-		return gitops.StackRun{Stack: stack, Stage: stage, Plan: &gitops.Plan{Summary: s}, Findings: findings}
-	}
-	warn := gitops.Finding{Severity: gitops.Warn, Message: "w"}
-	deny := gitops.Finding{Severity: gitops.Deny, Message: "d"}
-	tests := []struct {
-		name      string
-		note      PlanNote
-		wantState string
-		wantDesc  string
-	}{
-		{
-			name: "all good",
-			note: note(
-				ok("net", "dev", gitops.PlanSummary{Add: 2}), ok("net", "prod", gitops.PlanSummary{Add: 2, Change: 1}),
-				ok("api", "dev", gitops.PlanSummary{Import: 1, Destroy: 1}, warn), ok("api", "prod", gitops.PlanSummary{}),
-			),
-			wantState: "success",
-			wantDesc:  "2 stacks × 2 stages: 1 to import, 4 to add, 1 to change, 1 to destroy; 1 warning",
-		},
-		{
-			name:      "denied",
-			note:      note(ok("net", "dev", gitops.PlanSummary{Add: 1}, deny, warn, warn)),
-			wantState: "failed",
-			wantDesc:  "1 stack × 1 stage: 1 to add, 0 to change, 0 to destroy; 1 denied; 2 warnings",
-		},
-		{
-			name:      "policy error blocks",
-			note:      note(gitops.StackRun{Stack: "a", Stage: "b", Plan: &gitops.Plan{}, PolicyError: "compile"}),
-			wantState: "failed",
-			wantDesc:  "1 stack × 1 stage: 0 to add, 0 to change, 0 to destroy; 1 denied",
-		},
-		{
-			name:      "plan failed",
-			note:      note(ok("a", "dev", gitops.PlanSummary{Forget: 1}), gitops.StackRun{Stack: "a", Stage: "prod", Error: "boom"}),
-			wantState: "failed",
-			wantDesc:  "1 stack × 2 stages: 0 to add, 0 to change, 0 to destroy, 1 to forget; 1 plan failed",
-		},
-		{name: "nothing affected", note: note(), wantState: "success", wantDesc: "no stack affected by this change"},
-		{name: "config error", note: PlanNote{ConfigError: ".gitops.yaml:3: unknown key \"stags\""}, wantState: "failed", wantDesc: "invalid .gitops.yaml: .gitops.yaml:3: unknown key \"stags\""},
-		{name: "job error", note: PlanNote{Error: "fetch source: 404"}, wantState: "failed", wantDesc: "plan could not run: fetch source: 404"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			state, desc := PlanStatus(tt.note)
-			if state != tt.wantState || desc != tt.wantDesc {
-				t.Errorf("PlanStatus = %q, %q; want %q, %q", state, desc, tt.wantState, tt.wantDesc)
-			}
-		})
-	}
-}
-
-func TestPlanStatusFitsGitLab(t *testing.T) {
-	t.Parallel()
-	long := strings.Repeat("é", 1000)
-	var runs []gitops.StackRun
-	for i := range 300 {
-		runs = append(runs, gitops.StackRun{Stack: fmt.Sprint(i), Stage: long + fmt.Sprint(i), Plan: &gitops.Plan{Summary: gitops.PlanSummary{Add: 1 << 40, Import: 1 << 40, Forget: 1 << 40}}})
-	}
-	for _, n := range []PlanNote{note(runs...), {ConfigError: long}, {Error: long}} {
-		_, desc := PlanStatus(n)
-		if got := len([]rune(desc)); got > MaxStatusDescription {
-			t.Errorf("description is %d characters, over %d", got, MaxStatusDescription)
-		}
 	}
 }
 

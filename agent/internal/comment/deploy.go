@@ -2,43 +2,9 @@ package comment
 
 import (
 	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
-
-// DeployState is where one stack × stage stands in a promotion.
-type DeployState string
-
-// Deploy states, in the order a step goes through them; a step ends applied, failed or skipped.
-const (
-	DeployWaiting  DeployState = "waiting"
-	DeployPlanning DeployState = "planning"
-	DeployApplying DeployState = "applying"
-	DeployApplied  DeployState = "applied"
-	DeployFailed   DeployState = "failed"
-	DeploySkipped  DeployState = "skipped"
-)
-
-// DeployStep is one stack × stage of a promotion.
-type DeployStep struct {
-	Stack, Stage string
-	State        DeployState
-	Summary      string        // Terraform's summary line of the plan applied, e.g. "Plan: 1 to add, …"; may be empty
-	Duration     time.Duration // time spent so far, or in all once the step ended; zero when not started
-	Error        string        // what failed, with Terraform's diagnostics; for DeployFailed
-	Reason       string        // why the step was skipped, e.g. "an earlier step failed"; for DeploySkipped
-	// Review says how the plan applied differs from the one reviewed on the merge request, e.g.
-	// "changed since review (not reviewed: delete aws_s3_bucket.logs)"; empty when they match.
-	Review string
-}
-
-// DeployNote is everything the deploy note shows: one merged merge request promoted stage by stage.
-type DeployNote struct {
-	Project   string       // path, e.g. "group/app"
-	MR        int          // merge request iid
-	Commit    string       // the full merge commit SHA being promoted
-	CommitURL string       // link to the commit, may be empty
-	Steps     []DeployStep // in promotion order: stage order, then stack dependency order
-	Error     string       // non-empty: the promotion failed outside any step (e.g. source unavailable)
-}
 
 type deployView struct {
 	Marker    string
@@ -68,13 +34,14 @@ type deployFailure struct {
 	Cut          int
 }
 
-var stateLabels = map[DeployState]string{
-	DeployWaiting:  "⏳ waiting",
-	DeployPlanning: "🔄 planning",
-	DeployApplying: "🔄 applying",
-	DeployApplied:  "✅ applied",
-	DeployFailed:   "❌ failed",
-	DeploySkipped:  "⏭️ skipped",
+var stateLabels = map[gitops.StepState]string{
+	gitops.StepWaiting:     "⏳ waiting",
+	gitops.StepPlanning:    "🔄 planning",
+	gitops.StepApplying:    "🔄 applying",
+	gitops.StepDone:        "✅ applied",
+	gitops.StepFailed:      "❌ failed",
+	gitops.StepSkipped:     "⏭️ skipped",
+	gitops.StepInterrupted: "⏸️ interrupted",
 }
 
 // RenderDeploy renders the deploy note body: first line exactly DeployMarker; a header naming the merge
@@ -82,19 +49,19 @@ var stateLabels = map[DeployState]string{
 // line or why it was skipped, duration); then each failure with Terraform's diagnostics in a code block.
 // Like RenderPlan it never exceeds MaxNoteSize: diagnostics are cut, and failures that do not fit are left
 // out with a visible marker.
-func RenderDeploy(n DeployNote) string {
+func RenderDeploy(n gitops.Promotion) string {
 	v := deployView{
 		Marker:    DeployMarker,
 		Project:   clip(n.Project, maxName),
 		MR:        n.MR,
 		Commit:    clip(n.Commit, maxName),
 		CommitURL: n.CommitURL,
-		Error:     clip(n.Error, maxMessage),
+		Error:     clip(deployError(n), maxMessage),
 		Status:    deployStatus(n),
 	}
 	var failures []deployFailure
 	for i, s := range n.Steps {
-		if s.State == DeployFailed {
+		if s.State == gitops.StepFailed {
 			f := deployFailure{Stack: clip(s.Stack, maxName), Stage: clip(s.Stage, maxName)}
 			f.Error, f.Cut = cutLines(s.Error, maxMessage)
 			if f.Error == "" {
@@ -114,7 +81,7 @@ func RenderDeploy(n DeployNote) string {
 			row.State = text(clip(string(s.State), maxName))
 		}
 		switch {
-		case s.State == DeploySkipped && s.Reason != "":
+		case s.State == gitops.StepSkipped && s.Reason != "":
 			row.Plan = text(clip(s.Reason, maxName))
 		case s.Summary != "":
 			row.Plan = text(clip(s.Summary, maxName))
@@ -136,21 +103,31 @@ func RenderDeploy(n DeployNote) string {
 	return assembleWith(head, sections, MaxNoteSize, "deploy-cut")
 }
 
+// deployError is what failed outside any step, or "".
+func deployError(n gitops.Promotion) string {
+	if n.ConfigError != "" {
+		return "the configuration at the merge commit is invalid:\n" + n.ConfigError
+	}
+	return n.Error
+}
+
 // deployStatus is the one line that says where the promotion stands.
-func deployStatus(n DeployNote) string {
-	if n.Error != "" {
+func deployStatus(n gitops.Promotion) string {
+	if deployError(n) != "" {
 		return "❌ The promotion failed."
 	}
 	applied, running := 0, ""
 	for _, s := range n.Steps {
 		switch s.State {
-		case DeployFailed:
+		case gitops.StepFailed:
 			return "❌ Failed at " + code(clip(s.Stack, maxName)) + " · " + code(clip(s.Stage, maxName)) + "; later steps do not run."
-		case DeployPlanning, DeployApplying:
+		case gitops.StepInterrupted:
+			return "⏸️ Interrupted at " + code(clip(s.Stack, maxName)) + " · " + code(clip(s.Stage, maxName)) + "; the promotion resumes."
+		case gitops.StepPlanning, gitops.StepApplying:
 			if running == "" {
 				running = "🔄 In progress: " + string(s.State) + " " + code(clip(s.Stack, maxName)) + " · " + code(clip(s.Stage, maxName)) + "."
 			}
-		case DeployApplied, DeploySkipped:
+		case gitops.StepDone, gitops.StepSkipped:
 			applied++
 		}
 	}

@@ -5,10 +5,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-func deployNote(steps ...DeployStep) DeployNote {
-	return DeployNote{
+func deployNote(steps ...gitops.Step) gitops.Promotion {
+	return gitops.Promotion{
 		Project:   "group/app",
 		MR:        42,
 		Commit:    sha,
@@ -22,40 +24,40 @@ func TestRenderDeployGolden(t *testing.T) {
 	const added = "Plan: 2 to add, 0 to change, 0 to destroy."
 	tests := []struct {
 		name string
-		note func(t testing.TB) DeployNote
+		note func(t testing.TB) gitops.Promotion
 	}{
-		{"deploy-progress", func(testing.TB) DeployNote {
+		{"deploy-progress", func(testing.TB) gitops.Promotion {
 			return deployNote(
-				DeployStep{Stack: "network", Stage: "dev", State: DeployApplied, Summary: added, Duration: 42 * time.Second},
-				DeployStep{Stack: "api", Stage: "dev", State: DeployApplied, Summary: "No changes.", Duration: 3 * time.Second},
-				DeployStep{Stack: "network", Stage: "prod", State: DeployApplying, Summary: added, Duration: 12*time.Second + 400*time.Millisecond},
-				DeployStep{Stack: "api", Stage: "prod", State: DeployWaiting},
+				gitops.Step{Stack: "network", Stage: "dev", State: gitops.StepDone, Summary: added, Duration: 42 * time.Second},
+				gitops.Step{Stack: "api", Stage: "dev", State: gitops.StepDone, Summary: "No changes.", Duration: 3 * time.Second},
+				gitops.Step{Stack: "network", Stage: "prod", State: gitops.StepApplying, Summary: added, Duration: 12*time.Second + 400*time.Millisecond},
+				gitops.Step{Stack: "api", Stage: "prod", State: gitops.StepWaiting},
 			)
 		}},
-		{"deploy-done", func(testing.TB) DeployNote {
+		{"deploy-done", func(testing.TB) gitops.Promotion {
 			return deployNote(
-				DeployStep{Stack: "network", Stage: "dev", State: DeployApplied, Summary: added, Duration: time.Minute},
-				DeployStep{Stack: "network", Stage: "prod", State: DeployApplied, Summary: added, Duration: 2 * time.Minute},
+				gitops.Step{Stack: "network", Stage: "dev", State: gitops.StepDone, Summary: added, Duration: time.Minute},
+				gitops.Step{Stack: "network", Stage: "prod", State: gitops.StepDone, Summary: added, Duration: 2 * time.Minute},
 			)
 		}},
-		{"deploy-failed", func(t testing.TB) DeployNote {
+		{"deploy-failed", func(t testing.TB) gitops.Promotion {
 			return deployNote(
-				DeployStep{Stack: "network", Stage: "dev", State: DeployApplied, Summary: added, Duration: time.Minute},
-				DeployStep{Stack: "api|v2", Stage: "dev", State: DeployFailed, Summary: added, Duration: 9 * time.Second,
+				gitops.Step{Stack: "network", Stage: "dev", State: gitops.StepDone, Summary: added, Duration: time.Minute},
+				gitops.Step{Stack: "api|v2", Stage: "dev", State: gitops.StepFailed, Summary: added, Duration: 9 * time.Second,
 					Error: "terraform apply: exit status 1\n" + readFile(t, filepath.Join("testdata", "error.error.txt"))},
-				DeployStep{Stack: "network", Stage: "prod", State: DeploySkipped, Reason: "an earlier step failed <b>"},
-				DeployStep{Stack: "api|v2", Stage: "prod", State: DeploySkipped, Reason: "an earlier step failed"},
+				gitops.Step{Stack: "network", Stage: "prod", State: gitops.StepSkipped, Reason: "an earlier step failed <b>"},
+				gitops.Step{Stack: "api|v2", Stage: "prod", State: gitops.StepSkipped, Reason: "an earlier step failed"},
 			)
 		}},
-		{"deploy-changed-since-review", func(testing.TB) DeployNote {
+		{"deploy-changed-since-review", func(testing.TB) gitops.Promotion {
 			return deployNote(
-				DeployStep{Stack: "data", Stage: "dev", State: DeployApplied, Summary: added, Duration: time.Minute,
+				gitops.Step{Stack: "data", Stage: "dev", State: gitops.StepDone, Summary: added, Duration: time.Minute,
 					Review: "changed since review (not reviewed: delete aws_s3_bucket.logs, replace aws_db_instance.main; reviewed but no longer planned: create aws_kms_key.docs)"},
-				DeployStep{Stack: "data", Stage: "prod", State: DeployFailed, Summary: added, Duration: 5 * time.Second,
+				gitops.Step{Stack: "data", Stage: "prod", State: gitops.StepFailed, Summary: added, Duration: 5 * time.Second,
 					Review: "no plan of this stack and stage was posted on the merge request", Error: "policy denied the apply:\n- [CHANGE_003] prod plan differs from the reviewed one"},
 			)
 		}},
-		{"deploy-error", func(testing.TB) DeployNote {
+		{"deploy-error", func(testing.TB) gitops.Promotion {
 			n := deployNote()
 			n.Error = "fetch source at " + sha + ": GET archive: 404 Not Found"
 			return n
@@ -83,9 +85,9 @@ func checkDeploy(t testing.TB, got string) {
 func TestRenderDeployLimitsSize(t *testing.T) {
 	t.Parallel()
 	huge := strings.Repeat("diagnostic line with ``` and <script>\n", 30_000)
-	var steps []DeployStep
+	var steps []gitops.Step
 	for range 1000 {
-		steps = append(steps, DeployStep{Stack: "s", Stage: "p", State: DeployFailed, Error: huge})
+		steps = append(steps, gitops.Step{Stack: "s", Stage: "p", State: gitops.StepFailed, Error: huge})
 	}
 	got := RenderDeploy(deployNote(steps...))
 	checkDeploy(t, got)

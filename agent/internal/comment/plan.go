@@ -75,7 +75,7 @@ type itemView struct {
 }
 
 // renderPlan renders n within limit bytes; see RenderPlan.
-func renderPlan(n PlanNote, limit int) string {
+func renderPlan(n gitops.PlanOutcome, limit int) string {
 	head := execute("head", headOf(n))
 	if n.ConfigError != "" || n.Error != "" {
 		return head
@@ -217,7 +217,7 @@ func assembleWith(head string, sections []string, limit int, cut string) string 
 	return b.String()
 }
 
-func headOf(n PlanNote) headView {
+func headOf(n gitops.PlanOutcome) headView {
 	v := headView{
 		Marker:      PlanMarker,
 		Project:     clip(n.Project, maxName),
@@ -245,17 +245,17 @@ func headOf(n PlanNote) headView {
 	return v
 }
 
-func verdict(n PlanNote) string {
-	t := totalsOf(n.Runs)
+func verdict(n gitops.PlanOutcome) string {
+	t := gitops.PlanTotalsOf(n.Runs)
 	switch {
 	case len(n.Runs) == 0:
 		return "✅ No stack is affected by this change."
-	case t.failed > 0 && t.denied > 0:
-		return "❌ " + plural(t.failed, "plan failed", "plans failed") + " and ⛔ " + plural(t.denied, "plan is", "plans are") + " denied by policy."
-	case t.failed > 0:
-		return "❌ " + plural(t.failed, "plan failed", "plans failed") + "."
-	case t.denied > 0:
-		return "⛔ " + plural(t.denied, "plan is", "plans are") + " denied by policy."
+	case t.Failed > 0 && t.Denied > 0:
+		return "❌ " + plural(t.Failed, "plan failed", "plans failed") + " and ⛔ " + plural(t.Denied, "plan is", "plans are") + " denied by policy."
+	case t.Failed > 0:
+		return "❌ " + plural(t.Failed, "plan failed", "plans failed") + "."
+	case t.Denied > 0:
+		return "⛔ " + plural(t.Denied, "plan is", "plans are") + " denied by policy."
 	}
 	return "✅ " + plural(len(n.Runs), "plan", "plans") + " made, no policy denial."
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 const testToken = "glpat-test-token-3f9a1c"
@@ -175,7 +176,7 @@ func TestErrorsAreMappedAndRedacted(t *testing.T) {
 		"ChangedPaths": func(c *Client, p string) error { _, err := c.ChangedPaths(ctx, p, 1); return err },
 		"UpsertNote":   func(c *Client, p string) error { return c.UpsertNote(ctx, p, 1, "<!-- m -->", "<!-- m -->\nx") },
 		"SetStatus": func(c *Client, p string) error {
-			return c.SetStatus(ctx, p, "sha1", Status{Name: "gitops/plan", State: StateRunning})
+			return c.SetStatus(ctx, p, "sha1", gitops.Status{Name: "gitops/plan", State: gitops.StatusRunning})
 		},
 		"MergeRequest": func(c *Client, p string) error { _, err := c.MergeRequest(ctx, p, 1); return err },
 		"UpdatedMergeRequests": func(c *Client, p string) error {

@@ -6,27 +6,11 @@ import (
 	"time"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-// MergeRequest is what the agent needs to know of an MR.
-type MergeRequest struct {
-	IID          int
-	ProjectID    int
-	State        string // opened, merged, closed or locked
-	HeadSHA      string
-	TargetBranch string
-	// MergeCommitSHA and SquashCommitSHA are set once merged, each when GitLab made such a commit.
-	MergeCommitSHA, SquashCommitSHA string
-	Author                          string // username
-	Labels                          []string
-	ApprovedBy                      []string // usernames; filled by MergeRequest only
-	WebURL                          string
-	UpdatedAt                       time.Time
-	MergedAt                        *time.Time
-}
-
-func fromAPI(m *gl.BasicMergeRequest) MergeRequest {
-	out := MergeRequest{
+func fromAPI(m *gl.BasicMergeRequest) gitops.MergeRequest {
+	out := gitops.MergeRequest{
 		IID:             int(m.IID),
 		ProjectID:       int(m.ProjectID),
 		State:           m.State,
@@ -51,15 +35,15 @@ func fromAPI(m *gl.BasicMergeRequest) MergeRequest {
 }
 
 // MergeRequest returns the MR with its approvers (GET .../merge_requests/:iid and .../approvals).
-func (c *Client) MergeRequest(ctx context.Context, project string, iid int) (MergeRequest, error) {
+func (c *Client) MergeRequest(ctx context.Context, project string, iid int) (gitops.MergeRequest, error) {
 	m, _, err := c.api.MergeRequests.GetMergeRequest(project, int64(iid), nil, gl.WithContext(ctx))
 	if err != nil {
-		return MergeRequest{}, c.wrap("get merge request "+ref(project, iid), err)
+		return gitops.MergeRequest{}, c.wrap("get merge request "+ref(project, iid), err)
 	}
 	out := fromAPI(&m.BasicMergeRequest)
 	a, _, err := c.api.MergeRequestApprovals.GetConfiguration(project, int64(iid), gl.WithContext(ctx))
 	if err != nil {
-		return MergeRequest{}, c.wrap("get approvals of "+ref(project, iid), err)
+		return gitops.MergeRequest{}, c.wrap("get approvals of "+ref(project, iid), err)
 	}
 	for _, u := range a.ApprovedBy {
 		if u != nil && u.User != nil {
@@ -72,7 +56,7 @@ func (c *Client) MergeRequest(ctx context.Context, project string, iid int) (Mer
 // UpdatedMergeRequests lists the project's MRs in any state updated at or after since, oldest update
 // first, across all pages. since is sent with second precision, so MRs updated in the second before it
 // may come back too. ApprovedBy is left empty: call MergeRequest for it.
-func (c *Client) UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]MergeRequest, error) {
+func (c *Client) UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]gitops.MergeRequest, error) {
 	opt := &gl.ListProjectMergeRequestsOptions{
 		State:   gl.Ptr("all"),
 		OrderBy: gl.Ptr("updated_at"),
@@ -82,7 +66,7 @@ func (c *Client) UpdatedMergeRequests(ctx context.Context, project string, since
 		s := since.UTC().Truncate(time.Second)
 		opt.UpdatedAfter = &s
 	}
-	var out []MergeRequest
+	var out []gitops.MergeRequest
 	err := eachPage(c.perPage, func(lo gl.ListOptions) ([]*gl.BasicMergeRequest, *gl.Response, error) {
 		opt.ListOptions = lo
 		return c.api.MergeRequests.ListProjectMergeRequests(project, opt, gl.WithContext(ctx))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 func TestMergeRequest(t *testing.T) {
@@ -29,7 +30,7 @@ func TestMergeRequest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("MergeRequest: %v", err)
 		}
-		want := MergeRequest{
+		want := gitops.MergeRequest{
 			IID: iid, ProjectID: pid, State: "opened", HeadSHA: "head2", TargetBranch: "main",
 			Author: "alice", Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
 			WebURL: webURL, UpdatedAt: pushed,
@@ -46,7 +47,7 @@ func TestMergeRequest(t *testing.T) {
 		if err != nil {
 			t.Fatalf("MergeRequest: %v", err)
 		}
-		want := MergeRequest{
+		want := gitops.MergeRequest{
 			IID: iid, ProjectID: pid, State: "merged", HeadSHA: "head2", TargetBranch: "main",
 			MergeCommitSHA: "merge1", SquashCommitSHA: "squash1",
 			Author: "alice", Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},

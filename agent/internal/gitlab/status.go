@@ -7,27 +7,11 @@ import (
 	"strings"
 
 	gl "gitlab.com/gitlab-org/api/client-go"
-)
-
-// Commit status states GitLab accepts.
-const (
-	StatePending  = "pending"
-	StateRunning  = "running"
-	StateSuccess  = "success"
-	StateFailed   = "failed"
-	StateCanceled = "canceled"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 // maxDescription is how many characters of a status description are sent.
-const maxDescription = 255
-
-// Status is a commit status. Name tells statuses of one commit apart (e.g. "gitops/plan"); State is one of
-// the State constants; Description is cut to 255 characters; Ref, when set, names the branch the status
-// belongs to (GitLab picks one containing the commit otherwise).
-type Status struct {
-	Name, State, Description, TargetURL string
-	Ref                                 string
-}
+const maxDescription = gitops.MaxStatusDescription
 
 // SetStatus sets the status named s.Name on the commit sha (POST /projects/:id/statuses/:sha).
 //
@@ -35,20 +19,20 @@ type Status struct {
 // and "pending" on a pending one (400 "Cannot transition status via :run from :running"), after saving
 // the new description and URL, so SetStatus treats that answer as done. Retried jobs may thus report
 // "running" again freely.
-func (c *Client) SetStatus(ctx context.Context, project, sha string, s Status) error {
+func (c *Client) SetStatus(ctx context.Context, project, sha string, s gitops.Status) error {
 	op := fmt.Sprintf("set status %q on %s@%s", s.Name, project, sha)
 	var transition string
 	switch s.State {
-	case StatePending:
+	case gitops.StatusPending:
 		transition = "Cannot transition status via :enqueue from :pending"
-	case StateRunning:
+	case gitops.StatusRunning:
 		transition = "Cannot transition status via :run from :running"
-	case StateSuccess, StateFailed, StateCanceled:
+	case gitops.StatusSuccess, gitops.StatusFailed, gitops.StatusCanceled:
 	default:
 		return fmt.Errorf("gitlab: %s: unknown state %q", op, s.State)
 	}
 	opt := &gl.SetCommitStatusOptions{
-		State:       gl.BuildStateValue(s.State),
+		State:       gl.BuildStateValue(string(s.State)),
 		Description: gl.Ptr(cut(s.Description, maxDescription)),
 	}
 	if s.Name != "" {
@@ -56,9 +40,6 @@ func (c *Client) SetStatus(ctx context.Context, project, sha string, s Status) e
 	}
 	if s.TargetURL != "" {
 		opt.TargetURL = gl.Ptr(s.TargetURL)
-	}
-	if s.Ref != "" {
-		opt.Ref = gl.Ptr(s.Ref)
 	}
 	_, _, err := c.api.Commits.SetCommitStatus(project, sha, opt, gl.WithContext(ctx))
 	err = c.wrap(op, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 func TestSetStatus(t *testing.T) {
@@ -63,7 +64,7 @@ func TestSetStatus(t *testing.T) {
 			srv.Commit("g/app", "sha1", map[string]string{"f": ""})
 			for _, s := range tt.steps {
 				err := c.SetStatus(context.Background(), "g/app", "sha1",
-					Status{Name: "gitops/plan", State: s.state, Description: s.description, TargetURL: "https://agent.example.com/runs/1"})
+					gitops.Status{Name: "gitops/plan", State: gitops.StatusState(s.state), Description: s.description, TargetURL: "https://agent.example.com/runs/1"})
 				if (err != nil) != s.wantErr {
 					t.Fatalf("SetStatus(%s) error = %v, want error %v", s.state, err, s.wantErr)
 				}
@@ -101,7 +102,7 @@ func TestSetStatusCutsDescription(t *testing.T) {
 	srv.AddProject("g/app")
 	srv.Commit("g/app", "sha1", nil)
 	long := strings.Repeat("ü", 300)
-	if err := c.SetStatus(context.Background(), "g/app", "sha1", Status{Name: "gitops/plan", State: StateFailed, Description: long}); err != nil {
+	if err := c.SetStatus(context.Background(), "g/app", "sha1", gitops.Status{Name: "gitops/plan", State: gitops.StatusFailed, Description: long}); err != nil {
 		t.Fatal(err)
 	}
 	got := srv.Statuses("g/app", "sha1")[0].Description
@@ -115,10 +116,10 @@ func TestSetStatusKeepsNamesApart(t *testing.T) {
 	srv.AddProject("g/app")
 	srv.Commit("g/app", "m1", nil)
 	ctx := context.Background()
-	for _, s := range []Status{
-		{Name: "gitops/apply: dev", State: StateSuccess},
-		{Name: "gitops/apply: prod", State: StateRunning},
-		{Name: "gitops/apply: dev", State: StateRunning},
+	for _, s := range []gitops.Status{
+		{Name: "gitops/apply: dev", State: gitops.StatusSuccess},
+		{Name: "gitops/apply: prod", State: gitops.StatusRunning},
+		{Name: "gitops/apply: dev", State: gitops.StatusRunning},
 	} {
 		if err := c.SetStatus(ctx, "g/app", "m1", s); err != nil {
 			t.Fatal(err)
@@ -137,7 +138,7 @@ func TestSetStatusKeepsNamesApart(t *testing.T) {
 func TestSetStatusOnUnknownCommit(t *testing.T) {
 	c, srv := newClient(t)
 	srv.AddProject("g/app")
-	err := c.SetStatus(context.Background(), "g/app", "nope", Status{Name: "gitops/plan", State: StateRunning})
+	err := c.SetStatus(context.Background(), "g/app", "nope", gitops.Status{Name: "gitops/plan", State: gitops.StatusRunning})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("error = %v, want ErrNotFound", err)
 	}

@@ -96,19 +96,13 @@ type Finding struct {
 	File     string // the policy file the rule lives in
 }
 
-// MergeRequest is what policies may know of the merge request a plan belongs to.
-type MergeRequest struct {
-	IID        int
-	Author     string
-	Labels     []string
-	ApprovedBy []string
-}
-
 // PolicyContext is handed to policies next to the plan, as data.gitops.
 type PolicyContext struct {
-	Project      string
-	Stack        string
-	Stage        string
+	Project string
+	Stack   string
+	Stage   string
+	// MergeRequest is the merge request the plan belongs to; policies see its iid, author, labels and
+	// approvers only.
 	MergeRequest MergeRequest
 	// PlanMatchesReview is set at promotion time: whether the plan applied is the one reviewed on the MR.
 	PlanMatchesReview *bool

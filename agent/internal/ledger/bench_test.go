@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 // BenchmarkRecordRun measures recording one apply (StartRun, then FinishRun as applied) against a reference
@@ -20,11 +22,11 @@ func BenchmarkRecordRun(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				start := time.Now()
-				id, err := l.StartRun(ctx, Run{Project: "bench/ledger", MR: i, Commit: commitA, Stack: "api", Stage: "dev"})
+				id, err := l.StartRun(ctx, gitops.Run{Project: "bench/ledger", MR: i, Commit: commitA, Stack: "api", Stage: "dev"})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if err := l.FinishRun(ctx, id, StateApplied, "No changes.", ""); err != nil {
+				if err := l.FinishRun(ctx, id, gitops.RunApplied, "No changes.", ""); err != nil {
 					b.Fatal(err)
 				}
 				ledgerTime += time.Since(start)
@@ -52,7 +54,7 @@ func rawRecord(b *testing.B, l *Ledger, mr int) {
 	if err := tx.QueryRowContext(ctx, `INSERT INTO gitops_runs
 		(project, mr, commit_sha, stack, stage, kind, state, summary, error, started_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		"bench/raw", mr, commitA, "api", "dev", KindApply, StatePlanning, "", "", at).Scan(&id); err != nil {
+		"bench/raw", mr, commitA, "api", "dev", gitops.RunApply, gitops.RunPlanning, "", "", at).Scan(&id); err != nil {
 		b.Fatal(err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -63,7 +65,7 @@ func rawRecord(b *testing.B, l *Ledger, mr int) {
 		b.Fatal(err)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE gitops_runs SET state = $1, summary = $2, finished_at = $3 WHERE id = $4`,
-		StateApplied, "No changes.", at, id); err != nil {
+		gitops.RunApplied, "No changes.", at, id); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO gitops_live (project, stack, stage, commit_sha, mr, run_id, applied_at)

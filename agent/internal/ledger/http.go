@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rs/zerolog"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 // History limits of GET /api/v1/deployments.
@@ -20,9 +21,9 @@ const (
 
 // Deployments is the JSON body of GET /api/v1/deployments: what is live in a project and its latest runs.
 type Deployments struct {
-	Project string `json:"project"`
-	Live    []Live `json:"live"`
-	History []Run  `json:"history"`
+	Project string        `json:"project"`
+	Live    []gitops.Live `json:"live"`
+	History []gitops.Run  `json:"history"`
 }
 
 // Query is a parsed deployments request.
@@ -78,7 +79,7 @@ func (l *Ledger) Handler(log *zerolog.Logger) http.Handler {
 		}
 		live, err := l.Live(r.Context(), q.Project)
 		if err == nil {
-			var history []Run
+			var history []gitops.Run
 			history, err = l.History(r.Context(), q.Project, q.Limit)
 			if err == nil {
 				writeJSON(w, http.StatusOK, Deployments{Project: q.Project, Live: live, History: history})

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/rs/zerolog"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 func TestHandler(t *testing.T) {
@@ -20,20 +21,20 @@ func TestHandler(t *testing.T) {
 			l := b.open(t)
 			var ids []int64
 			for i, stage := range []string{"dev", "staging", "prod"} {
-				id := startRun(t, l, Run{Project: "group/app", MR: 5, Commit: commitA, Stack: "api", Stage: stage})
-				state := StateApplied
+				id := startRun(t, l, gitops.Run{Project: "group/app", MR: 5, Commit: commitA, Stack: "api", Stage: stage})
+				state := gitops.RunApplied
 				if i == 2 {
-					state = StateFailed
+					state = gitops.RunFailed
 				}
 				finishRun(t, l, id, state, "No changes.", "")
 				ids = append(ids, id)
 			}
-			run := func(i int, state string) Run {
+			run := func(i int, state gitops.RunState) gitops.Run {
 				stage := []string{"dev", "staging", "prod"}[i]
-				return Run{ID: ids[i], Project: "group/app", MR: 5, Commit: commitA, Stack: "api", Stage: stage,
-					Kind: KindApply, State: state, Summary: "No changes."}
+				return gitops.Run{ID: ids[i], Project: "group/app", MR: 5, Commit: commitA, Stack: "api", Stage: stage,
+					Kind: gitops.RunApply, State: state, Summary: "No changes."}
 			}
-			live := []Live{
+			live := []gitops.Live{
 				{Stack: "api", Stage: "dev", Commit: commitA, MR: 5},
 				{Stack: "api", Stage: "staging", Commit: commitA, MR: 5},
 			}
@@ -50,17 +51,17 @@ func TestHandler(t *testing.T) {
 			}{
 				{name: "all", query: "project=group%2Fapp", wantStatus: 200, want: &Deployments{
 					Project: "group/app", Live: live,
-					History: []Run{run(2, StateFailed), run(1, StateApplied), run(0, StateApplied)},
+					History: []gitops.Run{run(2, gitops.RunFailed), run(1, gitops.RunApplied), run(0, gitops.RunApplied)},
 				}},
 				{name: "limit", query: "project=group/app&limit=1", wantStatus: 200, want: &Deployments{
-					Project: "group/app", Live: live, History: []Run{run(2, StateFailed)},
+					Project: "group/app", Live: live, History: []gitops.Run{run(2, gitops.RunFailed)},
 				}},
 				{name: "limit above max is lowered", query: "project=group/app&limit=100000", wantStatus: 200, want: &Deployments{
 					Project: "group/app", Live: live,
-					History: []Run{run(2, StateFailed), run(1, StateApplied), run(0, StateApplied)},
+					History: []gitops.Run{run(2, gitops.RunFailed), run(1, gitops.RunApplied), run(0, gitops.RunApplied)},
 				}},
 				{name: "unknown project", query: "project=nobody/here", wantStatus: 200, want: &Deployments{
-					Project: "nobody/here", Live: []Live{}, History: []Run{},
+					Project: "nobody/here", Live: []gitops.Live{}, History: []gitops.Run{},
 				}},
 				{name: "no project", query: "", wantStatus: 400, wantError: "missing query parameter: project"},
 				{name: "empty project", query: "project=", wantStatus: 400, wantError: "missing query parameter: project"},
@@ -97,7 +98,7 @@ func TestHandler(t *testing.T) {
 						if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
 							t.Fatalf("decode: %v", err)
 						}
-						if diff := cmp.Diff(*c.want, got, ignoreTimes, cmpopts.IgnoreFields(Live{}, "AppliedAt")); diff != "" {
+						if diff := cmp.Diff(*c.want, got, ignoreTimes, cmpopts.IgnoreFields(gitops.Live{}, "AppliedAt")); diff != "" {
 							t.Errorf("body (-want +got):\n%s", diff)
 						}
 						return
@@ -117,9 +118,9 @@ func TestHandler(t *testing.T) {
 
 func TestHandlerJSONShape(t *testing.T) {
 	l := openLedger(t, "", t.TempDir())
-	id := startRun(t, l, Run{Project: "g/p", MR: 2, Commit: commitA, Stack: "api", Stage: "dev"})
-	unfinishedID := startRun(t, l, Run{Project: "g/p", MR: 2, Commit: commitA, Stack: "api", Stage: "prod"})
-	finishRun(t, l, id, StateApplied, "No changes.", "")
+	id := startRun(t, l, gitops.Run{Project: "g/p", MR: 2, Commit: commitA, Stack: "api", Stage: "dev"})
+	unfinishedID := startRun(t, l, gitops.Run{Project: "g/p", MR: 2, Commit: commitA, Stack: "api", Stage: "prod"})
+	finishRun(t, l, id, gitops.RunApplied, "No changes.", "")
 	rec := httptest.NewRecorder()
 	l.Handler(nil).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/deployments?project=g/p", nil))
 	var body map[string]any

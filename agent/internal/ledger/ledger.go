@@ -19,24 +19,12 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
-)
-
-// Run kinds.
-const KindApply = "apply"
-
-// Run states. Planning and applying are the states of an unfinished run; the others are final.
-const (
-	StatePlanning = "planning"
-	StateApplying = "applying"
-	StateApplied  = "applied"
-	StateFailed   = "failed"
-	StateSkipped  = "skipped"
 )
 
 // Limits on what a run records. Identifiers longer than these are refused; a longer summary or error is cut
@@ -53,31 +41,6 @@ const interruptedError = "interrupted: the agent stopped before the run finished
 
 // ErrNoRun is returned by SetState and FinishRun when no unfinished run has the given id.
 var ErrNoRun = errors.New("no unfinished run with this id")
-
-// Run is one apply of a stack in a stage for a commit.
-type Run struct {
-	ID         int64      `json:"id"`
-	Project    string     `json:"project"`
-	MR         int        `json:"mr"`
-	Commit     string     `json:"commit"`
-	Stack      string     `json:"stack"`
-	Stage      string     `json:"stage"`
-	Kind       string     `json:"kind"`
-	State      string     `json:"state"`
-	Summary    string     `json:"summary"`
-	Error      string     `json:"error,omitempty"`
-	StartedAt  time.Time  `json:"started_at"`
-	FinishedAt *time.Time `json:"finished_at,omitempty"` // nil while the run is unfinished
-}
-
-// Live is the commit live in one stack and stage: the commit of its last applied run.
-type Live struct {
-	Stack     string    `json:"stack"`
-	Stage     string    `json:"stage"`
-	Commit    string    `json:"commit"`
-	MR        int       `json:"mr"`
-	AppliedAt time.Time `json:"applied_at"`
-}
 
 // Ledger is the deployments ledger. It is safe for concurrent use.
 type Ledger struct {
@@ -150,12 +113,12 @@ func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) 
 // (it must be an unfinished state), r.StartedAt to now; r.ID and r.FinishedAt are ignored. Any unfinished
 // run of the same project, stack, stage and kind is closed first as failed (interrupted): the caller holds
 // the lock of that target, so such a run cannot still be going.
-func (l *Ledger) StartRun(ctx context.Context, r Run) (id int64, err error) {
+func (l *Ledger) StartRun(ctx context.Context, r gitops.Run) (id int64, err error) {
 	if r.Kind == "" {
-		r.Kind = KindApply
+		r.Kind = gitops.RunApply
 	}
 	if r.State == "" {
-		r.State = StatePlanning
+		r.State = gitops.RunPlanning
 	}
 	if r.StartedAt.IsZero() {
 		r.StartedAt = now()
@@ -176,7 +139,7 @@ func (l *Ledger) StartRun(ctx context.Context, r Run) (id int64, err error) {
 	}()
 	if _, err := tx.ExecContext(ctx, `UPDATE gitops_runs SET state = $1, error = $2, finished_at = $3
 		WHERE project = $4 AND stack = $5 AND stage = $6 AND kind = $7 AND finished_at IS NULL`,
-		StateFailed, interruptedError, r.StartedAt.UTC(), r.Project, r.Stack, r.Stage, r.Kind); err != nil {
+		gitops.RunFailed, interruptedError, r.StartedAt.UTC(), r.Project, r.Stack, r.Stage, r.Kind); err != nil {
 		return 0, fmt.Errorf("start run: close interrupted runs: %w", err)
 	}
 	if err := tx.QueryRowContext(ctx, `INSERT INTO gitops_runs
@@ -194,9 +157,9 @@ func (l *Ledger) StartRun(ctx context.Context, r Run) (id int64, err error) {
 
 // SetState moves an unfinished run to another unfinished state (planning → applying). It returns ErrNoRun
 // when the run does not exist or has finished.
-func (l *Ledger) SetState(ctx context.Context, id int64, state string) error {
-	if !unfinished(state) {
-		return fmt.Errorf("set run state: %q is not an unfinished state (%s, %s)", state, StatePlanning, StateApplying)
+func (l *Ledger) SetState(ctx context.Context, id int64, state gitops.RunState) error {
+	if !state.Unfinished() {
+		return fmt.Errorf("set run state: %q is not an unfinished state (%s, %s)", state, gitops.RunPlanning, gitops.RunApplying)
 	}
 	res, err := l.db.ExecContext(ctx, `UPDATE gitops_runs SET state = $1 WHERE id = $2 AND finished_at IS NULL`, state, id)
 	if err != nil {
@@ -208,9 +171,9 @@ func (l *Ledger) SetState(ctx context.Context, id int64, state string) error {
 // FinishRun records the outcome of an unfinished run: state is applied, failed or skipped; summary and
 // errText are cut to the ledger's limits. An applied run becomes the live commit of its (project, stack,
 // stage), in the same transaction. It returns ErrNoRun when the run does not exist or already finished.
-func (l *Ledger) FinishRun(ctx context.Context, id int64, state, summary, errText string) (err error) {
-	if unfinished(state) || !knownState(state) {
-		return fmt.Errorf("finish run: %q is not a final state (%s, %s, %s)", state, StateApplied, StateFailed, StateSkipped)
+func (l *Ledger) FinishRun(ctx context.Context, id int64, state gitops.RunState, summary, errText string) (err error) {
+	if state.Unfinished() || !state.Known() {
+		return fmt.Errorf("finish run: %q is not a final state (%s, %s, %s)", state, gitops.RunApplied, gitops.RunFailed, gitops.RunSkipped)
 	}
 	at := now()
 	tx, err := l.db.BeginTx(ctx, nil)
@@ -231,7 +194,7 @@ func (l *Ledger) FinishRun(ctx context.Context, id int64, state, summary, errTex
 	if err := oneRow(res, id); err != nil {
 		return err
 	}
-	if state == StateApplied {
+	if state == gitops.RunApplied {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO gitops_live (project, stack, stage, commit_sha, mr, run_id, applied_at)
 			SELECT project, stack, stage, commit_sha, mr, id, $1 FROM gitops_runs WHERE id = $2
 			ON CONFLICT (project, stack, stage) DO UPDATE SET
@@ -248,16 +211,16 @@ func (l *Ledger) FinishRun(ctx context.Context, id int64, state, summary, errTex
 
 // Live returns the commit live per (stack, stage) of project, ordered by stack then stage; empty when the
 // project has never been applied.
-func (l *Ledger) Live(ctx context.Context, project string) ([]Live, error) {
+func (l *Ledger) Live(ctx context.Context, project string) ([]gitops.Live, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT stack, stage, commit_sha, mr, applied_at FROM gitops_live
 		WHERE project = $1 ORDER BY stack, stage`, project)
 	if err != nil {
 		return nil, fmt.Errorf("read live commits: %w", err)
 	}
 	defer rows.Close()
-	out := []Live{}
+	out := []gitops.Live{}
 	for rows.Next() {
-		var v Live
+		var v gitops.Live
 		if err := rows.Scan(&v.Stack, &v.Stage, &v.Commit, &v.MR, &v.AppliedAt); err != nil {
 			return nil, fmt.Errorf("read live commits: %w", err)
 		}
@@ -271,8 +234,8 @@ func (l *Ledger) Live(ctx context.Context, project string) ([]Live, error) {
 }
 
 // History returns project's runs, newest first, at most limit of them (limit < 1 means none).
-func (l *Ledger) History(ctx context.Context, project string, limit int) ([]Run, error) {
-	out := []Run{}
+func (l *Ledger) History(ctx context.Context, project string, limit int) ([]gitops.Run, error) {
+	out := []gitops.Run{}
 	if limit < 1 {
 		return out, nil
 	}
@@ -283,7 +246,7 @@ func (l *Ledger) History(ctx context.Context, project string, limit int) ([]Run,
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r Run
+		var r gitops.Run
 		var finished sql.NullTime
 		if err := rows.Scan(&r.ID, &r.Project, &r.MR, &r.Commit, &r.Stack, &r.Stage, &r.Kind, &r.State,
 			&r.Summary, &r.Error, &r.StartedAt, &finished); err != nil {
@@ -328,14 +291,14 @@ func (l *Ledger) Projects(ctx context.Context) ([]string, error) {
 func (l *Ledger) Applied(ctx context.Context, project, commit, stack, stage string) (bool, error) {
 	var n int
 	err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM gitops_runs WHERE project = $1 AND stack = $2 AND stage = $3
-		AND commit_sha = $4 AND state = $5`, project, stack, stage, commit, StateApplied).Scan(&n)
+		AND commit_sha = $4 AND state = $5`, project, stack, stage, commit, gitops.RunApplied).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("look up applied run: %w", err)
 	}
 	return n > 0, nil
 }
 
-func validateStart(r Run) error {
+func validateStart(r gitops.Run) error {
 	for _, f := range []struct{ name, value string }{{"project", r.Project}, {"stack", r.Stack}, {"stage", r.Stage}} {
 		if f.value == "" || len(f.value) > maxName || !utf8.ValidString(f.value) {
 			return fmt.Errorf("start run: %s must be 1 to %d bytes of UTF-8", f.name, maxName)
@@ -347,23 +310,13 @@ func validateStart(r Run) error {
 	if r.MR < 0 {
 		return errors.New("start run: merge request iid must not be negative")
 	}
-	if r.Kind != KindApply {
+	if r.Kind != gitops.RunApply {
 		return fmt.Errorf("start run: unknown kind %q", r.Kind)
 	}
-	if !unfinished(r.State) {
-		return fmt.Errorf("start run: %q is not an unfinished state (%s, %s)", r.State, StatePlanning, StateApplying)
+	if !r.State.Unfinished() {
+		return fmt.Errorf("start run: %q is not an unfinished state (%s, %s)", r.State, gitops.RunPlanning, gitops.RunApplying)
 	}
 	return nil
-}
-
-func unfinished(state string) bool { return state == StatePlanning || state == StateApplying }
-
-func knownState(state string) bool {
-	switch state {
-	case StatePlanning, StateApplying, StateApplied, StateFailed, StateSkipped:
-		return true
-	}
-	return false
 }
 
 func oneRow(res sql.Result, id int64) error {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
@@ -58,7 +59,7 @@ func openLedger(t testing.TB, databaseURL, dataDir string) *Ledger {
 	return l
 }
 
-func startRun(t testing.TB, l *Ledger, r Run) int64 {
+func startRun(t testing.TB, l *Ledger, r gitops.Run) int64 {
 	t.Helper()
 	id, err := l.StartRun(context.Background(), r)
 	if err != nil {
@@ -67,7 +68,7 @@ func startRun(t testing.TB, l *Ledger, r Run) int64 {
 	return id
 }
 
-func finishRun(t testing.TB, l *Ledger, id int64, state, summary, errText string) {
+func finishRun(t testing.TB, l *Ledger, id int64, state gitops.RunState, summary, errText string) {
 	t.Helper()
 	if err := l.FinishRun(context.Background(), id, state, summary, errText); err != nil {
 		t.Fatalf("FinishRun(%d, %s): %v", id, state, err)
@@ -75,7 +76,7 @@ func finishRun(t testing.TB, l *Ledger, id int64, state, summary, errText string
 }
 
 // ignoreTimes compares runs and live rows without their clock readings, which the tests check separately.
-var ignoreTimes = cmpopts.IgnoreFields(Run{}, "StartedAt", "FinishedAt")
+var ignoreTimes = cmpopts.IgnoreFields(gitops.Run{}, "StartedAt", "FinishedAt")
 
 func TestPromotionRecordsHistoryAndLive(t *testing.T) {
 	for _, b := range backends(t) {
@@ -86,31 +87,31 @@ func TestPromotionRecordsHistoryAndLive(t *testing.T) {
 
 			// MR !7 applies commit A to platform in dev and staging; MR !8 then applies B to dev, and its
 			// staging run fails.
-			devA := startRun(t, l, Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev"})
-			if err := l.SetState(ctx, devA, StateApplying); err != nil {
+			devA := startRun(t, l, gitops.Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev"})
+			if err := l.SetState(ctx, devA, gitops.RunApplying); err != nil {
 				t.Fatalf("SetState: %v", err)
 			}
-			finishRun(t, l, devA, StateApplied, "Plan: 1 to add, 0 to change, 0 to destroy.", "")
-			stagingA := startRun(t, l, Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging"})
-			finishRun(t, l, stagingA, StateApplied, "No changes.", "")
-			devB := startRun(t, l, Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev"})
-			finishRun(t, l, devB, StateApplied, "Plan: 0 to add, 1 to change, 0 to destroy.", "")
-			stagingB := startRun(t, l, Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging"})
-			finishRun(t, l, stagingB, StateFailed, "", "Error: creating thing: AccessDenied")
-			skipped := startRun(t, l, Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod"})
-			finishRun(t, l, skipped, StateSkipped, "", "")
-			other := startRun(t, l, Run{Project: "other/svc", MR: 1, Commit: commitA, Stack: "api", Stage: "dev"})
-			finishRun(t, l, other, StateApplied, "No changes.", "")
+			finishRun(t, l, devA, gitops.RunApplied, "Plan: 1 to add, 0 to change, 0 to destroy.", "")
+			stagingA := startRun(t, l, gitops.Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging"})
+			finishRun(t, l, stagingA, gitops.RunApplied, "No changes.", "")
+			devB := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev"})
+			finishRun(t, l, devB, gitops.RunApplied, "Plan: 0 to add, 1 to change, 0 to destroy.", "")
+			stagingB := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging"})
+			finishRun(t, l, stagingB, gitops.RunFailed, "", "Error: creating thing: AccessDenied")
+			skipped := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod"})
+			finishRun(t, l, skipped, gitops.RunSkipped, "", "")
+			other := startRun(t, l, gitops.Run{Project: "other/svc", MR: 1, Commit: commitA, Stack: "api", Stage: "dev"})
+			finishRun(t, l, other, gitops.RunApplied, "No changes.", "")
 
 			live, err := l.Live(ctx, "group/app")
 			if err != nil {
 				t.Fatalf("Live: %v", err)
 			}
-			wantLive := []Live{
+			wantLive := []gitops.Live{
 				{Stack: "platform", Stage: "dev", Commit: commitB, MR: 8},
 				{Stack: "platform", Stage: "staging", Commit: commitA, MR: 7},
 			}
-			if diff := cmp.Diff(wantLive, live, cmpopts.IgnoreFields(Live{}, "AppliedAt")); diff != "" {
+			if diff := cmp.Diff(wantLive, live, cmpopts.IgnoreFields(gitops.Live{}, "AppliedAt")); diff != "" {
 				t.Errorf("Live (-want +got):\n%s", diff)
 			}
 			for _, v := range live {
@@ -123,12 +124,12 @@ func TestPromotionRecordsHistoryAndLive(t *testing.T) {
 			if err != nil {
 				t.Fatalf("History: %v", err)
 			}
-			wantHistory := []Run{
-				{ID: skipped, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod", Kind: KindApply, State: StateSkipped},
-				{ID: stagingB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging", Kind: KindApply, State: StateFailed, Error: "Error: creating thing: AccessDenied"},
-				{ID: devB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev", Kind: KindApply, State: StateApplied, Summary: "Plan: 0 to add, 1 to change, 0 to destroy."},
-				{ID: stagingA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging", Kind: KindApply, State: StateApplied, Summary: "No changes."},
-				{ID: devA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev", Kind: KindApply, State: StateApplied, Summary: "Plan: 1 to add, 0 to change, 0 to destroy."},
+			wantHistory := []gitops.Run{
+				{ID: skipped, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod", Kind: gitops.RunApply, State: gitops.RunSkipped},
+				{ID: stagingB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunFailed, Error: "Error: creating thing: AccessDenied"},
+				{ID: devB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "Plan: 0 to add, 1 to change, 0 to destroy."},
+				{ID: stagingA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "No changes."},
+				{ID: devA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "Plan: 1 to add, 0 to change, 0 to destroy."},
 			}
 			if diff := cmp.Diff(wantHistory, history, ignoreTimes); diff != "" {
 				t.Errorf("History (-want +got):\n%s", diff)
@@ -159,8 +160,8 @@ func TestPromotionRecordsHistoryAndLive(t *testing.T) {
 			if err != nil {
 				t.Fatalf("AllLive: %v", err)
 			}
-			wantAll := map[string][]Live{"group/app": wantLive, "other/svc": {{Stack: "api", Stage: "dev", Commit: commitA, MR: 1}}}
-			if diff := cmp.Diff(wantAll, all, cmpopts.IgnoreFields(Live{}, "AppliedAt")); diff != "" {
+			wantAll := map[string][]gitops.Live{"group/app": wantLive, "other/svc": {{Stack: "api", Stage: "dev", Commit: commitA, MR: 1}}}
+			if diff := cmp.Diff(wantAll, all, cmpopts.IgnoreFields(gitops.Live{}, "AppliedAt")); diff != "" {
 				t.Errorf("AllLive (-want +got):\n%s", diff)
 			}
 
@@ -193,10 +194,10 @@ func TestRestartClosesInterruptedRun(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			first := b.open(t)
-			done := startRun(t, first, Run{Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "dev"})
-			finishRun(t, first, done, StateApplied, "No changes.", "")
+			done := startRun(t, first, gitops.Run{Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "dev"})
+			finishRun(t, first, done, gitops.RunApplied, "No changes.", "")
 			// The agent dies while applying staging: the run never finishes.
-			interrupted := startRun(t, first, Run{Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging", State: StateApplying})
+			interrupted := startRun(t, first, gitops.Run{Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging", State: gitops.RunApplying})
 			first.Close()
 
 			// After the restart (or on another replica), the promotion resumes: dev is done, staging runs again.
@@ -207,17 +208,17 @@ func TestRestartClosesInterruptedRun(t *testing.T) {
 			if ok, err := second.Applied(ctx, "p", commitA, "api", "staging"); err != nil || ok {
 				t.Fatalf("Applied(staging) = %v, %v; want false", ok, err)
 			}
-			again := startRun(t, second, Run{Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging"})
-			finishRun(t, second, again, StateApplied, "No changes.", "")
+			again := startRun(t, second, gitops.Run{Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging"})
+			finishRun(t, second, again, gitops.RunApplied, "No changes.", "")
 
 			history, err := second.History(ctx, "p", 10)
 			if err != nil {
 				t.Fatalf("History: %v", err)
 			}
-			want := []Run{
-				{ID: again, Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging", Kind: KindApply, State: StateApplied, Summary: "No changes."},
-				{ID: interrupted, Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging", Kind: KindApply, State: StateFailed, Error: interruptedError},
-				{ID: done, Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "dev", Kind: KindApply, State: StateApplied, Summary: "No changes."},
+			want := []gitops.Run{
+				{ID: again, Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "No changes."},
+				{ID: interrupted, Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunFailed, Error: interruptedError},
+				{ID: done, Project: "p", MR: 3, Commit: commitA, Stack: "api", Stage: "dev", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "No changes."},
 			}
 			if diff := cmp.Diff(want, history, ignoreTimes); diff != "" {
 				t.Errorf("History (-want +got):\n%s", diff)
@@ -225,7 +226,7 @@ func TestRestartClosesInterruptedRun(t *testing.T) {
 			if history[1].FinishedAt == nil {
 				t.Errorf("interrupted run has no finish time")
 			}
-			if err := second.FinishRun(ctx, interrupted, StateApplied, "", ""); !errors.Is(err, ErrNoRun) {
+			if err := second.FinishRun(ctx, interrupted, gitops.RunApplied, "", ""); !errors.Is(err, ErrNoRun) {
 				t.Errorf("FinishRun on the interrupted run = %v, want ErrNoRun", err)
 			}
 		})
@@ -237,21 +238,21 @@ func TestRunStateErrors(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			l := b.open(t)
-			id := startRun(t, l, Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
+			id := startRun(t, l, gitops.Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
 			cases := []struct {
 				name    string
 				do      func() error
 				wantErr string
 				noRun   bool
 			}{
-				{"unknown id", func() error { return l.FinishRun(ctx, id+100, StateApplied, "", "") }, "", true},
-				{"unknown id set state", func() error { return l.SetState(ctx, id+100, StateApplying) }, "", true},
-				{"finish with unfinished state", func() error { return l.FinishRun(ctx, id, StateApplying, "", "") }, "not a final state", false},
+				{"unknown id", func() error { return l.FinishRun(ctx, id+100, gitops.RunApplied, "", "") }, "", true},
+				{"unknown id set state", func() error { return l.SetState(ctx, id+100, gitops.RunApplying) }, "", true},
+				{"finish with unfinished state", func() error { return l.FinishRun(ctx, id, gitops.RunApplying, "", "") }, "not a final state", false},
 				{"finish with unknown state", func() error { return l.FinishRun(ctx, id, "done", "", "") }, "not a final state", false},
-				{"set final state", func() error { return l.SetState(ctx, id, StateApplied) }, "not an unfinished state", false},
-				{"finish", func() error { return l.FinishRun(ctx, id, StateFailed, "", "boom") }, "", false},
-				{"finish twice", func() error { return l.FinishRun(ctx, id, StateApplied, "", "") }, "", true},
-				{"set state after finish", func() error { return l.SetState(ctx, id, StateApplying) }, "", true},
+				{"set final state", func() error { return l.SetState(ctx, id, gitops.RunApplied) }, "not an unfinished state", false},
+				{"finish", func() error { return l.FinishRun(ctx, id, gitops.RunFailed, "", "boom") }, "", false},
+				{"finish twice", func() error { return l.FinishRun(ctx, id, gitops.RunApplied, "", "") }, "", true},
+				{"set state after finish", func() error { return l.SetState(ctx, id, gitops.RunApplying) }, "", true},
 			}
 			for _, c := range cases {
 				err := c.do()
@@ -274,23 +275,23 @@ func TestRunStateErrors(t *testing.T) {
 
 func TestStartRunRefusesBadInput(t *testing.T) {
 	l := openLedger(t, "", t.TempDir())
-	valid := Run{Project: "g/p", Commit: commitA, Stack: "s", Stage: "dev"}
+	valid := gitops.Run{Project: "g/p", Commit: commitA, Stack: "s", Stage: "dev"}
 	cases := []struct {
 		name    string
-		edit    func(r *Run)
+		edit    func(r *gitops.Run)
 		wantErr string
 	}{
-		{"no project", func(r *Run) { r.Project = "" }, "project must be"},
-		{"long project", func(r *Run) { r.Project = strings.Repeat("a", 256) }, "project must be"},
-		{"invalid utf-8 stack", func(r *Run) { r.Stack = "\xff" }, "stack must be"},
-		{"no stage", func(r *Run) { r.Stage = "" }, "stage must be"},
-		{"no commit", func(r *Run) { r.Commit = "" }, "commit must be"},
-		{"uppercase commit", func(r *Run) { r.Commit = strings.ToUpper(commitA) }, "commit must be"},
-		{"long commit", func(r *Run) { r.Commit = strings.Repeat("a", 65) }, "commit must be"},
-		{"sql in commit", func(r *Run) { r.Commit = "a'; DROP TABLE gitops_runs; --" }, "commit must be"},
-		{"negative mr", func(r *Run) { r.MR = -1 }, "must not be negative"},
-		{"unknown kind", func(r *Run) { r.Kind = "destroy" }, "unknown kind"},
-		{"final state", func(r *Run) { r.State = StateApplied }, "not an unfinished state"},
+		{"no project", func(r *gitops.Run) { r.Project = "" }, "project must be"},
+		{"long project", func(r *gitops.Run) { r.Project = strings.Repeat("a", 256) }, "project must be"},
+		{"invalid utf-8 stack", func(r *gitops.Run) { r.Stack = "\xff" }, "stack must be"},
+		{"no stage", func(r *gitops.Run) { r.Stage = "" }, "stage must be"},
+		{"no commit", func(r *gitops.Run) { r.Commit = "" }, "commit must be"},
+		{"uppercase commit", func(r *gitops.Run) { r.Commit = strings.ToUpper(commitA) }, "commit must be"},
+		{"long commit", func(r *gitops.Run) { r.Commit = strings.Repeat("a", 65) }, "commit must be"},
+		{"sql in commit", func(r *gitops.Run) { r.Commit = "a'; DROP TABLE gitops_runs; --" }, "commit must be"},
+		{"negative mr", func(r *gitops.Run) { r.MR = -1 }, "must not be negative"},
+		{"unknown kind", func(r *gitops.Run) { r.Kind = "destroy" }, "unknown kind"},
+		{"final state", func(r *gitops.Run) { r.State = gitops.RunApplied }, "not an unfinished state"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -310,9 +311,9 @@ func TestStartRunRefusesBadInput(t *testing.T) {
 func TestFinishRunCutsLongText(t *testing.T) {
 	l := openLedger(t, "", t.TempDir())
 	ctx := context.Background()
-	id := startRun(t, l, Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
+	id := startRun(t, l, gitops.Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
 	longErr := strings.Repeat("é", maxError) + "\x00\xff"
-	finishRun(t, l, id, StateFailed, strings.Repeat("x", 5000), longErr)
+	finishRun(t, l, id, gitops.RunFailed, strings.Repeat("x", 5000), longErr)
 	history, err := l.History(ctx, "p", 1)
 	if err != nil || len(history) != 1 {
 		t.Fatalf("History = %v, %v", history, err)
@@ -354,8 +355,8 @@ func TestMigrations(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			ctx := context.Background()
 			l := b.open(t)
-			id := startRun(t, l, Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
-			finishRun(t, l, id, StateApplied, "", "")
+			id := startRun(t, l, gitops.Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
+			finishRun(t, l, id, gitops.RunApplied, "", "")
 			l.Close()
 
 			// Opening again keeps the data and applies nothing twice.
@@ -432,6 +433,6 @@ func TestReplicasMigrateTogether(t *testing.T) {
 		}
 	}
 	l := openLedger(t, url, "")
-	id := startRun(t, l, Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
-	finishRun(t, l, id, StateApplied, "", "")
+	id := startRun(t, l, gitops.Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
+	finishRun(t, l, id, gitops.RunApplied, "", "")
 }

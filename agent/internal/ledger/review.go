@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 // maxReviewChanges bounds what one review keeps; a plan with more changes is compared on its first ones.
@@ -15,7 +17,7 @@ const maxReviewChanges = 100_000
 // SaveReview keeps what the plan of stack × stage posted on merge request mr showed (one line per changed
 // resource, as the pipeline writes them), replacing the one saved before.
 func (l *Ledger) SaveReview(ctx context.Context, project string, mr int, stack, stage, commit string, changes []string) error {
-	if err := validateStart(Run{Project: project, MR: mr, Stack: stack, Stage: stage, Commit: commit, Kind: KindApply, State: StatePlanning}); err != nil {
+	if err := validateStart(gitops.Run{Project: project, MR: mr, Stack: stack, Stage: stage, Commit: commit, Kind: gitops.RunApply, State: gitops.RunPlanning}); err != nil {
 		return fmt.Errorf("save review: %w", err)
 	}
 	if len(changes) > maxReviewChanges {

@@ -10,6 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 // shortCommit is how many hex digits of a commit the status table shows, as GitLab does.
@@ -17,17 +19,17 @@ const shortCommit = 8
 
 // AllLive returns what is live in every project the ledger knows, keyed by project; for `gitops-agent
 // status` without a project.
-func (l *Ledger) AllLive(ctx context.Context) (map[string][]Live, error) {
+func (l *Ledger) AllLive(ctx context.Context) (map[string][]gitops.Live, error) {
 	rows, err := l.db.QueryContext(ctx, `SELECT project, stack, stage, commit_sha, mr, applied_at FROM gitops_live
 		ORDER BY project, stack, stage`)
 	if err != nil {
 		return nil, fmt.Errorf("read live commits: %w", err)
 	}
 	defer rows.Close()
-	out := map[string][]Live{}
+	out := map[string][]gitops.Live{}
 	for rows.Next() {
 		var project string
-		var v Live
+		var v gitops.Live
 		if err := rows.Scan(&project, &v.Stack, &v.Stage, &v.Commit, &v.MR, &v.AppliedAt); err != nil {
 			return nil, fmt.Errorf("read live commits: %w", err)
 		}
@@ -44,7 +46,7 @@ func (l *Ledger) AllLive(ctx context.Context) (map[string][]Live, error) {
 // COMMIT (its first 8 digits), MR (!iid, or - when unknown) and APPLIED (UTC). Projects are sorted, and
 // each project's rows keep the order given. Control characters in names are shown as '?' so that a
 // hostile name cannot drive the terminal. With nothing live it prints one line saying so.
-func WriteStatus(w io.Writer, live map[string][]Live) error {
+func WriteStatus(w io.Writer, live map[string][]gitops.Live) error {
 	projects := make([]string, 0, len(live))
 	for p, rows := range live {
 		if len(rows) > 0 {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -17,12 +18,12 @@ func TestWriteStatus(t *testing.T) {
 	at := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC)
 	cases := []struct {
 		name   string
-		live   map[string][]Live
+		live   map[string][]gitops.Live
 		golden string
 	}{
 		{name: "empty", live: nil, golden: "status-empty.golden"},
-		{name: "projects with nothing live", live: map[string][]Live{"g/p": {}}, golden: "status-empty.golden"},
-		{name: "two projects", golden: "status.golden", live: map[string][]Live{
+		{name: "projects with nothing live", live: map[string][]gitops.Live{"g/p": {}}, golden: "status-empty.golden"},
+		{name: "two projects", golden: "status.golden", live: map[string][]gitops.Live{
 			"zeta/svc": {{Stack: "api", Stage: "dev", Commit: commitB, MR: 12, AppliedAt: at.Add(time.Hour)}},
 			"group/app": {
 				{Stack: "platform", Stage: "dev", Commit: commitA, MR: 7, AppliedAt: at},

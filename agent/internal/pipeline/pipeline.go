@@ -1,77 +1,78 @@
 // Package pipeline is the core of the agent: from a merge request's commit to plans of every affected
-// stack × stage, checked by policies and reported on the merge request. It imports no SDK: the parts it
-// drives (source, GitLab, Terraform, policies) are small interfaces declared here and adapted in cli.
+// stack × stage checked by policies, and from a merged commit to its promotion through the stages.
+//
+// Jobs keep their outcome as domain values (gitops.PlanOutcome, gitops.Promotion): steps change the
+// outcome and return, and one reporter per job turns it into the merge request's note and commit statuses,
+// from one deferred place that also settles whatever a failure, a cancellation or a panic left running.
+//
+// The package imports no SDK and no renderer. The parts it drives are the small interfaces below, all
+// declared here; adapters (gitlab, source, terraform, policy, ledger, lock) satisfy them and cli wires them.
 package pipeline
 
 import (
 	"context"
 	"time"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-// Source gives the tree of a project at a commit; the tree must not be modified.
+// Source gives the tree of a project at a commit; the tree must not be modified. An archive refused for
+// good gives an error wrapping gitops.ErrUnusableSource.
 type Source interface {
 	Checkout(ctx context.Context, project, sha string) (string, error)
 }
 
 // MergeRequests reads merge requests.
 type MergeRequests interface {
+	MergeRequest(ctx context.Context, project string, iid int) (gitops.MergeRequest, error)
 	ChangedPaths(ctx context.Context, project string, iid int) ([]string, error)
-	MergeRequest(ctx context.Context, project string, iid int) (MergeRequest, error)
 }
 
-// MergeRequest is what the pipeline needs to know of a merge request.
-type MergeRequest struct {
-	State      string // opened, merged, closed, locked
-	HeadSHA    string
-	Author     string
-	Labels     []string
-	ApprovedBy []string
-	MergedAt   *time.Time // set once merged
-}
-
-// Reporter writes to the merge request: one note per marker, and commit statuses.
+// Reporter shows outcomes on the merge request: it renders and writes the one note of each kind per merge
+// request (edited in place), and sets commit statuses.
 type Reporter interface {
-	UpsertNote(ctx context.Context, project string, iid int, marker, body string) error
-	SetStatus(ctx context.Context, project, sha string, s Status) error
+	PlanNote(ctx context.Context, o gitops.PlanOutcome) error
+	DeployNote(ctx context.Context, p gitops.Promotion) error
+	SetStatus(ctx context.Context, project, sha string, s gitops.Status) error
 }
 
-// Status is a commit status.
-type Status struct {
-	Name        string
-	State       string // pending, running, success, failed, canceled
-	Description string
-}
-
-// Terraform plans one stack × stage in a private work dir, and applies what it planned there.
+// Terraform prepares work dirs to plan and apply one stack × stage in.
 type Terraform interface {
-	Plan(ctx context.Context, spec PlanSpec) (PlanOutput, error)
-	// Apply applies exactly the saved plan spec.PlanFile in spec.WorkDir, which a Plan of the same spec
-	// prepared, and returns Terraform's output. Terraform refuses a plan made stale by a later change.
-	Apply(ctx context.Context, spec PlanSpec) (string, error)
+	// Open copies spec.Tree into spec.WorkDir, runs init and selects the workspace, once.
+	Open(ctx context.Context, spec WorkspaceSpec) (Workspace, error)
 }
 
-// PlanSpec says what to plan.
-type PlanSpec struct {
+// Workspace is one initialised stack in its own work dir; it is used by one goroutine at a time.
+type Workspace interface {
+	// Plan plans to planFile and returns the plan, read and with secrets masked in its text.
+	Plan(ctx context.Context, planFile string) (PlanOutput, error)
+	// Apply applies exactly the saved plan at planFile, which Plan made here. Terraform refuses a plan
+	// made stale by a later change.
+	Apply(ctx context.Context, planFile string) error
+}
+
+// WorkspaceSpec says what to prepare.
+type WorkspaceSpec struct {
 	Tree          string // the source tree, never modified
 	StackDir      string // the stack's dir, relative to Tree
 	WorkDir       string // a dir of this run's own, not yet existing: the tree is copied there
 	VarFiles      []string
 	BackendConfig []string
 	Workspace     string
-	PlanFile      string // where the saved plan is kept
-	Env           map[string]string
+	Env           map[string]string // e.g. a stage role's credentials; never logged
 }
 
-// PlanOutput is a saved plan rendered as JSON and as text.
+// PlanOutput is one saved plan: the domain plan, Terraform's plain text with sensitive values masked, and
+// the plan JSON for the policies (it holds secrets: it is never shown).
 type PlanOutput struct {
-	JSON []byte
+	Plan *gitops.Plan
 	Text string
+	JSON []byte
 }
 
-// PlanError is a failed terraform step; the pipeline reports Diagnostics on the merge request and does not
-// retry it.
+// PlanError is a failed terraform step; its Diagnostics are shown on the merge request and the step is not
+// retried.
 type PlanError interface {
 	error
 	TerraformDiagnostics() string
@@ -82,8 +83,49 @@ type Policies interface {
 	Check(ctx context.Context, dirs []string, planJSON []byte, pc gitops.PolicyContext) ([]gitops.Finding, error)
 }
 
-// PlanParser turns plan JSON into the domain plan.
-type PlanParser func(planJSON []byte) (*gitops.Plan, error)
+// Credentials returns the environment that gives terraform a stage's role for a run of project's merge
+// request mr (its STS session is named after them), or nil when the stage has no role.
+type Credentials func(ctx context.Context, stage config.Stage, project string, mr int) (map[string]string, error)
 
-// Observer is told how long each terraform plan took (for metrics); it may be nil.
+// Ledger remembers what was applied, and what each merge request's plans showed its reviewers.
+type Ledger interface {
+	// Applied reports whether commit was applied to stack in stage already (a resumed promotion skips it).
+	Applied(ctx context.Context, project, commit, stack, stage string) (bool, error)
+	// StartRun records a run starting in state planning; the caller holds the stack × stage's lock.
+	StartRun(ctx context.Context, r gitops.Run) (int64, error)
+	// SetState moves an unfinished run on to applying.
+	SetState(ctx context.Context, id int64, state gitops.RunState) error
+	// FinishRun ends a run in state applied, failed or skipped; applied makes its commit the live one.
+	FinishRun(ctx context.Context, id int64, state gitops.RunState, summary, errText string) error
+	// SaveReview keeps the changes (see ReviewOf) the plan of a stack × stage posted on a merge request
+	// showed; Review returns the last one saved.
+	SaveReview(ctx context.Context, project string, mr int, stack, stage, commit string, changes []string) error
+	Review(ctx context.Context, project string, mr int, stack, stage string) (changes []string, ok bool, err error)
+	// Live returns the commit live on each stack × stage of project.
+	Live(ctx context.Context, project string) ([]gitops.Live, error)
+}
+
+// Locker serializes state-changing runs per key across replicas.
+type Locker interface {
+	// Hold blocks until it holds key's lock, or ctx ends. held ends when unlock is called, when ctx ends,
+	// or when the lock is lost (another replica may then take it): work done under the lock runs with
+	// held, so that it stops when exclusion is no longer guaranteed.
+	Hold(ctx context.Context, key string) (held context.Context, unlock func(), err error)
+}
+
+// Observer is told how long each terraform plan or apply took (for metrics); it may be nil.
 type Observer func(step string, d time.Duration, failed bool)
+
+// Attempt is how the queue runs a job: whether a failure now is final, and how the job relates to others.
+type Attempt struct {
+	Last bool
+	// Supersede cancels the plans of the same merge request this one replaces (plans only).
+	Supersede func(ctx context.Context) (int, error)
+	// Earlier and Later are set for promotions: the merge requests of the earlier promotions of the
+	// project that have not finished (oldest first), and the merge request of a later one waiting to start
+	// (0 for none).
+	Earlier func(ctx context.Context) ([]int, error)
+	Later   func(ctx context.Context) (int, error)
+	// Wait returns the error that puts the job back in the queue for d.
+	Wait func(d time.Duration) error
+}

@@ -32,7 +32,22 @@ type document struct {
 	OutputChanges   map[string]*tfjson.Change `json:"output_changes"`
 }
 
-// Parse reads `terraform show -json` output of a saved plan into the domain plan.
+// Decoded is a plan JSON document decoded once: the domain plan, and what Redact needs to mask the plan's
+// text. It holds the plan's sensitive values (rendered, inside the redactor, never in an exported field);
+// do not log it.
+type Decoded struct {
+	// Plan is the domain plan, as Parse returns it.
+	Plan *gitops.Plan
+	// redactor replaces every secret of the plan that RedactText masks with masked.
+	redactor *strings.Replacer
+}
+
+// Decode reads `terraform show -json` output of a saved plan into the domain plan (see Parse) and keeps
+// the plan's sensitive values for Redact, decoding the JSON once. It returns the errors Parse returns.
+func Decode(data []byte) (*Decoded, error) { return decodePlan(data, MaxSize) }
+
+// Parse reads `terraform show -json` output of a saved plan into the domain plan: Decode's Plan. A caller
+// that also redacts the plan's text uses Decode, which decodes the JSON once for both.
 //
 // Summary counts what Terraform's own "Plan: …" line counts: a replacement is one add and one destroy, an
 // import (alone or with another action) is one import, a forget is one forget, a move alone counts nothing,
@@ -44,9 +59,24 @@ type document struct {
 //
 // Parse returns an error for input over MaxSize, input that is not a plan JSON document, a format version
 // Terraform's JSON library does not support, and actions it does not know; errors never quote values.
-func Parse(data []byte) (*gitops.Plan, error) { return parse(data, MaxSize) }
+func Parse(data []byte) (*gitops.Plan, error) {
+	d, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return d.Plan, nil
+}
 
 func parse(data []byte, limit int) (*gitops.Plan, error) {
+	d, err := decodePlan(data, limit)
+	if err != nil {
+		return nil, err
+	}
+	return d.Plan, nil
+}
+
+// decodePlan is Decode with a size limit of limit bytes.
+func decodePlan(data []byte, limit int) (*Decoded, error) {
 	doc, err := decode(data, limit)
 	if err != nil {
 		return nil, err
@@ -69,7 +99,7 @@ func parse(data []byte, limit int) (*gitops.Plan, error) {
 		return CompareAddresses(a.Address, b.Address)
 	})
 	plan.Outputs = outputChanges(secrets, doc.OutputChanges)
-	return plan, nil
+	return &Decoded{Plan: plan, redactor: newRedactor(secrets)}, nil
 }
 
 // decode reads the parts of the plan JSON Parse uses and checks their shape.

@@ -271,4 +271,11 @@ output "plain" { value = "%s" }
 	if !strings.Contains(redacted, `input  = "two"`) && !strings.Contains(redacted, `"one" -> "two"`) {
 		t.Errorf("redacted text lost what is not secret:\n%s", redacted)
 	}
+	d, err := Decode(p.JSON)
+	if err != nil {
+		t.Fatalf("Decode: %v", err)
+	}
+	if got := d.Redact(p.Text); got != redacted {
+		t.Errorf("Decode's Redact differs from RedactText:\n%s", cmp.Diff(redacted, got))
+	}
 }

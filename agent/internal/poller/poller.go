@@ -12,20 +12,9 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-// MergeRequest is what the poller needs of a listed merge request.
-type MergeRequest struct {
-	IID       int
-	ProjectID int
-	State     string // opened, merged, closed, locked
-	HeadSHA   string
-	// MergedCommit is the commit a merge produced (merge, else squash commit); empty unless merged.
-	MergedCommit string
-	UpdatedAt    time.Time
-}
-
 // Lister lists a project's merge requests updated at or after since.
 type Lister interface {
-	UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]MergeRequest, error)
+	UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]gitops.MergeRequest, error)
 }
 
 // Enqueuer is the durable queue.
@@ -115,17 +104,17 @@ func (p *Poller) Poll(ctx context.Context) int {
 	return queued
 }
 
-func (p *Poller) enqueue(ctx context.Context, project string, mr MergeRequest) (int, error) {
+func (p *Poller) enqueue(ctx context.Context, project string, mr gitops.MergeRequest) (int, error) {
 	var outcome gitops.EnqueueOutcome
 	var err error
 	switch {
-	case mr.State == "opened" && mr.HeadSHA != "":
+	case mr.State == gitops.MergeRequestOpened && mr.HeadSHA != "":
 		outcome, err = p.Queue.EnqueuePlan(ctx, gitops.PlanRequest{
 			Project: project, ProjectID: mr.ProjectID, MR: mr.IID, HeadSHA: mr.HeadSHA, Trigger: "poll",
 		})
-	case mr.State == "merged" && mr.MergedCommit != "" && p.Promote:
+	case mr.MergedCommit() != "" && p.Promote:
 		outcome, err = p.Queue.EnqueuePromote(ctx, gitops.PromoteRequest{
-			Project: project, ProjectID: mr.ProjectID, MR: mr.IID, Commit: mr.MergedCommit, Trigger: "poll",
+			Project: project, ProjectID: mr.ProjectID, MR: mr.IID, Commit: mr.MergedCommit(), Trigger: "poll",
 		})
 	default:
 		return 0, nil

@@ -13,9 +13,9 @@ import (
 )
 
 // listerFunc lists merge requests through a function.
-type listerFunc func(ctx context.Context, project string, since time.Time) ([]MergeRequest, error)
+type listerFunc func(ctx context.Context, project string, since time.Time) ([]gitops.MergeRequest, error)
 
-func (f listerFunc) UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]MergeRequest, error) {
+func (f listerFunc) UpdatedMergeRequests(ctx context.Context, project string, since time.Time) ([]gitops.MergeRequest, error) {
 	return f(ctx, project, since)
 }
 
@@ -34,12 +34,12 @@ func TestPollQueuesWhatWebhooksMissed(t *testing.T) {
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	var sinces []time.Time
 	failNext := false
-	mrs := map[string][]MergeRequest{
+	mrs := map[string][]gitops.MergeRequest{
 		"g/app": {
-			{IID: 1, State: "opened", HeadSHA: "aaaaaaa"},                          // planned already
-			{IID: 2, State: "opened", HeadSHA: "bbbbbbb"},                          // webhook lost
-			{IID: 3, State: "merged", HeadSHA: "ccccccc", MergedCommit: "ddddddd"}, // merge webhook lost
-			{IID: 4, State: "closed", HeadSHA: "eeeeeee"},                          // nothing to do
+			{IID: 1, State: "opened", HeadSHA: "aaaaaaa"},                            // planned already
+			{IID: 2, State: "opened", HeadSHA: "bbbbbbb"},                            // webhook lost
+			{IID: 3, State: "merged", HeadSHA: "ccccccc", MergeCommitSHA: "ddddddd"}, // merge webhook lost
+			{IID: 4, State: "closed", HeadSHA: "eeeeeee"},                            // nothing to do
 		},
 		"g/other": {{IID: 9, State: "opened", HeadSHA: "fffffff"}},
 	}
@@ -49,7 +49,7 @@ func TestPollQueuesWhatWebhooksMissed(t *testing.T) {
 		Promote:  true,
 		Lookback: time.Hour,
 		Now:      func() time.Time { return now },
-		Lister: listerFunc(func(_ context.Context, project string, since time.Time) ([]MergeRequest, error) {
+		Lister: listerFunc(func(_ context.Context, project string, since time.Time) ([]gitops.MergeRequest, error) {
 			if project == "g/app" {
 				sinces = append(sinces, since)
 			}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -49,7 +50,8 @@ var treeNamePattern = regexp.MustCompile(`^[0-9a-f]{32}-[0-9a-f]{7,64}$`)
 
 // Checkout returns the path of the tree of project at sha, fetching and extracting it unless the cache
 // has it. sha is a hex commit id of 7 to 64 digits. The tree stays until Prune finds it unused for
-// longer than its keep duration, so a caller must not hold the path longer than that.
+// longer than its keep duration, so a caller must not hold the path longer than that. An archive refused
+// for good (unsafe entries, over the limits) gives an error that wraps gitops.ErrUnusableSource.
 func (c *Cache) Checkout(ctx context.Context, project, sha string) (string, error) {
 	if project == "" {
 		return "", errors.New("checkout: empty project")
@@ -77,6 +79,10 @@ func (c *Cache) Checkout(ctx context.Context, project, sha string) (string, erro
 			// The Checkout that started the fetch gave up; ours has not, so fetch again.
 			if isContextError(res.Err) && ctx.Err() == nil {
 				continue
+			}
+			var unsafe *UnsafeError
+			if errors.As(res.Err, &unsafe) || errors.Is(res.Err, ErrTooLarge) {
+				return "", fmt.Errorf("%w: %w", gitops.ErrUnusableSource, res.Err)
 			}
 			return "", res.Err
 		}

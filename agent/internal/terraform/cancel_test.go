@@ -34,18 +34,19 @@ func TestCancelApply(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, Options{})
 	dir := stack(t, "slow")
-	res := mustPlan(t, r, Request{Dir: dir, PlanFile: planFile(t)})
+	w := mustOpen(t, r, Request{Dir: dir})
+	res, err := w.Plan(context.Background(), planFile(t))
+	if err != nil {
+		t.Fatalf("Plan: %v\n%s", err, diagnostics(err))
+	}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
-	var (
-		out string
-		err error
-	)
+	var out string
 	go func() {
 		defer close(done)
-		out, err = r.Apply(ctx, Request{Dir: dir}, res.PlanFile)
+		out, err = w.Apply(ctx, res.PlanFile)
 	}()
 	waitForFile(t, filepath.Join(dir, "started"), done)
 	if _, statErr := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); statErr != nil {
@@ -67,7 +68,8 @@ func TestCancelApply(t *testing.T) {
 	if _, statErr := os.Stat(filepath.Join(dir, ".terraform.tfstate.lock.info")); !errors.Is(statErr, os.ErrNotExist) {
 		t.Errorf("state lock info left behind after the interrupt (%v)", statErr)
 	}
-	next, planErr := r.Plan(context.Background(), Request{Dir: dir, PlanFile: planFile(t)})
+	// The same Workspace plans again: an interrupted apply leaves it usable.
+	next, planErr := w.Plan(context.Background(), planFile(t))
 	if planErr != nil {
 		t.Fatalf("plan after the cancelled apply: %v\n%s", planErr, diagnostics(planErr))
 	}
@@ -93,14 +95,14 @@ func TestCancelPlanWaitingForLock(t *testing.T) {
 	applyDone := make(chan struct{})
 	go func() {
 		defer close(applyDone)
-		_, _ = r.Apply(applyCtx, Request{Dir: holder, BackendConfig: backend}, res.PlanFile)
+		_, _ = openAndApply(applyCtx, r, Request{Dir: holder, BackendConfig: backend}, res.PlanFile)
 	}()
 	waitForFile(t, filepath.Join(holder, "started"), applyDone)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	planDone := make(chan error, 1)
 	go func() {
-		_, err := r.Plan(ctx, Request{Dir: stack(t, "slow"), BackendConfig: backend, PlanFile: planFile(t)})
+		_, err := openAndPlan(ctx, r, Request{Dir: stack(t, "slow"), BackendConfig: backend, PlanFile: planFile(t)})
 		planDone <- err
 	}()
 	select {
@@ -143,7 +145,7 @@ esac
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, err = r.Plan(ctx, Request{Dir: t.TempDir(), Env: map[string]string{"STARTED": started}, PlanFile: planFile(t)})
+		_, err = openAndPlan(ctx, r, Request{Dir: t.TempDir(), Env: map[string]string{"STARTED": started}, PlanFile: planFile(t)})
 	}()
 	waitForFile(t, started, done)
 	cancel()

@@ -85,7 +85,7 @@ func TestEnvironment(t *testing.T) {
 	}
 
 	// A failure's diagnostics are terraform's stderr: with TF_LOG inherited they would be a trace log.
-	_, err := r.Plan(context.Background(), Request{Dir: dir, VarFiles: []string{"missing.tfvars"}, PlanFile: planFile(t)})
+	_, err := openAndPlan(context.Background(), r, Request{Dir: dir, VarFiles: []string{"missing.tfvars"}, PlanFile: planFile(t)})
 	d := diagnostics(err)
 	if !strings.HasPrefix(d, "Error: Failed to read variables file") || strings.Contains(d, "[TRACE]") {
 		t.Errorf("diagnostics are not Terraform's error alone:\n%s", d)
@@ -117,7 +117,7 @@ func TestEnvReachesBackend(t *testing.T) {
 		t.Errorf("state in PostgreSQL lacks the applied value:\n%s", state)
 	}
 
-	_, err = r.Plan(ctx, Request{Dir: stack(t, "pg"), PlanFile: planFile(t)})
+	_, err = openAndPlan(ctx, r, Request{Dir: stack(t, "pg"), PlanFile: planFile(t)})
 	var e *Error
 	if !errors.As(err, &e) || e.Step != StepInit {
 		t.Errorf("plan without PG_CONN_STR: got %v, want an init *Error", err)

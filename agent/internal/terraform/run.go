@@ -1,39 +1,36 @@
 package terraform
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
-	"time"
-
-	"github.com/hashicorp/terraform-exec/tfexec"
 )
 
-// maxApplyOutput bounds the apply output Apply returns; beyond it the output is cut with a marker.
-const maxApplyOutput = 8 << 20
-
-// Request says where and how to run.
+// Request says where and how to run: what Runner.Open needs to prepare a Workspace, and the var files
+// Workspace.Plan plans with (they belong to the stage, as the workspace and backend config do).
 type Request struct {
 	Dir           string            // the stack's directory inside a private work copy of the source
-	VarFiles      []string          // relative to Dir, already expanded for the stage
+	VarFiles      []string          // relative to Dir, already expanded for the stage; used by Workspace.Plan
 	BackendConfig []string          // relative to Dir, passed to init; an entry with "=" is a key=value pair
 	Workspace     string            // "" or "default" means default
 	Env           map[string]string // extra variables for the subprocess (e.g. AWS credentials); never logged
-	PlanFile      string            // absolute path the saved plan is written to (a relative one is taken from the agent's working dir)
+	// PlanFile is the path the deprecated Runner.Plan writes the saved plan to (a relative one is taken
+	// from the agent's working dir). Workspace.Plan and Workspace.Apply take the path as an argument.
+	PlanFile string
 }
 
 // PlanResult is a saved plan and its two renderings.
 type PlanResult struct {
-	PlanFile string
+	PlanFile string // absolute path of the saved plan, mode 0600
 	JSON     []byte // `show -json` of the saved plan, as terraform printed it; holds secrets in plain text
-	Text     string // plain-text rendering of the saved plan (`show` without -json), no colour
-	Changes  bool   // plan has changes
+	// Text is the plain-text rendering of the saved plan as `show` prints it, no colour: taken from plan's
+	// own output without its progress lines, warnings and trailer (see planText).
+	Text    string
+	Changes bool // plan has changes
 }
 
 // workspaceName is what the runner accepts as a workspace: Terraform's own rule (a name that needs no
@@ -101,203 +98,40 @@ func planPath(p string) (string, error) {
 	return filepath.Abs(p)
 }
 
-// run is one request's tfexec instance and the runner it belongs to.
-type run struct {
-	r   *Runner
-	req Request
-	tf  *tfexec.Terraform
-}
-
-func (r *Runner) start(req Request) (*run, error) {
-	if err := req.check(); err != nil {
-		return nil, err
-	}
-	env, err := r.environ(req.Env)
-	if err != nil {
-		return nil, err
-	}
-	tf, err := tfexec.NewTerraform(req.Dir, r.binary)
-	if err != nil {
-		return nil, fmt.Errorf("terraform: %w", err)
-	}
-	if err := tf.SetEnv(env); err != nil {
-		return nil, fmt.Errorf("terraform: %w", err)
-	}
-	// WaitDelay is how long tfexec's exec.Cmd lets terraform run after the SIGINT it sends on
-	// cancellation before killing it.
-	if err := tf.SetWaitDelay(r.grace); err != nil {
-		return nil, fmt.Errorf("terraform: %w", err)
-	}
-	return &run{r: r, req: req, tf: tf}, nil
-}
-
-// step runs one tfexec call with stderr captured, logs it, and turns a failure into an *Error.
-func (x *run) step(ctx context.Context, name string, call func() error) error {
-	if err := ctx.Err(); err != nil {
-		return &Error{Step: name, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
-	}
-	stderr := newCapBuffer(2 * maxDiagnostics)
-	x.tf.SetStderr(stderr)
-	defer x.tf.SetStderr(nil)
-	began := time.Now()
-	err := call()
-	ev := x.r.log.Debug()
-	if err != nil {
-		ev = x.r.log.Info().Bool("failed", true)
-	}
-	ev.Str("step", name).Str("dir", x.req.Dir).Str("workspace", x.req.Workspace).
-		Dur("took", time.Since(began)).Msg("terraform step")
-	if err != nil {
-		return stepError(ctx, name, err, stderr.String(), x.r.grace)
-	}
-	return nil
-}
-
-// init runs `init -input=false` with the request's backend config. Inits are serialized across the
-// runner: they share one plugin cache, and concurrent installs into one cache race (terraform issue
-// 31964: "doesn't match any of the checksums recorded in the dependency lock file").
-func (x *run) init(ctx context.Context) error {
-	select {
-	case x.r.initSlot <- struct{}{}:
-	case <-ctx.Done():
-		return &Error{Step: StepInit, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
-	}
-	defer func() { <-x.r.initSlot }()
-	opts := make([]tfexec.InitOption, 0, len(x.req.BackendConfig))
-	for _, b := range x.req.BackendConfig {
-		opts = append(opts, tfexec.BackendConfig(b))
-	}
-	return x.step(ctx, StepInit, func() error { return x.tf.Init(ctx, opts...) })
-}
-
-// workspace selects the request's workspace, creating it when the backend does not have it yet.
-func (x *run) workspace(ctx context.Context) error {
-	name := x.req.Workspace
-	if name == "" {
-		name = "default"
-	}
-	if name == "default" {
-		// Terraform records a selection other than default in .terraform/environment; a fresh work
-		// copy has none, so it is on default and a `workspace list` would only cost a process.
-		if _, err := os.Stat(filepath.Join(x.req.Dir, ".terraform", "environment")); errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-	}
-	return x.step(ctx, StepWorkspace, func() error {
-		list, current, err := x.tf.WorkspaceList(ctx)
-		switch {
-		case err != nil:
-			return err
-		case current == name:
-			return nil
-		case slices.Contains(list, name):
-			return x.tf.WorkspaceSelect(ctx, name)
-		default:
-			return x.tf.WorkspaceNew(ctx, name) // creates and selects
-		}
-	})
-}
-
-func (x *run) lockTimeout() string {
-	return fmt.Sprintf("%ds", int64((x.r.lockTimeout+time.Second-1)/time.Second))
-}
-
-// Plan runs init (no input, backend config), selects or creates the workspace, plans to req.PlanFile, and
-// renders the saved plan as JSON and as text. A failure of a terraform step returns *Error; an invalid
-// request returns a plain error before anything runs. The plan file is left with mode 0600: it holds
-// the values of sensitive variables.
+// Plan opens req.Dir (Runner.Open) and plans to req.PlanFile (Workspace.Plan). An invalid request,
+// an empty PlanFile included, returns a plain error before anything runs.
+//
+// Deprecated: use Open and Workspace.Plan, which can go on to apply without initialising again.
 func (r *Runner) Plan(ctx context.Context, req Request) (PlanResult, error) {
-	pf, err := planPath(req.PlanFile)
+	if _, err := planPath(req.PlanFile); err != nil {
+		return PlanResult{}, err
+	}
+	w, err := r.Open(ctx, req)
 	if err != nil {
 		return PlanResult{}, err
 	}
-	req.PlanFile = pf
-	x, err := r.start(req)
-	if err != nil {
-		return PlanResult{}, err
-	}
-	if err := x.init(ctx); err != nil {
-		return PlanResult{}, err
-	}
-	if err := x.workspace(ctx); err != nil {
-		return PlanResult{}, err
-	}
-	if err := os.MkdirAll(filepath.Dir(req.PlanFile), 0o700); err != nil {
-		return PlanResult{}, fmt.Errorf("plan file dir: %w", err)
-	}
-	opts := []tfexec.PlanOption{tfexec.Out(req.PlanFile), tfexec.LockTimeout(x.lockTimeout())}
-	for _, f := range req.VarFiles {
-		opts = append(opts, tfexec.VarFile(f))
-	}
-	var changes bool
-	err = x.step(ctx, StepPlan, func() error {
-		var err error
-		changes, err = x.tf.Plan(ctx, opts...)
-		return err
-	})
-	if err != nil {
-		return PlanResult{}, err
-	}
-	if err := os.Chmod(req.PlanFile, 0o600); err != nil {
-		return PlanResult{}, fmt.Errorf("plan file: %w", err)
-	}
-	res := PlanResult{PlanFile: req.PlanFile, Changes: changes}
-	// ShowPlanFile decodes and validates the JSON; the raw bytes are teed through stdout so that the
-	// caller gets exactly what terraform printed, fields terraform-json does not model included.
-	var raw bytes.Buffer
-	x.tf.SetStdout(&raw)
-	err = x.step(ctx, StepShow, func() error {
-		_, err := x.tf.ShowPlanFile(ctx, req.PlanFile)
-		return err
-	})
-	x.tf.SetStdout(nil)
-	if err != nil {
-		return PlanResult{}, err
-	}
-	res.JSON = raw.Bytes()
-	err = x.step(ctx, StepShow, func() error {
-		var err error
-		res.Text, err = x.tf.ShowPlanFileRaw(ctx, req.PlanFile)
-		return err
-	})
-	if err != nil {
-		return PlanResult{}, err
-	}
-	return res, nil
+	return w.Plan(ctx, req.PlanFile)
 }
 
-// Apply applies exactly the saved plan at planFile (req.PlanFile when planFile is empty) in req.Dir,
-// after init and workspace selection, and returns Terraform's output, cut at 8 MiB with a marker.
-// req.VarFiles are not passed: a saved plan carries its variables. A failed step returns *Error (and,
-// for apply, the output up to the failure, which says what was changed); a plan made against an older
-// state fails with Terraform's "Saved plan is stale" diagnostics. An invalid request returns a plain
-// error before anything runs.
+// Apply opens req.Dir (Runner.Open) and applies the saved plan at planFile, or req.PlanFile when
+// planFile is empty (Workspace.Apply). An invalid request or a missing plan file returns a plain error
+// before anything runs.
+//
+// Deprecated: use Open and Workspace.Apply; a Workspace that planned can apply without a second init.
 func (r *Runner) Apply(ctx context.Context, req Request, planFile string) (string, error) {
 	if planFile == "" {
 		planFile = req.PlanFile
 	}
-	planFile, err := planPath(planFile)
+	pf, err := planPath(planFile)
 	if err != nil {
 		return "", err
 	}
-	if _, err := os.Stat(planFile); err != nil {
+	if _, err := os.Stat(pf); err != nil {
 		return "", fmt.Errorf("saved plan: %w", err)
 	}
-	x, err := r.start(req)
+	w, err := r.Open(ctx, req)
 	if err != nil {
 		return "", err
 	}
-	if err := x.init(ctx); err != nil {
-		return "", err
-	}
-	if err := x.workspace(ctx); err != nil {
-		return "", err
-	}
-	out := newCapBuffer(maxApplyOutput)
-	x.tf.SetStdout(out)
-	err = x.step(ctx, StepApply, func() error {
-		return x.tf.Apply(ctx, tfexec.DirOrPlan(planFile), tfexec.LockTimeout(x.lockTimeout()))
-	})
-	x.tf.SetStdout(nil)
-	return cleanText(out.String()), err
+	return w.Apply(ctx, pf)
 }

@@ -84,9 +84,36 @@ func sharedBackend(t testing.TB) []string {
 	return []string{"path=" + filepath.Join(dir, "terraform.tfstate"), "workspace_dir=" + filepath.Join(dir, "workspaces")}
 }
 
+// openAndPlan opens req.Dir and plans to req.PlanFile, as a caller that only plans does.
+func openAndPlan(ctx context.Context, r *Runner, req Request) (PlanResult, error) {
+	w, err := r.Open(ctx, req)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	return w.Plan(ctx, req.PlanFile)
+}
+
+// openAndApply opens req.Dir and applies planFile, as a promotion in a fresh work copy does.
+func openAndApply(ctx context.Context, r *Runner, req Request, planFile string) (string, error) {
+	w, err := r.Open(ctx, req)
+	if err != nil {
+		return "", err
+	}
+	return w.Apply(ctx, planFile)
+}
+
+func mustOpen(t testing.TB, r *Runner, req Request) *Workspace {
+	t.Helper()
+	w, err := r.Open(context.Background(), req)
+	if err != nil {
+		t.Fatalf("Open: %v\n%s", err, diagnostics(err))
+	}
+	return w
+}
+
 func mustPlan(t testing.TB, r *Runner, req Request) PlanResult {
 	t.Helper()
-	res, err := r.Plan(context.Background(), req)
+	res, err := openAndPlan(context.Background(), r, req)
 	if err != nil {
 		t.Fatalf("Plan: %v\n%s", err, diagnostics(err))
 	}
@@ -95,7 +122,7 @@ func mustPlan(t testing.TB, r *Runner, req Request) PlanResult {
 
 func mustApply(t testing.TB, r *Runner, req Request, plan string) string {
 	t.Helper()
-	out, err := r.Apply(context.Background(), req, plan)
+	out, err := openAndApply(context.Background(), r, req, plan)
 	if err != nil {
 		t.Fatalf("Apply: %v\n%s", err, diagnostics(err))
 	}
@@ -258,7 +285,7 @@ func TestApplyStalePlan(t *testing.T) {
 	second := mustPlan(t, r, Request{Dir: dir, VarFiles: []string{"stages/dev.tfvars"}, PlanFile: planFile(t)})
 	mustApply(t, r, Request{Dir: dir}, first.PlanFile)
 
-	_, err := r.Apply(context.Background(), Request{Dir: dir}, second.PlanFile)
+	_, err := openAndApply(context.Background(), r, Request{Dir: dir}, second.PlanFile)
 	var e *Error
 	if !errors.As(err, &e) {
 		t.Fatalf("Apply of a stale plan: got %v, want *Error", err)
@@ -286,7 +313,7 @@ func TestPlanErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := r.Plan(context.Background(), Request{Dir: stack(t, tt.stack), VarFiles: tt.varFiles, PlanFile: planFile(t)})
+			_, err := openAndPlan(context.Background(), r, Request{Dir: stack(t, tt.stack), VarFiles: tt.varFiles, PlanFile: planFile(t)})
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Plan: got %v, want *Error", err)
@@ -323,10 +350,14 @@ func TestConcurrentCopies(t *testing.T) {
 	for _, ws := range workspaces {
 		dir := stack(t, "greeting")
 		wg.Go(func() {
-			req := Request{Dir: dir, Workspace: ws, BackendConfig: backend, PlanFile: planFile(t)}
-			res, err := r.Plan(context.Background(), req)
+			req := Request{Dir: dir, Workspace: ws, BackendConfig: backend}
+			var res PlanResult
+			w, err := r.Open(context.Background(), req)
 			if err == nil {
-				_, err = r.Apply(context.Background(), req, res.PlanFile)
+				res, err = w.Plan(context.Background(), planFile(t))
+			}
+			if err == nil {
+				_, err = w.Apply(context.Background(), res.PlanFile)
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -1,10 +1,14 @@
-// Package terraform runs a Terraform-compatible binary (terraform or tofu) for the pipeline: init, workspace,
-// plan to a saved file, the saved plan as JSON and as text, and apply of a saved plan. It is an adapter over
-// github.com/hashicorp/terraform-exec; no other package imports tfexec.
+// Package terraform runs a Terraform-compatible binary (terraform or tofu) for the pipeline. It is an adapter
+// over github.com/hashicorp/terraform-exec; no other package imports tfexec.
 //
-// The subprocess environment is built from a short list of inherited variables (see Runner.environ), each call
-// has its own tfexec instance, and cancelling the context interrupts terraform with SIGINT so that it can
-// release its state lock, killing it only after Options.CancelGrace.
+// Runner.Open initialises a work dir and selects its workspace once, and returns a Workspace that plans to
+// a saved file (with the plan's JSON and text) and applies a saved plan. Each Workspace has its own tfexec
+// instance, so terraform-exec's version check runs at most once per work dir: one Open and Plan start
+// terraform four times (version -json, init, plan, show -json), one more Apply five.
+//
+// The subprocess environment is built from a short list of inherited variables (see Runner.environ), and
+// cancelling the context interrupts terraform with SIGINT so that it can release its state lock, killing it
+// only after Options.CancelGrace.
 package terraform
 
 import (
@@ -48,7 +52,7 @@ type Options struct {
 }
 
 // Runner runs a Terraform-compatible binary for the pipeline. Safe for concurrent use on different work
-// dirs; two calls on the same dir at once are not supported (they would share its .terraform dir).
+// dirs; two Workspaces on the same dir at once are not supported (they would share its .terraform dir).
 type Runner struct {
 	binary      string // absolute path
 	configFile  string
@@ -56,7 +60,8 @@ type Runner struct {
 	log         zerolog.Logger
 	grace       time.Duration
 	lockTimeout time.Duration
-	// initSlot serializes init: Terraform does not support concurrent writes to one plugin cache dir.
+	// initSlot serializes the init process (only that one): Terraform does not support concurrent writes
+	// to one plugin cache dir.
 	initSlot chan struct{}
 }
 

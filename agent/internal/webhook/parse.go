@@ -80,19 +80,18 @@ func parseMergeRequest(body []byte) (Request, error) {
 			Project: project, ProjectID: int(ev.Project.ID), MR: int(a.IID), HeadSHA: sha, Trigger: "webhook",
 		}}, nil
 	case a.Action == "merge":
-		var sha string
 		for _, c := range []struct{ field, v string }{
 			{"object_attributes.merge_commit_sha", a.MergeCommitSHA},
 			{"object_attributes.squash_commit_sha", extra.ObjectAttributes.SquashCommitSHA},
 			{"object_attributes.last_commit.id", a.LastCommit.ID},
 		} {
 			if c.v != "" {
-				if sha, err = commit(c.field, c.v); err != nil {
+				if _, err := commit(c.field, c.v); err != nil {
 					return Request{}, err
 				}
-				break
 			}
 		}
+		sha := gitops.MergedCommit(a.MergeCommitSHA, extra.ObjectAttributes.SquashCommitSHA, a.LastCommit.ID)
 		if sha == "" {
 			return Request{}, &InputError{"merge event names no commit (merge_commit_sha, squash_commit_sha, last_commit.id)"}
 		}

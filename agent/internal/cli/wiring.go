@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/awsrole"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/comment"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/metrics"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/pipeline"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/planjson"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/policy"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
+)
+
+// newRunner wires the pipeline to its parts. gl and src may be nil for local runs (`plan`), which use
+// PlanTree only; serve adds the stages' credentials, the ledger and the locker.
+func newRunner(s settings, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, log *zerolog.Logger) (*pipeline.Runner, error) {
+	tf, err := terraform.NewRunner(terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	r := &pipeline.Runner{
+		Terraform:   workspaces{tf},
+		Policies:    policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: log}),
+		DataDir:     s.DataDir,
+		MaxParallel: s.MaxParallel,
+		Logger:      log,
+	}
+	if m != nil {
+		r.Observe = m.Terraform
+	}
+	if gl != nil {
+		r.Source, r.MRs, r.Reporter, r.CommitURL = src, gl, mrNotes{gl}, gl.CommitURL
+	}
+	return r, nil
+}
+
+// mrNotes renders outcomes as notes and writes them, and statuses, to the merge request.
+type mrNotes struct{ *gitlab.Client }
+
+func (n mrNotes) PlanNote(ctx context.Context, o gitops.PlanOutcome) error {
+	return n.UpsertNote(ctx, o.Project, o.MR, comment.PlanMarker, comment.RenderPlan(o))
+}
+
+func (n mrNotes) DeployNote(ctx context.Context, p gitops.Promotion) error {
+	return n.UpsertNote(ctx, p.Project, p.MR, comment.DeployMarker, comment.RenderDeploy(p))
+}
+
+// workspaces opens terraform workspaces for the pipeline, each in a private copy of the tree.
+type workspaces struct{ r *terraform.Runner }
+
+func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipeline.Workspace, error) {
+	if err := terraform.CopyTree(spec.Tree, spec.WorkDir); err != nil {
+		return nil, fmt.Errorf("prepare work dir: %w", err)
+	}
+	ws, err := w.r.Open(ctx, terraform.Request{
+		Dir:           filepath.Join(spec.WorkDir, spec.StackDir),
+		VarFiles:      spec.VarFiles,
+		BackendConfig: spec.BackendConfig,
+		Workspace:     spec.Workspace,
+		Env:           spec.Env,
+	})
+	if err != nil {
+		return nil, tfErr(err)
+	}
+	return workspace{ws}, nil
+}
+
+// workspace reads each saved plan once into the domain plan, masking secrets in its text.
+type workspace struct{ ws *terraform.Workspace }
+
+func (w workspace) Plan(ctx context.Context, planFile string) (pipeline.PlanOutput, error) {
+	res, err := w.ws.Plan(ctx, planFile)
+	if err != nil {
+		return pipeline.PlanOutput{}, tfErr(err)
+	}
+	plan, err := planjson.Parse(res.JSON)
+	if err != nil {
+		return pipeline.PlanOutput{}, fmt.Errorf("read the plan JSON: %w", err)
+	}
+	text, err := planjson.RedactText(res.Text, res.JSON)
+	if err != nil {
+		text = "(the plain-text plan is not shown: " + err.Error() + ")"
+	}
+	return pipeline.PlanOutput{Plan: plan, Text: text, JSON: res.JSON}, nil
+}
+
+func (w workspace) Apply(ctx context.Context, planFile string) error {
+	_, err := w.ws.Apply(ctx, planFile)
+	return tfErr(err)
+}
+
+// tfErr hands the pipeline Terraform's diagnostics of a failed step.
+func tfErr(err error) error {
+	var te *terraform.Error
+	if errors.As(err, &te) {
+		return tfError{te}
+	}
+	return err
+}
+
+// tfError gives the pipeline Terraform's diagnostics.
+type tfError struct{ e *terraform.Error }
+
+func (e tfError) Error() string                { return "terraform " + e.e.Step + " failed" }
+func (e tfError) Unwrap() error                { return e.e }
+func (e tfError) TerraformDiagnostics() string { return e.e.Diagnostics }
+
+// stageCredentials assumes a stage's role for its terraform runs, in a session named after the project and
+// merge request; stages without a role use the agent's own credentials. The STS client is made on first
+// use, so an agent whose stages have no roles needs no AWS configuration.
+func stageCredentials(s settings) pipeline.Credentials {
+	var (
+		once    sync.Once
+		assumer *awsrole.Assumer
+		initErr error
+	)
+	return func(ctx context.Context, stage config.Stage, project string, mr int) (map[string]string, error) {
+		if stage.RoleARN == "" {
+			return nil, nil
+		}
+		once.Do(func() {
+			assumer, initErr = awsrole.New(context.WithoutCancel(ctx), awsrole.Options{ExternalID: s.AWSExternalID, BaseEndpoint: s.STSEndpoint})
+		})
+		if initErr != nil {
+			return nil, initErr
+		}
+		return assumer.Env(ctx, stage.RoleARN, awsrole.SessionName(project, mr))
+	}
+}

@@ -1,0 +1,45 @@
+package gitops
+
+import (
+	"cmp"
+	"time"
+)
+
+// MergeRequest is a merge request as the agent knows it. It is the one type every part uses: GitLab's
+// adapter fills it, the pipeline reads it, and policies see the IID, Author, Labels and ApprovedBy.
+type MergeRequest struct {
+	IID          int
+	ProjectID    int
+	State        string // opened, merged, closed or locked
+	HeadSHA      string
+	TargetBranch string
+	// MergeCommitSHA and SquashCommitSHA are set once merged, each when GitLab made such a commit.
+	MergeCommitSHA, SquashCommitSHA string
+	Author                          string // username
+	Labels                          []string
+	ApprovedBy                      []string // usernames; empty when not read
+	WebURL                          string
+	UpdatedAt                       time.Time
+	MergedAt                        *time.Time // set once merged
+}
+
+// Merge request states the agent acts on.
+const (
+	MergeRequestOpened = "opened"
+	MergeRequestMerged = "merged"
+)
+
+// MergedCommit is the commit a merge put on the target branch: the merge commit, else the squash commit,
+// else (a fast-forward merge) the head commit. It is "" for a merge request that is not merged.
+func (mr MergeRequest) MergedCommit() string {
+	if mr.State != MergeRequestMerged {
+		return ""
+	}
+	return MergedCommit(mr.MergeCommitSHA, mr.SquashCommitSHA, mr.HeadSHA)
+}
+
+// MergedCommit is the rule GitLab's merge methods follow: a merge commit when one was made, else the
+// squash commit, else the head commit (fast-forward). It is the one place the rule lives.
+func MergedCommit(mergeCommit, squashCommit, head string) string {
+	return cmp.Or(mergeCommit, squashCommit, head)
+}

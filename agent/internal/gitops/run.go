@@ -1,0 +1,67 @@
+package gitops
+
+import (
+	"errors"
+	"time"
+)
+
+// RunKind is what a ledger run did.
+type RunKind string
+
+// Run kinds.
+const RunApply RunKind = "apply"
+
+// RunState is where a ledger run stands. Planning and applying are the states of an unfinished run; the
+// others are final.
+type RunState string
+
+// Run states.
+const (
+	RunPlanning RunState = "planning"
+	RunApplying RunState = "applying"
+	RunApplied  RunState = "applied"
+	RunFailed   RunState = "failed"
+	RunSkipped  RunState = "skipped"
+)
+
+// Unfinished reports whether a run in this state has not ended.
+func (s RunState) Unfinished() bool { return s == RunPlanning || s == RunApplying }
+
+// Known reports whether s is one of the run states.
+func (s RunState) Known() bool {
+	switch s {
+	case RunPlanning, RunApplying, RunApplied, RunFailed, RunSkipped:
+		return true
+	}
+	return false
+}
+
+// Run is one state-changing run of a stack in a stage for a commit, as the ledger records it.
+type Run struct {
+	ID         int64      `json:"id"`
+	Project    string     `json:"project"`
+	MR         int        `json:"mr"`
+	Commit     string     `json:"commit"`
+	Stack      string     `json:"stack"`
+	Stage      string     `json:"stage"`
+	Kind       RunKind    `json:"kind"`
+	State      RunState   `json:"state"`
+	Summary    string     `json:"summary"`
+	Error      string     `json:"error,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"` // nil while the run is unfinished
+}
+
+// Live is the commit live in one stack and stage: the commit of its last applied run, and the merge
+// request it came from.
+type Live struct {
+	Stack     string    `json:"stack"`
+	Stage     string    `json:"stage"`
+	Commit    string    `json:"commit"`
+	MR        int       `json:"mr"`
+	AppliedAt time.Time `json:"applied_at"`
+}
+
+// ErrUnusableSource marks a source archive that will be refused however often it is fetched (unsafe
+// entries, over the size limits): a job reports it instead of retrying.
+var ErrUnusableSource = errors.New("unusable source archive")

@@ -1,0 +1,310 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+)
+
+// The doubles below are small structs of function fields or plain state; none asserts call order.
+
+type treeSource string
+
+func (s treeSource) Checkout(context.Context, string, string) (string, error) { return string(s), nil }
+
+type mrs struct {
+	changed  map[int][]string
+	mergedAt map[int]time.Time
+	state    string // "merged" when empty
+	head     string
+}
+
+func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error) {
+	return m.changed[iid], nil
+}
+
+func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (gitops.MergeRequest, error) {
+	mr := gitops.MergeRequest{IID: iid, State: m.state, HeadSHA: m.head}
+	if mr.State == "" {
+		mr.State = gitops.MergeRequestMerged
+	}
+	if at, ok := m.mergedAt[iid]; ok {
+		mr.MergedAt = &at
+	}
+	return mr, nil
+}
+
+// reports keeps the last outcome of each kind, every status state set in order, and the last state of
+// each status.
+type reports struct {
+	mu        sync.Mutex
+	plan      *gitops.PlanOutcome
+	promotion *gitops.Promotion
+	statuses  map[string]gitops.StatusState
+	history   []string // "name state", in the order set
+}
+
+func newReports() *reports { return &reports{statuses: map[string]gitops.StatusState{}} }
+
+func (r *reports) PlanNote(_ context.Context, o gitops.PlanOutcome) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.plan = &o
+	return nil
+}
+
+func (r *reports) DeployNote(_ context.Context, p gitops.Promotion) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.Steps = slices.Clone(p.Steps)
+	r.promotion = &p
+	return nil
+}
+
+func (r *reports) SetStatus(_ context.Context, _, _ string, s gitops.Status) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.statuses[s.Name] = s.State
+	r.history = append(r.history, s.Name+" "+string(s.State))
+	return nil
+}
+
+// running lists the statuses whose last state is running.
+func (r *reports) running() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for name, state := range r.statuses {
+		if state == gitops.StatusRunning {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// steps is "stack/stage state" of every step of the last deploy note.
+func (r *reports) steps() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.promotion == nil {
+		return nil
+	}
+	var out []string
+	for _, s := range r.promotion.Steps {
+		out = append(out, s.Stack+"/"+s.Stage+" "+string(s.State))
+	}
+	return out
+}
+
+// fakeTerraform plans one created resource; its function fields, when set, replace a step.
+type fakeTerraform struct {
+	open  func(ctx context.Context, spec WorkspaceSpec) error
+	plan  func(ctx context.Context) (*gitops.Plan, error)
+	apply func(ctx context.Context) error
+}
+
+func (t fakeTerraform) Open(ctx context.Context, spec WorkspaceSpec) (Workspace, error) {
+	if t.open != nil {
+		if err := t.open(ctx, spec); err != nil {
+			return nil, err
+		}
+	}
+	return fakeWorkspace{t}, nil
+}
+
+type fakeWorkspace struct{ t fakeTerraform }
+
+func (w fakeWorkspace) Plan(ctx context.Context, planFile string) (PlanOutput, error) {
+	if err := os.MkdirAll(filepath.Dir(planFile), 0o700); err != nil {
+		return PlanOutput{}, err
+	}
+	plan := &gitops.Plan{Summary: gitops.PlanSummary{Add: 1}, Changes: []gitops.ResourceChange{{Address: "terraform_data.x", Action: gitops.ActionCreate}}}
+	if w.t.plan != nil {
+		p, err := w.t.plan(ctx)
+		if err != nil {
+			return PlanOutput{}, err
+		}
+		plan = p
+	}
+	return PlanOutput{Plan: plan, Text: "+ terraform_data.x", JSON: []byte(`{}`)}, nil
+}
+
+func (w fakeWorkspace) Apply(ctx context.Context, _ string) error {
+	if w.t.apply != nil {
+		return w.t.apply(ctx)
+	}
+	return nil
+}
+
+type policiesFunc func(ctx context.Context, pc gitops.PolicyContext) ([]gitops.Finding, error)
+
+func (f policiesFunc) Check(ctx context.Context, _ []string, _ []byte, pc gitops.PolicyContext) ([]gitops.Finding, error) {
+	if f == nil {
+		return nil, nil
+	}
+	return f(ctx, pc)
+}
+
+// memLedger is an in-memory Ledger.
+type memLedger struct {
+	mu      sync.Mutex
+	runs    []gitops.Run
+	reviews map[string][]string
+	// review, when set, replaces Review.
+	review func(ctx context.Context) error
+}
+
+func (l *memLedger) Applied(_ context.Context, project, commit, stack, stage string) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.ContainsFunc(l.runs, func(r gitops.Run) bool {
+		return r.Project == project && r.Commit == commit && r.Stack == stack && r.Stage == stage && r.State == gitops.RunApplied
+	}), nil
+}
+
+func (l *memLedger) StartRun(_ context.Context, r gitops.Run) (int64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	r.State = gitops.RunPlanning
+	l.runs = append(l.runs, r)
+	return int64(len(l.runs)), nil
+}
+
+func (l *memLedger) SetState(_ context.Context, id int64, state gitops.RunState) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.runs[id-1].State.Unfinished() {
+		return errors.New("run finished already")
+	}
+	l.runs[id-1].State = state
+	return nil
+}
+
+func (l *memLedger) FinishRun(ctx context.Context, id int64, state gitops.RunState, _, _ string) error {
+	return l.SetState(ctx, id, state)
+}
+
+func (l *memLedger) SaveReview(_ context.Context, _ string, _ int, stack, stage, _ string, changes []string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.reviews == nil {
+		l.reviews = map[string][]string{}
+	}
+	l.reviews[stack+"/"+stage] = changes
+	return nil
+}
+
+func (l *memLedger) Review(ctx context.Context, _ string, _ int, stack, stage string) ([]string, bool, error) {
+	if l.review != nil {
+		if err := l.review(ctx); err != nil {
+			return nil, false, err
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c, ok := l.reviews[stack+"/"+stage]
+	return c, ok, nil
+}
+
+func (l *memLedger) Live(_ context.Context, project string) ([]gitops.Live, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []gitops.Live
+	for _, r := range l.runs {
+		if r.Project != project || r.State != gitops.RunApplied {
+			continue
+		}
+		out = slices.DeleteFunc(out, func(c gitops.Live) bool { return c.Stack == r.Stack && c.Stage == r.Stage })
+		out = append(out, gitops.Live{Stack: r.Stack, Stage: r.Stage, Commit: r.Commit, MR: r.MR})
+	}
+	return out, nil
+}
+
+// states returns "stack/stage state" of every run, in start order.
+func (l *memLedger) states() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.runs {
+		out = append(out, r.Stack+"/"+r.Stage+" "+string(r.State))
+	}
+	return out
+}
+
+// unfinished lists the runs that have no outcome.
+func (l *memLedger) unfinished() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []string
+	for _, r := range l.runs {
+		if r.State.Unfinished() {
+			out = append(out, r.Stack+"/"+r.Stage+" "+string(r.State))
+		}
+	}
+	return out
+}
+
+// holder is a Locker whose held contexts the test can end, as a lost database session would.
+type holder struct {
+	mu   sync.Mutex
+	lose []context.CancelCauseFunc
+}
+
+func (h *holder) Hold(ctx context.Context, _ string) (context.Context, func(), error) {
+	held, cancel := context.WithCancelCause(ctx)
+	h.mu.Lock()
+	h.lose = append(h.lose, cancel)
+	h.mu.Unlock()
+	return held, func() { cancel(errors.New("released")) }, nil
+}
+
+func (h *holder) held() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.lose)
+}
+
+func (h *holder) loseAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, c := range h.lose {
+		c(errors.New("lock lost: the database session ended"))
+	}
+}
+
+// twoStacks writes a repository with independent stacks a and b in stages dev and prod.
+func twoStacks(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	files := map[string]string{
+		".gitops.yaml":     "version: 1\nstages:\n  - name: dev\n  - name: prod\nstacks:\n  - name: a\n    dir: stacks/a\n  - name: b\n    dir: stacks/b\n",
+		"stacks/a/main.tf": "resource \"terraform_data\" \"x\" {}\n",
+		"stacks/b/main.tf": "resource \"terraform_data\" \"x\" {}\n",
+	}
+	for name, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func newTestRunner(t *testing.T, changed map[int][]string, tf fakeTerraform, locker Locker) (*Runner, *reports, *memLedger) {
+	t.Helper()
+	rep := newReports()
+	l := &memLedger{}
+	return &Runner{
+		Source: treeSource(twoStacks(t)), MRs: mrs{changed: changed}, Reporter: rep, Terraform: tf,
+		Policies: policiesFunc(nil), Ledger: l, Locker: locker, DataDir: t.TempDir(), MaxParallel: 1,
+	}, rep, l
+}

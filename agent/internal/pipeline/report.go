@@ -1,0 +1,90 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+)
+
+// publish is how a promotion reports: the deploy note from the outcome, and each gitops/apply status
+// that changed since the last publish. A failure to post is logged, not fatal: the next publish carries
+// it all.
+func (j *promotion) publish(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	if err := j.r.Reporter.DeployNote(ctx, j.out); err != nil {
+		j.log.Warn().Err(err).Msg("post the deploy note")
+	} else {
+		j.posted = true
+	}
+	for _, s := range j.out.Statuses() {
+		if j.sent[s.Name] == s {
+			continue
+		}
+		if err := j.r.Reporter.SetStatus(ctx, j.out.Project, j.out.Commit, s); err != nil {
+			j.log.Warn().Err(err).Str("status", s.Name).Msg("set the apply status")
+			continue
+		}
+		j.sent[s.Name] = s
+	}
+}
+
+// finish is the promotion's one deferred place that settles its outcome before the last publish: a panic
+// fails the running step; a cancellation or a transient failure interrupts it (and, on the last attempt,
+// is the promotion's error); no step is left running and no status left "running".
+func (j *promotion) finish(ctx context.Context, at Attempt, errp *error) {
+	now := time.Now()
+	if p := recover(); p != nil {
+		*errp = fmt.Errorf("promotion panicked: %v", p)
+		j.log.Error().Str("stack", string(debug.Stack())).Msg("promotion panicked")
+		for i := range j.out.Steps {
+			if s := &j.out.Steps[i]; s.State.Running() {
+				s.State, s.Error = gitops.StepFailed, "internal error: "+(*errp).Error()
+				j.out.SkipWaiting(i+1, "an earlier step failed")
+			}
+		}
+		if !j.anyFailed() {
+			j.out.Error = "internal error: " + (*errp).Error()
+		}
+		at.Last = true // a panic is not transient: report it now
+	}
+	if j.quiet {
+		return
+	}
+	err := *errp
+	if ctx.Err() != nil && err != nil {
+		err = ctx.Err()
+	}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		j.out.Interrupt("the agent stopped; the promotion resumes", now)
+		*errp = err
+		j.log.Info().Msg("promotion interrupted")
+	case at.Last:
+		j.out.Interrupt(err.Error(), now)
+		if !j.anyFailed() {
+			j.out.Error = err.Error()
+		}
+		j.log.Error().Err(err).Msg("promotion failed")
+	default:
+		j.out.Interrupt(err.Error(), now)
+		j.log.Warn().Err(err).Msg("promotion attempt failed; it will be retried")
+	}
+	if err != nil && !j.posted && !at.Last {
+		return // nothing was shown yet, and the job runs again
+	}
+	j.publish(ctx)
+	j.log.Info().Interface("steps", j.out.Counts()).Msg("promotion reported")
+}
+
+func (j *promotion) anyFailed() bool {
+	for _, s := range j.out.Steps {
+		if s.State == gitops.StepFailed {
+			return true
+		}
+	}
+	return false
+}

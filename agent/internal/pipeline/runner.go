@@ -1,0 +1,130 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Runner runs the plan and promote jobs. Its fields are set once before use; it is safe for concurrent
+// use. Ledger and Locker are needed by promotions only; Credentials, Observe, Logger and CommitURL may be
+// nil.
+type Runner struct {
+	Source      Source
+	MRs         MergeRequests
+	Reporter    Reporter
+	Terraform   Terraform
+	Policies    Policies
+	Credentials Credentials
+	Ledger      Ledger
+	Locker      Locker
+	DataDir     string
+	// MaxParallel bounds the terraform runs in flight across all jobs; 0 means 1.
+	MaxParallel int
+	Observe     Observer
+	Logger      *zerolog.Logger
+	// CommitURL returns the web URL of a commit.
+	CommitURL func(project, sha string) string
+
+	once sync.Once
+	sem  chan struct{}
+}
+
+// slot takes one of the MaxParallel terraform slots shared by every plan and promotion step (at least
+// one); release gives it back.
+func (r *Runner) slot(ctx context.Context) (release func(), err error) {
+	r.once.Do(func() { r.sem = make(chan struct{}, max(r.MaxParallel, 1)) })
+	select {
+	case r.sem <- struct{}{}:
+		return func() { <-r.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (r *Runner) observe(step string, start time.Time, err error) {
+	if r.Observe != nil {
+		r.Observe(step, time.Since(start), err != nil)
+	}
+}
+
+func (r *Runner) commitURL(project, sha string) string {
+	if r.CommitURL == nil {
+		return ""
+	}
+	return r.CommitURL(project, sha)
+}
+
+// loggerFor is the job's logger the worker put in ctx, else the runner's, else none.
+func (r *Runner) loggerFor(ctx context.Context) *zerolog.Logger {
+	if l := zerolog.Ctx(ctx); l.GetLevel() != zerolog.Disabled {
+		return l
+	}
+	if r.Logger != nil {
+		return r.Logger
+	}
+	nop := zerolog.Nop()
+	return &nop
+}
+
+// workRoot makes a private dir for one job's work copies under the data dir; the caller removes it.
+func (r *Runner) workRoot(prefix string) (string, error) {
+	dir := filepath.Join(r.DataDir, "work")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create work dir: %w", err)
+	}
+	root, err := os.MkdirTemp(dir, prefix)
+	if err != nil {
+		return "", fmt.Errorf("create work dir: %w", err)
+	}
+	return root, nil
+}
+
+// PlanDir is where the saved plans of one commit of a project are kept.
+func (r *Runner) PlanDir(project, sha string) string {
+	return filepath.Join(r.DataDir, "plans", projectKey(project), sha)
+}
+
+// PrunePlans removes the saved plans of commits planned more than keep ago (by their directory's time).
+func (r *Runner) PrunePlans(keep time.Duration) error {
+	root := filepath.Join(r.DataDir, "plans")
+	projects, err := os.ReadDir(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("prune saved plans: %w", err)
+	}
+	cutoff := time.Now().Add(-keep)
+	var errs []error
+	for _, proj := range projects {
+		commits, err := os.ReadDir(filepath.Join(root, proj.Name()))
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, c := range commits {
+			if info, err := c.Info(); err == nil && c.IsDir() && info.ModTime().Before(cutoff) {
+				errs = append(errs, os.RemoveAll(filepath.Join(root, proj.Name(), c.Name())))
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("prune saved plans: %w", err)
+	}
+	return nil
+}
+
+func projectKey(project string) string {
+	sum := sha256.Sum256([]byte(project))
+	return hex.EncodeToString(sum[:12])
+}

@@ -1,0 +1,104 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+)
+
+// change is what a job knows once it has started: the merge request, the tree at the commit, the
+// config read from it, and the stacks the merge request's change affects.
+type change struct {
+	mr         gitops.MergeRequest
+	tree       string
+	cfg        *config.Config
+	affected   []config.Stack
+	policy     gitops.PolicyContext
+	policyDirs []string // absolute
+}
+
+// configError is a .gitops.yaml that cannot be used; it is reported, not retried.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// load is the start-up every job shares: it fetches the tree of project at sha, reads .gitops.yaml there
+// and lists the stacks mr's change affects. An error is a *configError, wraps gitops.ErrUnusableSource
+// (both final), or is transient.
+func (r *Runner) load(ctx context.Context, project string, mr gitops.MergeRequest, sha string) (*change, error) {
+	tree, err := r.Source.Checkout(ctx, project, sha)
+	if err != nil {
+		return nil, fmt.Errorf("fetch the source: %w", err)
+	}
+	cfg, err := config.Load(tree)
+	if err != nil {
+		return nil, &configError{err}
+	}
+	changed, err := r.MRs.ChangedPaths(ctx, project, mr.IID)
+	if err != nil {
+		return nil, fmt.Errorf("list the changed files: %w", err)
+	}
+	return &change{
+		mr: mr, tree: tree, cfg: cfg,
+		affected:   affectedStacks(cfg, changed),
+		policy:     gitops.PolicyContext{Project: project, MergeRequest: mr},
+		policyDirs: policyDirs(tree, cfg),
+	}, nil
+}
+
+// settle records a start-up failure in a job's outcome: a broken config in configErr, a refused source
+// in jobErr; both are final and settle returns nil. Any other error is transient and returned as it is.
+func settle(err error, configErr, jobErr *string) error {
+	var ce *configError
+	switch {
+	case errors.As(err, &ce):
+		*configErr = ce.Error()
+		return nil
+	case errors.Is(err, gitops.ErrUnusableSource):
+		*jobErr = "the source archive was refused: " + err.Error()
+		return nil
+	}
+	return err
+}
+
+// affectedStacks is every stack when the pipeline's own config changed, else the stacks the change affects.
+func affectedStacks(cfg *config.Config, changed []string) []config.Stack {
+	if slices.Contains(changed, config.FileName) {
+		return cfg.Ordered()
+	}
+	return cfg.Affected(changed)
+}
+
+// unaffected names the stacks of cfg that are not in affected, in dependency order.
+func unaffected(cfg *config.Config, affected []config.Stack) []string {
+	var out []string
+	for _, s := range cfg.Ordered() {
+		if !slices.ContainsFunc(affected, func(a config.Stack) bool { return a.Name == s.Name }) {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
+func policyDirs(tree string, cfg *config.Config) []string {
+	var dirs []string
+	for _, d := range cfg.PolicyDirs(tree) {
+		dirs = append(dirs, filepath.Join(tree, d))
+	}
+	return dirs
+}
+
+func stackNamed(cfg *config.Config, name string) config.Stack {
+	for _, s := range cfg.Stacks {
+		if s.Name == name {
+			return s
+		}
+	}
+	return config.Stack{Name: name}
+}

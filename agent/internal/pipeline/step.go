@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+)
+
+// errLockLost marks a step stopped because its stack's lock was lost: the promotion is retried, and
+// resumes from the ledger.
+var errLockLost = errors.New("lost the stack's lock")
+
+// apply runs step i, of kind StepApply: under the stack × stage's lock, it plans the stack at the
+// promoted commit, compares the plan with the one reviewed, checks the policies and applies exactly the
+// plan it made, in the same workspace. It changes the step's state as it goes and returns the step's
+// failure, or an error wrapping errLockLost. The step's ledger run always gets an outcome.
+func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i int) (err error) {
+	r, s := j.r, &j.out.Steps[i]
+	done, err := r.Ledger.Applied(ctx, j.req.Project, j.req.Commit, s.Stack, s.Stage)
+	if err != nil {
+		return fmt.Errorf("read the ledger: %w", err)
+	}
+	if done {
+		s.State, s.Summary = gitops.StepDone, "applied before the agent restarted"
+		return nil
+	}
+	held, unlock, err := r.Locker.Hold(ctx, j.req.Project+"|"+s.Stack+"|"+s.Stage)
+	if err != nil {
+		return fmt.Errorf("wait for the stack's lock: %w", err)
+	}
+	defer unlock()
+	defer func(outer context.Context) {
+		if err != nil && held.Err() != nil && outer.Err() == nil {
+			err = fmt.Errorf("%w: %w", errLockLost, context.Cause(held))
+		}
+	}(ctx)
+	ctx = held // the runs stop if the lock is lost
+	if later, err := j.laterLive(ctx, s.Stack, s.Stage); err != nil {
+		return fmt.Errorf("read what is live: %w", err)
+	} else if later > 0 {
+		// A merge found late (its webhook was lost) must not roll back a later merge that contains it.
+		s.State, s.Reason = gitops.StepSkipped, fmt.Sprintf("!%d, merged later, is live here already and contains this change", later)
+		return nil
+	}
+	s.State, s.Started = gitops.StepPlanning, time.Now()
+	runID, err := r.Ledger.StartRun(ctx, gitops.Run{Project: j.req.Project, MR: j.req.MR, Commit: j.req.Commit, Stack: s.Stack, Stage: s.Stage})
+	if err != nil {
+		return fmt.Errorf("record the run: %w", err)
+	}
+	defer j.record(ctx, runID, s, &err)
+	j.publish(ctx)
+	return j.planAndApply(ctx, c, Target{Stack: stackNamed(c.cfg, s.Stack), Stage: stage}, runID, s)
+}
+
+// planAndApply is the work of an apply step once its run is recorded.
+func (j *promotion) planAndApply(ctx context.Context, c *change, t Target, runID int64, s *gitops.Step) error {
+	r := j.r
+	root, err := r.workRoot("promote-")
+	if err != nil {
+		return err
+	}
+	defer removeAll(root)
+	release, err := r.slot(ctx)
+	if err != nil {
+		return fmt.Errorf("wait for a terraform slot: %w", err)
+	}
+	defer release()
+	planFile := filepath.Join(root, "apply.tfplan")
+	ws, out, err := r.planTarget(ctx, c.tree, t, j.req.Project, j.req.MR, filepath.Join(root, "tree"), planFile)
+	if err != nil {
+		return err
+	}
+	s.Summary = out.Plan.Summary.String()
+	if err := j.check(ctx, c, s, out); err != nil {
+		return err
+	}
+	if out.Plan.Summary.NoChanges() {
+		s.State = gitops.StepDone
+		return nil
+	}
+	s.State = gitops.StepApplying
+	j.publish(ctx)
+	if err := r.Ledger.SetState(ctx, runID, gitops.RunApplying); err != nil {
+		return fmt.Errorf("record the apply: %w", err)
+	}
+	start := time.Now()
+	err = ws.Apply(ctx, planFile)
+	r.observe("apply", start, err)
+	if err != nil {
+		return errors.New(describe(err))
+	}
+	s.State = gitops.StepDone
+	return nil
+}
+
+// check compares the plan with the one reviewed on the merge request (recording the difference in the
+// step) and checks it against the policies of the merged commit; a denial is the step's failure.
+func (j *promotion) check(ctx context.Context, c *change, s *gitops.Step, out PlanOutput) error {
+	reviewed, ok, err := j.r.Ledger.Review(ctx, j.req.Project, j.req.MR, s.Stack, s.Stage)
+	if err != nil {
+		return fmt.Errorf("read the reviewed plan: %w", err)
+	}
+	s.Review = "no plan of this stack and stage was posted on the merge request"
+	if ok {
+		s.Review = reviewDiff(reviewed, ReviewOf(out.Plan))
+	}
+	matches := s.Review == ""
+	pc := c.policy
+	pc.Stack, pc.Stage, pc.PlanMatchesReview = s.Stack, s.Stage, &matches
+	findings, err := j.r.Policies.Check(ctx, c.policyDirs, out.JSON, pc)
+	if err != nil {
+		return fmt.Errorf("policies could not be evaluated: %w", err)
+	}
+	if denied := denials(findings); denied != "" {
+		msg := "policy denied the apply:\n" + denied
+		if !matches {
+			msg += "\n\nThe plan " + s.Review + "."
+		}
+		return errors.New(msg)
+	}
+	return nil
+}
+
+// record gives the step's ledger run its outcome, from the step's state and error, deferred so that it
+// happens whatever ends the step (a panic included) and while the stack's lock is still held.
+func (j *promotion) record(ctx context.Context, id int64, s *gitops.Step, errp *error) {
+	s.Duration = time.Since(s.Started)
+	state, text := gitops.RunFailed, ""
+	switch {
+	case *errp != nil:
+		text = (*errp).Error()
+	case s.State == gitops.StepDone:
+		state = gitops.RunApplied
+	default:
+		text = "the step stopped before it ended"
+	}
+	if err := j.r.Ledger.FinishRun(context.WithoutCancel(ctx), id, state, s.Summary, text); err != nil {
+		j.log.Error().Err(err).Str("stack", s.Stack).Str("stage", s.Stage).Msg("record the run's outcome")
+	}
+}

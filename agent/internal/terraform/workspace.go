@@ -1,0 +1,213 @@
+package terraform
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/terraform-exec/tfexec"
+)
+
+// maxApplyOutput bounds the apply output Apply returns; beyond it the output is cut with a marker.
+const maxApplyOutput = 8 << 20
+
+// Workspace is one initialised work dir with its Terraform workspace selected, ready to plan and apply.
+// It holds one terraform-exec instance, so terraform-exec's version check (`version -json`, made before
+// the first command that needs it) runs at most once per Workspace.
+//
+// A Workspace is not safe for concurrent use: run one command at a time. Use one Workspace per work dir:
+// two Workspaces on the same dir at once would share its .terraform dir. A Workspace holds no resources
+// and needs no closing.
+type Workspace struct {
+	r   *Runner
+	req Request
+	tf  *tfexec.Terraform
+}
+
+// Open validates req, initialises req.Dir (init with req.BackendConfig) and selects req.Workspace,
+// creating it when the backend does not have it yet. req.VarFiles are kept for Workspace.Plan;
+// req.PlanFile is not used.
+//
+// An invalid request returns a plain error before anything runs; a failed terraform step returns *Error
+// (a failure of terraform-exec's version check, which it would otherwise make as part of init, is reported
+// as StepInit). Open runs terraform at most three times: the version check and init, and on a work dir
+// whose selected workspace is not the one asked for, `workspace list` and `workspace select` or `new`.
+func (r *Runner) Open(ctx context.Context, req Request) (*Workspace, error) {
+	if err := req.check(); err != nil {
+		return nil, err
+	}
+	env, err := r.environ(req.Env)
+	if err != nil {
+		return nil, err
+	}
+	tf, err := tfexec.NewTerraform(req.Dir, r.binary)
+	if err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	if err := tf.SetEnv(env); err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	// WaitDelay is how long tfexec's exec.Cmd lets terraform run after the SIGINT it sends on
+	// cancellation before killing it.
+	if err := tf.SetWaitDelay(r.grace); err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
+	}
+	w := &Workspace{r: r, req: req, tf: tf}
+	// tfexec checks the version before init (and show -json) and caches it in the instance; asking for
+	// it here keeps that process out of the init slot.
+	err = w.step(ctx, StepInit, nil, func() error {
+		_, _, err := tf.Version(ctx, false)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := w.init(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.selectWorkspace(ctx); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// step runs one tfexec call with stderr captured and stdout written to stdout (when not nil), logs it,
+// and turns a failure into an *Error.
+func (w *Workspace) step(ctx context.Context, name string, stdout io.Writer, call func() error) error {
+	if err := ctx.Err(); err != nil {
+		return &Error{Step: name, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
+	}
+	stderr := newCapBuffer(2 * maxDiagnostics)
+	w.tf.SetStderr(stderr)
+	w.tf.SetStdout(stdout)
+	defer func() {
+		w.tf.SetStderr(nil)
+		w.tf.SetStdout(nil)
+	}()
+	began := time.Now()
+	err := call()
+	ev := w.r.log.Debug()
+	if err != nil {
+		ev = w.r.log.Info().Bool("failed", true)
+	}
+	ev.Str("step", name).Str("dir", w.req.Dir).Str("workspace", w.req.Workspace).
+		Dur("took", time.Since(began)).Msg("terraform step")
+	if err != nil {
+		return stepError(ctx, name, err, stderr.String(), w.r.grace)
+	}
+	return nil
+}
+
+// init runs `init` with the request's backend config. The init process alone holds the runner's init
+// slot: inits share one plugin cache, and concurrent installs into one cache race (terraform issue 31964:
+// "doesn't match any of the checksums recorded in the dependency lock file").
+func (w *Workspace) init(ctx context.Context) error {
+	select {
+	case w.r.initSlot <- struct{}{}:
+	case <-ctx.Done():
+		return &Error{Step: StepInit, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
+	}
+	defer func() { <-w.r.initSlot }()
+	opts := initOptions(w.req.BackendConfig)
+	return w.step(ctx, StepInit, nil, func() error { return w.tf.Init(ctx, opts...) })
+}
+
+// selectWorkspace selects the request's workspace, creating it when the backend does not have it yet.
+func (w *Workspace) selectWorkspace(ctx context.Context) error {
+	name := w.req.Workspace
+	if name == "" {
+		name = "default"
+	}
+	if name == "default" {
+		// Terraform records a selection other than default in .terraform/environment; a fresh work
+		// copy has none, so it is on default and a `workspace list` would only cost a process.
+		if _, err := os.Stat(filepath.Join(w.req.Dir, ".terraform", "environment")); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	}
+	return w.step(ctx, StepWorkspace, nil, func() error {
+		list, current, err := w.tf.WorkspaceList(ctx)
+		switch {
+		case err != nil:
+			return err
+		case current == name:
+			return nil
+		case slices.Contains(list, name):
+			return w.tf.WorkspaceSelect(ctx, name)
+		default:
+			return w.tf.WorkspaceNew(ctx, name) // creates and selects
+		}
+	})
+}
+
+// Plan plans with the var files of the request the Workspace was opened with, saves the plan to
+// planFile (a relative path is taken from the agent's working directory, not from the work dir) and
+// returns it with its JSON and its plain text. It runs terraform twice: `plan`, whose own output gives
+// the text (see planText), and `show -json`.
+//
+// A failed step returns *Error; an empty planFile returns a plain error before anything runs. The plan
+// file is left with mode 0600: it holds the values of sensitive variables.
+func (w *Workspace) Plan(ctx context.Context, planFile string) (PlanResult, error) {
+	pf, err := planPath(planFile)
+	if err != nil {
+		return PlanResult{}, err
+	}
+	if err := os.MkdirAll(filepath.Dir(pf), 0o700); err != nil {
+		return PlanResult{}, fmt.Errorf("plan file dir: %w", err)
+	}
+	var out strings.Builder
+	var changes bool
+	err = w.step(ctx, StepPlan, &out, func() error {
+		var err error
+		changes, err = w.tf.Plan(ctx, planOptions(pf, w.req.VarFiles, w.r.lockTimeout)...)
+		return err
+	})
+	if err != nil {
+		return PlanResult{}, err
+	}
+	if err := os.Chmod(pf, 0o600); err != nil {
+		return PlanResult{}, fmt.Errorf("plan file: %w", err)
+	}
+	// terraform-exec has no call that returns `show -json` undecoded: ShowPlanFile decodes and validates
+	// it into a tfjson.Plan, which is dropped. The raw bytes are teed from stdout so that the caller gets
+	// exactly what terraform printed, fields terraform-json does not model included.
+	var raw bytes.Buffer
+	err = w.step(ctx, StepShow, &raw, func() error {
+		_, err := w.tf.ShowPlanFile(ctx, pf)
+		return err
+	})
+	if err != nil {
+		return PlanResult{}, err
+	}
+	return PlanResult{PlanFile: pf, JSON: raw.Bytes(), Text: planText(out.String()), Changes: changes}, nil
+}
+
+// Apply applies exactly the saved plan at planFile (a relative path is taken from the agent's working
+// directory) in the Workspace and returns Terraform's output, cut at 8 MiB with a marker. It runs one
+// process: the work dir is already initialised and its workspace selected. The plan carries its own
+// variables.
+//
+// A missing plan file returns a plain error before anything runs. A failed apply returns *Error and the
+// output up to the failure, which says what was changed; a plan made against an older state fails with
+// Terraform's "Saved plan is stale" diagnostics.
+func (w *Workspace) Apply(ctx context.Context, planFile string) (string, error) {
+	pf, err := planPath(planFile)
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(pf); err != nil {
+		return "", fmt.Errorf("saved plan: %w", err)
+	}
+	out := newCapBuffer(maxApplyOutput)
+	err = w.step(ctx, StepApply, out, func() error {
+		return w.tf.Apply(ctx, applyOptions(pf, w.r.lockTimeout)...)
+	})
+	return cleanText(out.String()), err
+}

@@ -1,0 +1,273 @@
+package terraform
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+)
+
+// recorder is a stand-in for the test's terraform: a shell script that appends its first two arguments
+// to calls.log, copies what `plan` prints to plan.out, and runs the real binary.
+type recorder struct{ bin, dir string }
+
+func newRecorder(t testing.TB) recorder {
+	t.Helper()
+	dir := t.TempDir()
+	q := func(parts ...string) string { return shellQuote(filepath.Join(parts...)) }
+	tfBin := shellQuote(testsvc.Terraform(t))
+	script := fmt.Sprintf(`#!/bin/sh
+printf '%%s %%s\n' "$1" "$2" >> %[1]s
+if [ "$1" = plan ]; then
+	{ %[2]s "$@"; echo $? > %[3]s; } | tee -a %[4]s
+	exit "$(cat %[3]s)"
+fi
+exec %[2]s "$@"
+`, q(dir, "calls.log"), tfBin, q(dir, "plan.rc"), q(dir, "plan.out"))
+	bin := filepath.Join(dir, "terraform")
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return recorder{bin: bin, dir: dir}
+}
+
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// runner returns a Runner on the recorder.
+func (rec recorder) runner(t testing.TB) *Runner {
+	t.Helper()
+	r, err := NewRunner(Options{Binary: rec.bin, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("NewRunner: %v", err)
+	}
+	return r
+}
+
+// calls counts the terraform processes started so far by subcommand; "show" and "workspace" keep their
+// second argument ("show -json", "workspace list").
+func (rec recorder) calls(t testing.TB) map[string]int {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(rec.dir, "calls.log"))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	got := map[string]int{}
+	for line := range strings.Lines(string(raw)) {
+		cmd, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		if cmd == "show" || cmd == "workspace" {
+			cmd += " " + arg
+		}
+		got[cmd]++
+	}
+	return got
+}
+
+// planOutput is everything the plans so far printed.
+func (rec recorder) planOutput(t testing.TB) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(rec.dir, "plan.out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(raw)
+}
+
+// TestProcessCount counts the terraform processes of Open, Plan and Apply in one Workspace: terraform-exec's
+// version check once, one init, no second workspace selection, no text `show`.
+func TestProcessCount(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name           string
+		workspace      string
+		wantOpenPlan   map[string]int
+		wantWithApply  map[string]int
+		wantTotalCalls int
+	}{
+		{
+			name:           "default workspace",
+			wantOpenPlan:   map[string]int{"version": 1, "init": 1, "plan": 1, "show -json": 1},
+			wantWithApply:  map[string]int{"version": 1, "init": 1, "plan": 1, "show -json": 1, "apply": 1},
+			wantTotalCalls: 5,
+		},
+		{
+			name:      "new workspace",
+			workspace: "dev",
+			wantOpenPlan: map[string]int{
+				"version": 1, "init": 1, "workspace list": 1, "workspace new": 1, "plan": 1, "show -json": 1,
+			},
+			wantWithApply: map[string]int{
+				"version": 1, "init": 1, "workspace list": 1, "workspace new": 1, "plan": 1, "show -json": 1, "apply": 1,
+			},
+			wantTotalCalls: 7,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			rec := newRecorder(t)
+			r := rec.runner(t)
+			ctx := context.Background()
+			w := mustOpen(t, r, Request{Dir: stack(t, "greeting"), Workspace: tt.workspace, VarFiles: []string{"stages/dev.tfvars"}})
+			res, err := w.Plan(ctx, planFile(t))
+			if err != nil {
+				t.Fatalf("Plan: %v\n%s", err, diagnostics(err))
+			}
+			if diff := cmp.Diff(tt.wantOpenPlan, rec.calls(t)); diff != "" {
+				t.Errorf("processes for Open and Plan (-want +got):\n%s", diff)
+			}
+			if _, err := w.Apply(ctx, res.PlanFile); err != nil {
+				t.Fatalf("Apply: %v\n%s", err, diagnostics(err))
+			}
+			got := rec.calls(t)
+			if diff := cmp.Diff(tt.wantWithApply, got); diff != "" {
+				t.Errorf("processes for Open, Plan and Apply (-want +got):\n%s", diff)
+			}
+			total := 0
+			for _, n := range got {
+				total += n
+			}
+			if total != tt.wantTotalCalls {
+				t.Errorf("%d terraform processes, want %d", total, tt.wantTotalCalls)
+			}
+		})
+	}
+}
+
+// TestInitSlotHoldsOnlyInit holds the runner's init slot, as another work dir's init would, while a
+// Workspace opens: terraform-exec's version check runs meanwhile, and init waits for the slot.
+func TestInitSlotHoldsOnlyInit(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(t)
+	r := rec.runner(t)
+	r.initSlot <- struct{}{}
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Open(context.Background(), Request{Dir: stack(t, "greeting")})
+		done <- err
+	}()
+	deadline := time.After(time.Minute)
+	for rec.calls(t)["version"] == 0 {
+		select {
+		case err := <-done:
+			t.Fatalf("Open ended while the init slot was held: %v", err)
+		case <-deadline:
+			t.Fatal("the version check did not run while the init slot was held")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if n := rec.calls(t)["init"]; n != 0 {
+		t.Fatalf("init ran %d times while the slot was held", n)
+	}
+	<-r.initSlot
+	if err := <-done; err != nil {
+		t.Fatalf("Open: %v\n%s", err, diagnostics(err))
+	}
+	if diff := cmp.Diff(map[string]int{"version": 1, "init": 1}, rec.calls(t)); diff != "" {
+		t.Errorf("processes for Open (-want +got):\n%s", diff)
+	}
+}
+
+// showText is `show -no-color planFile` of the real binary, run in dir as the runner runs terraform.
+func showText(t testing.TB, r *Runner, dir, planFile string) string {
+	t.Helper()
+	env, err := r.environ(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(testsvc.Terraform(t), "show", "-no-color", planFile)
+	cmd.Dir, cmd.Env = dir, append(envList(env), "TF_IN_AUTOMATION=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("terraform show: %v", err)
+	}
+	return string(out)
+}
+
+// TestPlanTextIsShow plans a stack three times in one Workspace (create, no changes, update), each time
+// with a data source read, refreshes once there is state, and a warning, and compares the text with what
+// `show` prints for the saved plan.
+func TestPlanTextIsShow(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(t)
+	r := rec.runner(t)
+	dir := stack(t, "noisy")
+	setGreeting := func(g string) {
+		t.Helper()
+		vars := fmt.Sprintf("greeting   = %q\nundeclared = true\n", g)
+		if err := os.WriteFile(filepath.Join(dir, "stage.tfvars"), []byte(vars), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setGreeting("hi")
+	w := mustOpen(t, r, Request{Dir: dir, VarFiles: []string{"stage.tfvars"}})
+	ctx := context.Background()
+	steps := []struct {
+		name, greeting, wantText string
+		wantChanges, apply       bool
+	}{
+		{name: "create", greeting: "hi", wantText: "Plan: 1 to add, 0 to change, 0 to destroy.", wantChanges: true, apply: true},
+		{name: "no changes", greeting: "hi", wantText: "No changes."},
+		{name: "update", greeting: "hey", wantText: "Plan: 0 to add, 1 to change, 0 to destroy.", wantChanges: true},
+	}
+	for _, s := range steps {
+		setGreeting(s.greeting)
+		res, err := w.Plan(ctx, planFile(t))
+		if err != nil {
+			t.Fatalf("%s: Plan: %v\n%s", s.name, err, diagnostics(err))
+		}
+		if res.Changes != s.wantChanges || !strings.Contains(res.Text, s.wantText) {
+			t.Errorf("%s: Changes = %v, text:\n%s\nwant Changes %v and %q", s.name, res.Changes, res.Text, s.wantChanges, s.wantText)
+		}
+		if diff := cmp.Diff(showText(t, r, dir, res.PlanFile), res.Text); diff != "" {
+			t.Errorf("%s: Text differs from show (-show +Text):\n%s", s.name, diff)
+		}
+		if s.apply {
+			if _, err := w.Apply(ctx, res.PlanFile); err != nil {
+				t.Fatalf("%s: Apply: %v\n%s", s.name, err, diagnostics(err))
+			}
+		}
+	}
+	// What was stripped was there to strip.
+	out := rec.planOutput(t)
+	for _, noise := range []string{
+		"data.terraform_remote_state.other: Reading...",
+		"data.terraform_remote_state.other: Read complete after",
+		"terraform_data.greeting: Refreshing state... [id=",
+		"Warning: Value for undeclared variable",
+	} {
+		if !strings.Contains(out, noise) {
+			t.Errorf("plan printed no %q; the comparison with show proves less than it should:\n%s", noise, out)
+		}
+	}
+}
+
+// TestDeprecatedWrappers runs Runner.Plan and Runner.Apply, kept until their callers use Open.
+func TestDeprecatedWrappers(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, Options{})
+	ctx := context.Background()
+	dir := stack(t, "greeting")
+	res, err := r.Plan(ctx, Request{Dir: dir, PlanFile: planFile(t)})
+	if err != nil || !res.Changes {
+		t.Fatalf("Plan: changes %v, %v\n%s", res.Changes, err, diagnostics(err))
+	}
+	out, err := r.Apply(ctx, Request{Dir: dir, PlanFile: res.PlanFile}, "")
+	if err != nil || !strings.Contains(out, "Apply complete! Resources: 1 added") {
+		t.Fatalf("Apply: %v\n%s\n%s", err, diagnostics(err), out)
+	}
+	if _, err := r.Plan(ctx, Request{Dir: dir}); err == nil || !strings.Contains(err.Error(), "PlanFile is empty") {
+		t.Errorf("Plan without PlanFile: got %v", err)
+	}
+	if _, err := r.Apply(ctx, Request{Dir: dir}, filepath.Join(t.TempDir(), "nope")); err == nil || !strings.HasPrefix(err.Error(), "saved plan: ") {
+		t.Errorf("Apply of a missing plan: got %v", err)
+	}
+}
