@@ -18,7 +18,7 @@ type promotion struct {
 	req      gitops.PromoteRequest
 	log      zerolog.Logger
 	out      gitops.Promotion
-	mergedAt *time.Time                // when the merge request was merged, when GitLab says
+	mergedAt *time.Time               // when the merge request was merged, when GitLab says
 	sent     map[string]gitops.Status // the statuses last set, by name
 	posted   bool                     // the deploy note was posted at least once
 	quiet    bool                     // the job went back to the queue before it started: nothing to report
