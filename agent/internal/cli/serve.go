@@ -55,17 +55,11 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
-	l, err := ledger.Open(ctx, s.DatabaseURL, s.DataDir)
+	l, locker, err := openStores(ctx, s)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	locker := lock.NewLocal()
-	if s.DatabaseURL != "" {
-		if locker, err = lock.NewPostgres(ctx, s.DatabaseURL); err != nil {
-			return err
-		}
-	}
 	defer locker.Close()
 	runner.Ledger, runner.Locker, runner.Credentials = l, locker, stageCredentials(s)
 	var running atomic.Bool
@@ -76,26 +70,9 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		Logger:      log,
 		// SQLite has no notifier: workers find new jobs by polling, so poll often (a cheap indexed query).
 		PollInterval: pollInterval(s.DatabaseURL),
-		Handlers: queue.Handlers{
-			Plan: func(ctx context.Context, req gitops.PlanRequest, job queue.Job) error {
-				jlog := log.With().Int64("job", job.ID).Str("kind", "plan").Logger()
-				start := time.Now()
-				err := runner.HandlePlan(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Supersede: job.Supersede})
-				m.Job("plan", time.Since(start), err != nil)
-				return err
-			},
-			Promote: func(ctx context.Context, req gitops.PromoteRequest, job queue.Job) error {
-				jlog := log.With().Int64("job", job.ID).Str("kind", "promote").Logger()
-				start := time.Now()
-				err := runner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
-					Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze,
-				})
-				m.Job("promote", time.Since(start), err != nil)
-				return err
-			},
-		},
-		ReplicaID:   s.ReplicaID,
-		RescueAfter: s.RescueAfter,
+		Handlers:     jobHandlers(runner, m, log),
+		ReplicaID:    s.ReplicaID,
+		RescueAfter:  s.RescueAfter,
 	})
 	if err != nil {
 		return err
@@ -158,6 +135,46 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	_ = srv.Shutdown(shutdownCtx)
 	running.Store(false)
 	return errors.Join(err, q.Stop(shutdownCtx))
+}
+
+// openStores opens the ledger and the locks: in PostgreSQL when DATABASE_URL is set (replicas share
+// them), else the SQLite ledger in the data dir and process-wide locks.
+func openStores(ctx context.Context, s settings) (*ledger.Ledger, *lock.Locker, error) {
+	l, err := ledger.Open(ctx, s.DatabaseURL, s.DataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if s.DatabaseURL == "" {
+		return l, lock.NewLocal(), nil
+	}
+	locker, err := lock.NewPostgres(ctx, s.DatabaseURL)
+	if err != nil {
+		l.Close()
+		return nil, nil, err
+	}
+	return l, locker, nil
+}
+
+// jobHandlers runs the queue's jobs with the pipeline, each with a logger naming the job in its context.
+func jobHandlers(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Logger) queue.Handlers {
+	return queue.Handlers{
+		Plan: func(ctx context.Context, req gitops.PlanRequest, job queue.Job) error {
+			jlog := log.With().Int64("job", job.ID).Str("kind", "plan").Logger()
+			start := time.Now()
+			err := runner.HandlePlan(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Supersede: job.Supersede})
+			m.Job("plan", time.Since(start), err != nil)
+			return err
+		},
+		Promote: func(ctx context.Context, req gitops.PromoteRequest, job queue.Job) error {
+			jlog := log.With().Int64("job", job.ID).Str("kind", "promote").Logger()
+			start := time.Now()
+			err := runner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
+				Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze,
+			})
+			m.Job("promote", time.Since(start), err != nil)
+			return err
+		},
+	}
 }
 
 func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queue, log *zerolog.Logger) {

@@ -76,7 +76,7 @@ func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipe
 	return workspace{ws}, nil
 }
 
-// workspace reads each saved plan once into the domain plan, masking secrets in its text.
+// workspace decodes each saved plan once, into the domain plan and what masks secrets in its text.
 type workspace struct{ ws *terraform.Workspace }
 
 func (w workspace) Plan(ctx context.Context, planFile string) (pipeline.PlanOutput, error) {
@@ -84,15 +84,11 @@ func (w workspace) Plan(ctx context.Context, planFile string) (pipeline.PlanOutp
 	if err != nil {
 		return pipeline.PlanOutput{}, tfErr(err)
 	}
-	plan, err := planjson.Parse(res.JSON)
+	d, err := planjson.Decode(res.JSON)
 	if err != nil {
 		return pipeline.PlanOutput{}, fmt.Errorf("read the plan JSON: %w", err)
 	}
-	text, err := planjson.RedactText(res.Text, res.JSON)
-	if err != nil {
-		text = "(the plain-text plan is not shown: " + err.Error() + ")"
-	}
-	return pipeline.PlanOutput{Plan: plan, Text: text, JSON: res.JSON}, nil
+	return pipeline.PlanOutput{Plan: d.Plan, Text: d.Redact(res.Text), JSON: res.JSON}, nil
 }
 
 func (w workspace) Apply(ctx context.Context, planFile string) error {

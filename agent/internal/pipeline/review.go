@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 
@@ -77,6 +76,3 @@ func denials(findings []gitops.Finding) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
-// removeAll removes a job's work dir; what is left is removed by the data dir's pruning.
-func removeAll(dir string) { _ = os.RemoveAll(dir) }

@@ -89,6 +89,9 @@ func (r *Runner) workRoot(prefix string) (string, error) {
 	return root, nil
 }
 
+// removeAll removes a job's work dir, best effort: work dirs hold copies of trees, never state.
+func removeAll(dir string) { _ = os.RemoveAll(dir) }
+
 // PlanDir is where the saved plans of one commit of a project are kept.
 func (r *Runner) PlanDir(project, sha string) string {
 	return filepath.Join(r.DataDir, "plans", projectKey(project), sha)
