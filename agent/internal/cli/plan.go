@@ -59,10 +59,11 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	defer os.RemoveAll(dataDir)
 	s.DataDir = dataDir
 	log := zerolog.New(env.Stderr).Level(s.LogLevel).With().Timestamp().Logger()
-	runner, err := newRunner(s, nil, nil, nil, &log)
+	tf, err := newTerraform(s, &log)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}
+	runner := newRunner(s, tf, nil, nil, nil, &log)
 	project := filepath.Base(tree)
 	runs, err := runner.PlanTree(ctx, tree, cfg, targets, gitops.PolicyContext{Project: project}, filepath.Join(dataDir, "plans"))
 	if err != nil {

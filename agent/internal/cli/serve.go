@@ -51,10 +51,11 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	var q *queue.Queue
 	m := metrics.New(func(ctx context.Context) (int, error) { return q.Depth(ctx) })
 	src := source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
-	runner, err := newRunner(s, gl, src, m, log)
+	tf, err := newTerraform(s, log)
 	if err != nil {
 		return err
 	}
+	runner := newRunner(s, tf, gl, src, m, log)
 	l, locker, err := openStores(ctx, s)
 	if err != nil {
 		return err
@@ -112,7 +113,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		_ = q.Stop(context.Background())
 		return fmt.Errorf("listen on %s: %w", s.Listen, err)
 	}
-	log.Info().Str("listen", ln.Addr().String()).Bool("postgres", s.DatabaseURL != "").Str("terraform", s.TFBinary).Msg("serving")
+	log.Info().Str("listen", ln.Addr().String()).Bool("postgres", s.DatabaseURL != "").Str("terraform", tf.Binary()).Msg("serving")
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 

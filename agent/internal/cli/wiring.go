@@ -22,13 +22,18 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
 )
 
-// newRunner wires the pipeline to its parts. gl and src may be nil for local runs (`plan`), which use
-// PlanTree only; serve adds the stages' credentials, the ledger and the locker.
-func newRunner(s settings, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, log *zerolog.Logger) (*pipeline.Runner, error) {
+// newTerraform is the terraform runner of the settings: TF_BINARY, else terraform, else tofu on PATH.
+func newTerraform(s settings, log *zerolog.Logger) (*terraform.Runner, error) {
 	tf, err := terraform.NewRunner(terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
+	return tf, nil
+}
+
+// newRunner wires the pipeline to its parts. gl and src may be nil for local runs (`plan`), which use
+// PlanTree only; serve adds the stages' credentials, the ledger and the locker.
+func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, log *zerolog.Logger) *pipeline.Runner {
 	r := &pipeline.Runner{
 		Terraform:   workspaces{tf},
 		Policies:    policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: log}),
@@ -42,7 +47,7 @@ func newRunner(s settings, gl *gitlab.Client, src *source.Cache, m *metrics.Metr
 	if gl != nil {
 		r.Source, r.MRs, r.Reporter, r.CommitURL = src, gl, mrNotes{gl}, gl.CommitURL
 	}
-	return r, nil
+	return r
 }
 
 // mrNotes renders outcomes as notes and writes them, and statuses, to the merge request.

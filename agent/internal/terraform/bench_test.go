@@ -27,7 +27,7 @@ func BenchmarkPlan(b *testing.B) {
 		dir, rawDir := stack(b, "greeting"), stack(b, "greeting")
 
 		began := time.Now()
-		if _, err := openAndPlan(ctx, r, Request{Dir: dir, PlanFile: filepath.Join(dir, "plan.tfplan")}); err != nil {
+		if _, err := openAndPlan(ctx, r, planReq{Request{Dir: dir}, filepath.Join(dir, "plan.tfplan")}); err != nil {
 			b.Fatalf("Plan: %v\n%s", err, diagnostics(err))
 		}
 		runnerTime += time.Since(began)

@@ -88,7 +88,7 @@ func TestCancelPlanWaitingForLock(t *testing.T) {
 	r := newRunner(t, Options{LockTimeout: 10 * time.Minute})
 	backend := sharedBackend(t)
 	holder := stack(t, "slow")
-	res := mustPlan(t, r, Request{Dir: holder, BackendConfig: backend, PlanFile: planFile(t)})
+	res := mustPlan(t, r, planReq{Request{Dir: holder, BackendConfig: backend}, planFile(t)})
 
 	applyCtx, stopApply := context.WithCancel(context.Background())
 	defer stopApply()
@@ -102,7 +102,7 @@ func TestCancelPlanWaitingForLock(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	planDone := make(chan error, 1)
 	go func() {
-		_, err := openAndPlan(ctx, r, Request{Dir: stack(t, "slow"), BackendConfig: backend, PlanFile: planFile(t)})
+		_, err := openAndPlan(ctx, r, planReq{Request{Dir: stack(t, "slow"), BackendConfig: backend}, planFile(t)})
 		planDone <- err
 	}()
 	select {
@@ -145,7 +145,7 @@ esac
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_, err = openAndPlan(ctx, r, Request{Dir: t.TempDir(), Env: map[string]string{"STARTED": started}, PlanFile: planFile(t)})
+		_, err = openAndPlan(ctx, r, planReq{Request{Dir: t.TempDir(), Env: map[string]string{"STARTED": started}}, planFile(t)})
 	}()
 	waitForFile(t, started, done)
 	cancel()

@@ -44,13 +44,10 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv("GITOPS_AGENT_SECRET", "must-not-leak")
 	r := newRunner(t, Options{})
 	dir := stack(t, "probe")
-	req := Request{
-		Dir:      dir,
-		Env:      map[string]string{"GITOPS_PROBE": "from the request", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"},
-		PlanFile: planFile(t),
-	}
+	req := planReq{Request{Dir: dir,
+		Env: map[string]string{"GITOPS_PROBE": "from the request", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}}, planFile(t)}
 	res := mustPlan(t, r, req)
-	out := mustApply(t, r, req, res.PlanFile)
+	out := mustApply(t, r, req.Request, res.PlanFile)
 
 	env := readEnvFile(t, filepath.Join(dir, "env.txt"))
 	lookup := func(k string) string {
@@ -85,7 +82,7 @@ func TestEnvironment(t *testing.T) {
 	}
 
 	// A failure's diagnostics are terraform's stderr: with TF_LOG inherited they would be a trace log.
-	_, err := openAndPlan(context.Background(), r, Request{Dir: dir, VarFiles: []string{"missing.tfvars"}, PlanFile: planFile(t)})
+	_, err := openAndPlan(context.Background(), r, planReq{Request{Dir: dir, VarFiles: []string{"missing.tfvars"}}, planFile(t)})
 	d := diagnostics(err)
 	if !strings.HasPrefix(d, "Error: Failed to read variables file") || strings.Contains(d, "[TRACE]") {
 		t.Errorf("diagnostics are not Terraform's error alone:\n%s", d)
@@ -99,9 +96,9 @@ func TestEnvReachesBackend(t *testing.T) {
 	t.Parallel()
 	dbURL := testsvc.Postgres(t)
 	r := newRunner(t, Options{})
-	req := Request{Dir: stack(t, "pg"), Env: map[string]string{"PG_CONN_STR": dbURL}, PlanFile: planFile(t)}
+	req := planReq{Request{Dir: stack(t, "pg"), Env: map[string]string{"PG_CONN_STR": dbURL}}, planFile(t)}
 	res := mustPlan(t, r, req)
-	mustApply(t, r, req, res.PlanFile)
+	mustApply(t, r, req.Request, res.PlanFile)
 
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
@@ -117,7 +114,7 @@ func TestEnvReachesBackend(t *testing.T) {
 		t.Errorf("state in PostgreSQL lacks the applied value:\n%s", state)
 	}
 
-	_, err = openAndPlan(ctx, r, Request{Dir: stack(t, "pg"), PlanFile: planFile(t)})
+	_, err = openAndPlan(ctx, r, planReq{Request{Dir: stack(t, "pg")}, planFile(t)})
 	var e *Error
 	if !errors.As(err, &e) || e.Step != StepInit {
 		t.Errorf("plan without PG_CONN_STR: got %v, want an init *Error", err)

@@ -1,7 +1,6 @@
 package terraform
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -18,9 +17,6 @@ type Request struct {
 	BackendConfig []string          // relative to Dir, passed to init; an entry with "=" is a key=value pair
 	Workspace     string            // "" or "default" means default
 	Env           map[string]string // extra variables for the subprocess (e.g. AWS credentials); never logged
-	// PlanFile is the path the deprecated Runner.Plan writes the saved plan to (a relative one is taken
-	// from the agent's working dir). Workspace.Plan and Workspace.Apply take the path as an argument.
-	PlanFile string
 }
 
 // PlanResult is a saved plan and its two renderings.
@@ -96,42 +92,4 @@ func planPath(p string) (string, error) {
 		return "", errors.New("request: malformed PlanFile")
 	}
 	return filepath.Abs(p)
-}
-
-// Plan opens req.Dir (Runner.Open) and plans to req.PlanFile (Workspace.Plan). An invalid request,
-// an empty PlanFile included, returns a plain error before anything runs.
-//
-// Deprecated: use Open and Workspace.Plan, which can go on to apply without initialising again.
-func (r *Runner) Plan(ctx context.Context, req Request) (PlanResult, error) {
-	if _, err := planPath(req.PlanFile); err != nil {
-		return PlanResult{}, err
-	}
-	w, err := r.Open(ctx, req)
-	if err != nil {
-		return PlanResult{}, err
-	}
-	return w.Plan(ctx, req.PlanFile)
-}
-
-// Apply opens req.Dir (Runner.Open) and applies the saved plan at planFile, or req.PlanFile when
-// planFile is empty (Workspace.Apply). An invalid request or a missing plan file returns a plain error
-// before anything runs.
-//
-// Deprecated: use Open and Workspace.Apply; a Workspace that planned can apply without a second init.
-func (r *Runner) Apply(ctx context.Context, req Request, planFile string) (string, error) {
-	if planFile == "" {
-		planFile = req.PlanFile
-	}
-	pf, err := planPath(planFile)
-	if err != nil {
-		return "", err
-	}
-	if _, err := os.Stat(pf); err != nil {
-		return "", fmt.Errorf("saved plan: %w", err)
-	}
-	w, err := r.Open(ctx, req)
-	if err != nil {
-		return "", err
-	}
-	return w.Apply(ctx, pf)
 }

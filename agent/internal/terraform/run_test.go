@@ -85,12 +85,18 @@ func sharedBackend(t testing.TB) []string {
 }
 
 // openAndPlan opens req.Dir and plans to req.PlanFile, as a caller that only plans does.
-func openAndPlan(ctx context.Context, r *Runner, req Request) (PlanResult, error) {
-	w, err := r.Open(ctx, req)
+func openAndPlan(ctx context.Context, r *Runner, req planReq) (PlanResult, error) {
+	w, err := r.Open(ctx, req.Request)
 	if err != nil {
 		return PlanResult{}, err
 	}
 	return w.Plan(ctx, req.PlanFile)
+}
+
+// planReq is a request and the file its plan is saved to.
+type planReq struct {
+	Request
+	PlanFile string
 }
 
 // openAndApply opens req.Dir and applies planFile, as a promotion in a fresh work copy does.
@@ -111,7 +117,7 @@ func mustOpen(t testing.TB, r *Runner, req Request) *Workspace {
 	return w
 }
 
-func mustPlan(t testing.TB, r *Runner, req Request) PlanResult {
+func mustPlan(t testing.TB, r *Runner, req planReq) PlanResult {
 	t.Helper()
 	res, err := openAndPlan(context.Background(), r, req)
 	if err != nil {
@@ -174,7 +180,7 @@ func TestPlan(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			pf := planFile(t)
-			res := mustPlan(t, r, Request{Dir: stack(t, tt.stack), VarFiles: tt.varFiles, PlanFile: pf})
+			res := mustPlan(t, r, planReq{Request{Dir: stack(t, tt.stack), VarFiles: tt.varFiles}, pf})
 			if res.Changes != tt.wantChanges {
 				t.Errorf("Changes = %v, want %v", res.Changes, tt.wantChanges)
 			}
@@ -205,7 +211,7 @@ func TestWorkspace(t *testing.T) {
 	dir := stack(t, "greeting")
 	var got []string
 	for _, ws := range []string{"staging", "prod", "staging", "default", ""} {
-		res := mustPlan(t, r, Request{Dir: dir, Workspace: ws, PlanFile: planFile(t)})
+		res := mustPlan(t, r, planReq{Request{Dir: dir, Workspace: ws}, planFile(t)})
 		got = append(got, plannedInputs(t, decodePlan(t, res.JSON))["terraform_data.greeting"])
 	}
 	want := []string{
@@ -228,14 +234,11 @@ func TestApply(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, Options{})
 	dir := stack(t, "greeting")
-	req := Request{
-		Dir:           dir,
+	req := planReq{Request{Dir: dir,
 		VarFiles:      []string{"stages/dev.tfvars"},
-		BackendConfig: []string{"stages/dev.backend.hcl"},
-		PlanFile:      planFile(t),
-	}
+		BackendConfig: []string{"stages/dev.backend.hcl"}}, planFile(t)}
 	res := mustPlan(t, r, req)
-	out := mustApply(t, r, req, res.PlanFile)
+	out := mustApply(t, r, req.Request, res.PlanFile)
 	if !strings.Contains(out, "Apply complete! Resources: 1 added, 0 changed, 0 destroyed.") {
 		t.Errorf("apply output lacks the summary:\n%s", out)
 	}
@@ -249,7 +252,7 @@ func TestApply(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "terraform.tfstate")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("terraform.tfstate exists (%v): the backend config was not honoured", err)
 	}
-	again := mustPlan(t, r, Request{Dir: dir, VarFiles: req.VarFiles, BackendConfig: req.BackendConfig, PlanFile: planFile(t)})
+	again := mustPlan(t, r, planReq{Request{Dir: dir, VarFiles: req.VarFiles, BackendConfig: req.BackendConfig}, planFile(t)})
 	if again.Changes || !strings.Contains(again.Text, "No changes.") {
 		t.Errorf("re-plan after apply: Changes=%v, text:\n%s", again.Changes, again.Text)
 	}
@@ -262,14 +265,14 @@ func TestApplyInFreshCopy(t *testing.T) {
 	r := newRunner(t, Options{})
 	src := stack(t, "greeting")
 	backend := sharedBackend(t)
-	res := mustPlan(t, r, Request{Dir: src, BackendConfig: backend, Workspace: "dev", PlanFile: planFile(t)})
+	res := mustPlan(t, r, planReq{Request{Dir: src, BackendConfig: backend, Workspace: "dev"}, planFile(t)})
 
 	fresh := filepath.Join(t.TempDir(), "copy")
 	if err := CopyTree(filepath.Join("testdata", "stacks", "greeting"), fresh); err != nil {
 		t.Fatal(err)
 	}
 	mustApply(t, r, Request{Dir: fresh, BackendConfig: backend, Workspace: "dev"}, res.PlanFile)
-	again := mustPlan(t, r, Request{Dir: src, BackendConfig: backend, Workspace: "dev", PlanFile: planFile(t)})
+	again := mustPlan(t, r, planReq{Request{Dir: src, BackendConfig: backend, Workspace: "dev"}, planFile(t)})
 	if again.Changes {
 		t.Errorf("re-plan in the first dir after applying from a copy still has changes:\n%s", again.Text)
 	}
@@ -281,8 +284,8 @@ func TestApplyStalePlan(t *testing.T) {
 	t.Parallel()
 	r := newRunner(t, Options{})
 	dir := stack(t, "greeting")
-	first := mustPlan(t, r, Request{Dir: dir, PlanFile: planFile(t)})
-	second := mustPlan(t, r, Request{Dir: dir, VarFiles: []string{"stages/dev.tfvars"}, PlanFile: planFile(t)})
+	first := mustPlan(t, r, planReq{Request{Dir: dir}, planFile(t)})
+	second := mustPlan(t, r, planReq{Request{Dir: dir, VarFiles: []string{"stages/dev.tfvars"}}, planFile(t)})
 	mustApply(t, r, Request{Dir: dir}, first.PlanFile)
 
 	_, err := openAndApply(context.Background(), r, Request{Dir: dir}, second.PlanFile)
@@ -313,7 +316,7 @@ func TestPlanErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := openAndPlan(context.Background(), r, Request{Dir: stack(t, tt.stack), VarFiles: tt.varFiles, PlanFile: planFile(t)})
+			_, err := openAndPlan(context.Background(), r, planReq{Request{Dir: stack(t, tt.stack), VarFiles: tt.varFiles}, planFile(t)})
 			var e *Error
 			if !errors.As(err, &e) {
 				t.Fatalf("Plan: got %v, want *Error", err)
@@ -397,7 +400,7 @@ func TestPlanRelativePlanFile(t *testing.T) {
 	dir := stack(t, "greeting")
 	cwd := t.TempDir()
 	t.Chdir(cwd)
-	res := mustPlan(t, r, Request{Dir: dir, PlanFile: filepath.Join("plans", "p.tfplan")})
+	res := mustPlan(t, r, planReq{Request{Dir: dir}, filepath.Join("plans", "p.tfplan")})
 	want := filepath.Join(cwd, "plans", "p.tfplan")
 	if res.PlanFile != want {
 		t.Errorf("PlanFile = %q, want %q", res.PlanFile, want)

@@ -129,24 +129,26 @@ func NewRunner(opts Options) (*Runner, error) {
 }
 
 // findBinary resolves name to an absolute executable path (tfexec runs it from the work dir, so a
-// relative path would not do). An empty name means terraform, else tofu, on PATH.
+// relative path would not do). An empty name means terraform, else tofu, on PATH. It is the agent's one
+// resolver of the binary.
 func findBinary(name string) (string, error) {
-	candidates := []string{name}
-	if name == "" {
-		candidates = []string{"terraform", "tofu"}
+	if name != "" {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			return "", fmt.Errorf("terraform binary %q is not an executable (TF_BINARY)", name)
+		}
+		return filepath.Abs(p)
 	}
-	var firstErr error
-	for _, c := range candidates {
-		p, err := exec.LookPath(c)
-		if err == nil {
+	for _, c := range []string{"terraform", "tofu"} {
+		if p, err := exec.LookPath(c); err == nil {
 			return filepath.Abs(p)
 		}
-		if firstErr == nil {
-			firstErr = err
-		}
 	}
-	return "", fmt.Errorf("terraform runner: binary: %w", firstErr)
+	return "", errors.New("no terraform or tofu on PATH: install one or set TF_BINARY (`make tofu` builds OpenTofu)")
 }
+
+// Binary is the absolute path of the binary the runner runs.
+func (r *Runner) Binary() string { return r.binary }
 
 // writeCLIConfig writes the runner's CLI configuration file into dataDir and creates the plugin cache
 // it names. The file is JSON (Terraform and OpenTofu read CLI configuration as HCL or JSON), written to a

@@ -32,13 +32,12 @@ type Workspace struct {
 }
 
 // Open validates req, initialises req.Dir (init with req.BackendConfig) and selects req.Workspace,
-// creating it when the backend does not have it yet. req.VarFiles are kept for Workspace.Plan;
-// req.PlanFile is not used.
+// creating it when the backend does not have it yet. req.VarFiles are kept for Workspace.Plan.
 //
 // An invalid request returns a plain error before anything runs; a failed terraform step returns *Error
 // (a failure of terraform-exec's version check, which it would otherwise make as part of init, is reported
-// as StepInit). Open runs terraform at most three times: the version check and init, and on a work dir
-// whose selected workspace is not the one asked for, `workspace list` and `workspace select` or `new`.
+// as StepInit). Open starts terraform twice (`version -json`, `init`), or four times when the work dir's
+// selected workspace is not the one asked for (`workspace list`, then `workspace select` or `new`).
 func (r *Runner) Open(ctx context.Context, req Request) (*Workspace, error) {
 	if err := req.check(); err != nil {
 		return nil, err

@@ -249,25 +249,3 @@ func TestPlanTextIsShow(t *testing.T) {
 		}
 	}
 }
-
-// TestDeprecatedWrappers runs Runner.Plan and Runner.Apply, kept until their callers use Open.
-func TestDeprecatedWrappers(t *testing.T) {
-	t.Parallel()
-	r := newRunner(t, Options{})
-	ctx := context.Background()
-	dir := stack(t, "greeting")
-	res, err := r.Plan(ctx, Request{Dir: dir, PlanFile: planFile(t)})
-	if err != nil || !res.Changes {
-		t.Fatalf("Plan: changes %v, %v\n%s", res.Changes, err, diagnostics(err))
-	}
-	out, err := r.Apply(ctx, Request{Dir: dir, PlanFile: res.PlanFile}, "")
-	if err != nil || !strings.Contains(out, "Apply complete! Resources: 1 added") {
-		t.Fatalf("Apply: %v\n%s\n%s", err, diagnostics(err), out)
-	}
-	if _, err := r.Plan(ctx, Request{Dir: dir}); err == nil || !strings.Contains(err.Error(), "PlanFile is empty") {
-		t.Errorf("Plan without PlanFile: got %v", err)
-	}
-	if _, err := r.Apply(ctx, Request{Dir: dir}, filepath.Join(t.TempDir(), "nope")); err == nil || !strings.HasPrefix(err.Error(), "saved plan: ") {
-		t.Errorf("Apply of a missing plan: got %v", err)
-	}
-}
