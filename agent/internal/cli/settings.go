@@ -32,6 +32,8 @@ type settings struct {
 	ShutdownPeriod time.Duration
 	ReplicaID      string
 	RescueAfter    time.Duration
+	LockTimeout    time.Duration // how long a promotion's terraform waits for the state lock
+	StepTimeout    time.Duration // deadline of one terraform step
 }
 
 // scope is what a command needs of the environment.
@@ -106,6 +108,12 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	if len(s.ReplicaID) > 100 {
 		errs = append(errs, errors.New("GITOPS_REPLICA_ID must be at most 100 characters"))
+	}
+	if s.LockTimeout, err = time.ParseDuration(get("GITOPS_LOCK_TIMEOUT", "5m")); err != nil || s.LockTimeout < 0 {
+		errs = append(errs, fmt.Errorf("GITOPS_LOCK_TIMEOUT %q is not a duration like 5m", getenv("GITOPS_LOCK_TIMEOUT")))
+	}
+	if s.StepTimeout, err = time.ParseDuration(get("GITOPS_STEP_TIMEOUT", "30m")); err != nil || s.StepTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("GITOPS_STEP_TIMEOUT %q is not a duration of at least 1s like 30m", getenv("GITOPS_STEP_TIMEOUT")))
 	}
 	if s.ShutdownPeriod, err = time.ParseDuration(get("GITOPS_SHUTDOWN_TIMEOUT", "30s")); err != nil || s.ShutdownPeriod < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_SHUTDOWN_TIMEOUT %q is not a duration like 30s", getenv("GITOPS_SHUTDOWN_TIMEOUT")))

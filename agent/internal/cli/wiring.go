@@ -24,7 +24,7 @@ import (
 
 // newTerraform is the terraform runner of the settings: TF_BINARY, else terraform, else tofu on PATH.
 func newTerraform(s settings, log *zerolog.Logger) (*terraform.Runner, error) {
-	tf, err := terraform.NewRunner(terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log})
+	tf, err := terraform.NewRunner(terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log, LockTimeout: s.LockTimeout})
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
@@ -39,6 +39,7 @@ func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.
 		Policies:    policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: log}),
 		DataDir:     s.DataDir,
 		MaxParallel: s.MaxParallel,
+		StepTimeout: s.StepTimeout,
 		Logger:      log,
 	}
 	if m != nil {
@@ -74,6 +75,7 @@ func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipe
 		BackendConfig: spec.BackendConfig,
 		Workspace:     spec.Workspace,
 		Env:           spec.Env,
+		ReadOnly:      spec.ReadOnly,
 	})
 	if err != nil {
 		return nil, tfErr(err)
@@ -116,6 +118,7 @@ type tfError struct{ e *terraform.Error }
 func (e tfError) Error() string                { return "terraform " + e.e.Step + " failed" }
 func (e tfError) Unwrap() error                { return e.e }
 func (e tfError) TerraformDiagnostics() string { return e.e.Diagnostics }
+func (e tfError) StateLocked() bool            { return e.e.StateLocked() }
 
 // stageCredentials assumes a stage's role for its terraform runs, in a session named after the project and
 // merge request; stages without a role use the agent's own credentials. The STS client is made on first

@@ -61,6 +61,8 @@ type WorkspaceSpec struct {
 	BackendConfig []string
 	Workspace     string
 	Env           map[string]string // e.g. a stage role's credentials; never logged
+	// ReadOnly plans without locking the state (MR plans): such a workspace never applies.
+	ReadOnly bool
 }
 
 // PlanOutput is one saved plan: the domain plan, Terraform's plain text with sensitive values masked, and
@@ -76,6 +78,13 @@ type PlanOutput struct {
 type PlanError interface {
 	error
 	TerraformDiagnostics() string
+}
+
+// LockedError is a terraform step that failed because another run held the state lock past the lock
+// timeout: a promotion retries the step later instead of failing it.
+type LockedError interface {
+	error
+	StateLocked() bool
 }
 
 // Policies checks one plan JSON against the policy dirs (absolute) and the server's own policies.

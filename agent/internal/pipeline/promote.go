@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -102,7 +101,7 @@ func (j *promotion) runStage(ctx context.Context, at Attempt, c *change, stage c
 	}
 	for _, i := range idx {
 		err := j.apply(ctx, c, stage, i)
-		if err != nil && (ctx.Err() != nil || errors.Is(err, errLockLost)) {
+		if err != nil && retried(ctx, err) {
 			return true, err // the step is interrupted; the job resumes from the ledger
 		}
 		if err != nil {

@@ -28,27 +28,75 @@ type Runner struct {
 	Ledger      Ledger
 	Locker      Locker
 	DataDir     string
-	// MaxParallel bounds the terraform runs in flight across all jobs; 0 means 1.
+	// MaxParallel bounds the terraform runs in flight across all jobs; 0 means 1. MR plans take at most
+	// MaxParallel-1 of them (at least one), so that a promotion finds one free.
 	MaxParallel int
+	// StepTimeout is the deadline of one terraform step (plan one target, or apply it); 0 means none.
+	StepTimeout time.Duration
 	Observe     Observer
 	Logger      *zerolog.Logger
 	// CommitURL returns the web URL of a commit.
 	CommitURL func(project, sha string) string
 
-	once sync.Once
-	sem  chan struct{}
+	once    sync.Once
+	sem     chan struct{} // every terraform run
+	planSem chan struct{} // MR plans: one slot fewer, when there are two or more
 }
 
-// slot takes one of the MaxParallel terraform slots shared by every plan and promotion step (at least
-// one); release gives it back.
-func (r *Runner) slot(ctx context.Context) (release func(), err error) {
-	r.once.Do(func() { r.sem = make(chan struct{}, max(r.MaxParallel, 1)) })
-	select {
-	case r.sem <- struct{}{}:
-		return func() { <-r.sem }, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
+// slot takes one of the MaxParallel terraform slots (at least one); an MR plan (forPlan) first takes one
+// of the MaxParallel-1 slots MR plans may use. release gives them back.
+func (r *Runner) slot(ctx context.Context, forPlan bool) (release func(), err error) {
+	r.once.Do(func() {
+		n := max(r.MaxParallel, 1)
+		r.sem, r.planSem = make(chan struct{}, n), make(chan struct{}, max(n-1, 1))
+	})
+	if forPlan {
+		if err := acquire(ctx, r.planSem); err != nil {
+			return nil, err
+		}
 	}
+	if err := acquire(ctx, r.sem); err != nil {
+		if forPlan {
+			<-r.planSem
+		}
+		return nil, err
+	}
+	return func() {
+		<-r.sem
+		if forPlan {
+			<-r.planSem
+		}
+	}, nil
+}
+
+func acquire(ctx context.Context, sem chan struct{}) error {
+	select {
+	case sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// withStepTimeout bounds one step by StepTimeout; the error a timed-out step returns is wrapped by
+// timedOut.
+func (r *Runner) withStepTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.StepTimeout <= 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeoutCause(ctx, r.StepTimeout, errStepTimeout)
+}
+
+// errStepTimeout ends a step that ran past StepTimeout.
+var errStepTimeout = errors.New("the step ran past its deadline (GITOPS_STEP_TIMEOUT)")
+
+// timedOut returns err with the deadline named when step ended by running past it (and the job's own
+// context, outer, did not end).
+func timedOut(outer, step context.Context, err error) error {
+	if err != nil && outer.Err() == nil && errors.Is(context.Cause(step), errStepTimeout) {
+		return fmt.Errorf("%w: %w", errStepTimeout, err)
+	}
+	return err
 }
 
 func (r *Runner) observe(step string, start time.Time, err error) {

@@ -15,6 +15,13 @@ import (
 // resumes from the ledger.
 var errLockLost = errors.New("lost the stack's lock")
 
+// retried reports whether a step's error interrupts it rather than failing it: the job's context ended,
+// the stack's lock was lost, or Terraform found the state locked by another run past the lock timeout.
+// The promotion is retried and resumes from the ledger.
+func retried(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, errLockLost) || stateLocked(err)
+}
+
 // apply runs step i, of kind StepApply: under the stack × stage's lock, it plans the stack at the
 // promoted commit, compares the plan with the one reviewed, checks the policies and applies exactly the
 // plan it made, in the same workspace. It changes the step's state as it goes and returns the step's
@@ -65,15 +72,18 @@ func (j *promotion) planAndApply(ctx context.Context, c *change, t Target, runID
 		return err
 	}
 	defer removeAll(root)
-	release, err := r.slot(ctx)
+	release, err := r.slot(ctx, false)
 	if err != nil {
 		return fmt.Errorf("wait for a terraform slot: %w", err)
 	}
 	defer release()
+	outer := ctx
+	ctx, cancel := r.withStepTimeout(ctx)
+	defer cancel()
 	planFile := filepath.Join(root, "apply.tfplan")
-	ws, out, err := r.planTarget(ctx, c.tree, t, j.req.Project, j.req.MR, filepath.Join(root, "tree"), planFile)
+	ws, out, err := r.planTarget(ctx, c.tree, t, j.req.Project, j.req.MR, filepath.Join(root, "tree"), planFile, false)
 	if err != nil {
-		return err
+		return timedOut(outer, ctx, err)
 	}
 	s.Summary = out.Plan.Summary.String()
 	if err := j.check(ctx, c, s, out); err != nil {
@@ -92,7 +102,7 @@ func (j *promotion) planAndApply(ctx context.Context, c *change, t Target, runID
 	err = ws.Apply(ctx, planFile)
 	r.observe("apply", start, err)
 	if err != nil {
-		return errors.New(describe(err))
+		return timedOut(outer, ctx, describe(err))
 	}
 	s.State = gitops.StepDone
 	return nil

@@ -36,9 +36,9 @@ func Targets(cfg *config.Config, stacks []config.Stack) []Target {
 // planTarget is the one way a stack × stage is planned, for merge requests and promotions alike: the
 // stage's credentials for project's merge request mr, a workspace of its own in workDir, and a plan saved
 // to planFile. The caller holds a terraform slot, and applies with the returned workspace if it applies.
-func (r *Runner) planTarget(ctx context.Context, tree string, t Target, project string, mr int, workDir, planFile string) (Workspace, PlanOutput, error) {
+func (r *Runner) planTarget(ctx context.Context, tree string, t Target, project string, mr int, workDir, planFile string, readOnly bool) (Workspace, PlanOutput, error) {
 	spec := WorkspaceSpec{
-		Tree: tree, StackDir: t.Stack.Dir, WorkDir: workDir,
+		Tree: tree, StackDir: t.Stack.Dir, WorkDir: workDir, ReadOnly: readOnly,
 		VarFiles: t.Stack.VarFilesFor(t.Stage.Name), BackendConfig: t.Stack.BackendConfigFor(t.Stage.Name),
 		Workspace: t.Stack.WorkspaceFor(t.Stage.Name),
 	}
@@ -53,12 +53,12 @@ func (r *Runner) planTarget(ctx context.Context, tree string, t Target, project 
 	ws, err := r.Terraform.Open(ctx, spec)
 	if err != nil {
 		r.observe("plan", start, err)
-		return nil, PlanOutput{}, errors.New(describe(err))
+		return nil, PlanOutput{}, describe(err)
 	}
 	out, err := ws.Plan(ctx, planFile)
 	r.observe("plan", start, err)
 	if err != nil {
-		return nil, PlanOutput{}, errors.New(describe(err))
+		return nil, PlanOutput{}, describe(err)
 	}
 	if out.Plan == nil {
 		return nil, PlanOutput{}, errors.New("terraform gave no plan")
@@ -89,7 +89,7 @@ func (r *Runner) PlanTree(ctx context.Context, tree string, cfg *config.Config, 
 					run.Plan, run.Error = nil, fmt.Sprintf("internal error: %v\n\n%s", p, debug.Stack())
 				}
 			}()
-			release, err := r.slot(ctx)
+			release, err := r.slot(ctx, true)
 			if err != nil {
 				run.Error = "cancelled before it started"
 				return
@@ -108,9 +108,11 @@ func (r *Runner) planRun(ctx context.Context, tree string, t Target, pc gitops.P
 	start := time.Now()
 	defer func() { run.Duration = time.Since(start) }()
 	pc.Stack, pc.Stage = t.Stack.Name, t.Stage.Name
-	_, out, err := r.planTarget(ctx, tree, t, pc.Project, pc.MergeRequest.IID, workDir,
-		filepath.Join(planDir, t.Stack.Name+"."+t.Stage.Name+".tfplan"))
-	if err != nil {
+	stepCtx, cancel := r.withStepTimeout(ctx)
+	defer cancel()
+	_, out, err := r.planTarget(stepCtx, tree, t, pc.Project, pc.MergeRequest.IID, workDir,
+		filepath.Join(planDir, t.Stack.Name+"."+t.Stage.Name+".tfplan"), true)
+	if err = timedOut(ctx, stepCtx, err); err != nil {
 		run.Error = err.Error()
 		return
 	}
@@ -123,11 +125,26 @@ func (r *Runner) planRun(ctx context.Context, tree string, t Target, pc gitops.P
 	run.Findings = findings
 }
 
-// describe is the text shown for a failed terraform step: Terraform's own diagnostics when it has them.
-func describe(err error) string {
+// describe is a failed terraform step as it is shown: with Terraform's own diagnostics when it has them.
+// It wraps err, so callers can still tell a LockedError.
+func describe(err error) error {
 	var pe PlanError
 	if errors.As(err, &pe) && pe.TerraformDiagnostics() != "" {
-		return pe.Error() + "\n\n" + pe.TerraformDiagnostics()
+		return described{err: err, text: pe.Error() + "\n\n" + pe.TerraformDiagnostics()}
 	}
-	return err.Error()
+	return err
+}
+
+type described struct {
+	err  error
+	text string
+}
+
+func (d described) Error() string { return d.text }
+func (d described) Unwrap() error { return d.err }
+
+// stateLocked reports whether err is a terraform step that found the state locked by another run.
+func stateLocked(err error) bool {
+	var le LockedError
+	return errors.As(err, &le) && le.StateLocked()
 }

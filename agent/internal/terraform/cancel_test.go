@@ -158,3 +158,35 @@ esac
 		t.Errorf("got %q, want a kill after the grace period matching context.Canceled", err)
 	}
 }
+
+// TestReadOnlyPlanIgnoresTheLock plans while another run holds the state lock: a read-only plan (an MR's)
+// goes ahead, a locking plan (a promotion's) fails once its lock timeout passes with an error that says
+// the state was locked, and a read-only workspace refuses to apply.
+func TestReadOnlyPlanIgnoresTheLock(t *testing.T) {
+	t.Parallel()
+	r := newRunner(t, Options{LockTimeout: time.Second})
+	backend := sharedBackend(t)
+	holder := stack(t, "slow")
+	res := mustPlan(t, r, planReq{Request{Dir: holder, BackendConfig: backend}, planFile(t)})
+	applyCtx, stopApply := context.WithCancel(context.Background())
+	applyDone := make(chan struct{})
+	go func() {
+		defer close(applyDone)
+		_, _ = openAndApply(applyCtx, r, Request{Dir: holder, BackendConfig: backend}, res.PlanFile)
+	}()
+	defer func() { stopApply(); <-applyDone }()
+	waitForFile(t, filepath.Join(holder, "started"), applyDone)
+
+	ro := mustOpen(t, r, Request{Dir: stack(t, "slow"), BackendConfig: backend, ReadOnly: true})
+	if _, err := ro.Plan(context.Background(), planFile(t)); err != nil {
+		t.Fatalf("read-only plan while the state is locked: %v\n%s", err, diagnostics(err))
+	}
+	if _, err := ro.Apply(context.Background(), planFile(t)); err == nil || !strings.Contains(err.Error(), "read-only") {
+		t.Errorf("apply in a read-only workspace: %v, want a refusal", err)
+	}
+	_, err := openAndPlan(context.Background(), r, planReq{Request{Dir: stack(t, "slow"), BackendConfig: backend}, planFile(t)})
+	var e *Error
+	if !errors.As(err, &e) || !e.StateLocked() {
+		t.Errorf("locking plan while the state is locked: %v, want an *Error with StateLocked", err)
+	}
+}

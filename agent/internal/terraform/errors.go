@@ -48,6 +48,12 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// StateLocked reports whether the step failed because another run holds the state lock (after waiting
+// Options.LockTimeout for it): trying again later can succeed.
+func (e *Error) StateLocked() bool {
+	return strings.Contains(e.Diagnostics, "Error acquiring the state lock")
+}
+
 // firstSummary returns the first "Error: ..." line of Terraform diagnostics, or "".
 func firstSummary(diags string) string {
 	for line := range strings.SplitSeq(diags, "\n") {

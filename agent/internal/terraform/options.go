@@ -24,9 +24,14 @@ func initOptions(backendConfig []string) []tfexec.InitOption {
 
 // planOptions is `plan -out=planFile -lock-timeout=… -var-file=…` with the var files in order (a later
 // file overrides an earlier one).
-func planOptions(planFile string, varFiles []string, lockTimeout time.Duration) []tfexec.PlanOption {
+func planOptions(planFile string, varFiles []string, lockTimeout time.Duration, readOnly bool) []tfexec.PlanOption {
 	opts := make([]tfexec.PlanOption, 0, 2+len(varFiles))
-	opts = append(opts, tfexec.Out(planFile), tfexec.LockTimeout(lockTimeoutArg(lockTimeout)))
+	opts = append(opts, tfexec.Out(planFile))
+	if readOnly {
+		opts = append(opts, tfexec.Lock(false))
+	} else {
+		opts = append(opts, tfexec.LockTimeout(lockTimeoutArg(lockTimeout)))
+	}
 	for _, f := range varFiles {
 		opts = append(opts, tfexec.VarFile(f))
 	}

@@ -39,6 +39,7 @@ func TestPlanOptions(t *testing.T) {
 		name        string
 		varFiles    []string
 		lockTimeout time.Duration
+		readOnly    bool
 		want        []tfexec.PlanOption
 	}{
 		{
@@ -54,9 +55,16 @@ func TestPlanOptions(t *testing.T) {
 				tfexec.VarFile("stages/dev.tfvars"), tfexec.VarFile("../common.tfvars"),
 			},
 		},
+		{
+			name:        "read-only: the state is not locked",
+			varFiles:    []string{"stages/dev.tfvars"},
+			lockTimeout: 90 * time.Second,
+			readOnly:    true,
+			want:        []tfexec.PlanOption{tfexec.Out("/plans/p.tfplan"), tfexec.Lock(false), tfexec.VarFile("stages/dev.tfvars")},
+		},
 	}
 	for _, tt := range tests {
-		if diff := cmp.Diff(tt.want, planOptions("/plans/p.tfplan", tt.varFiles, tt.lockTimeout), optionValues); diff != "" {
+		if diff := cmp.Diff(tt.want, planOptions("/plans/p.tfplan", tt.varFiles, tt.lockTimeout, tt.readOnly), optionValues); diff != "" {
 			t.Errorf("%s: planOptions (-want +got):\n%s", tt.name, diff)
 		}
 	}

@@ -17,6 +17,9 @@ type Request struct {
 	BackendConfig []string          // relative to Dir, passed to init; an entry with "=" is a key=value pair
 	Workspace     string            // "" or "default" means default
 	Env           map[string]string // extra variables for the subprocess (e.g. AWS credentials); never logged
+	// ReadOnly plans without taking the state lock (-lock=false), so that a plan for review never makes a
+	// promotion wait or fail; a read-only workspace refuses to apply.
+	ReadOnly bool
 }
 
 // PlanResult is a saved plan and its two renderings.

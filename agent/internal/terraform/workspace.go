@@ -165,7 +165,7 @@ func (w *Workspace) Plan(ctx context.Context, planFile string) (PlanResult, erro
 	var changes bool
 	err = w.step(ctx, StepPlan, &out, func() error {
 		var err error
-		changes, err = w.tf.Plan(ctx, planOptions(pf, w.req.VarFiles, w.r.lockTimeout)...)
+		changes, err = w.tf.Plan(ctx, planOptions(pf, w.req.VarFiles, w.r.lockTimeout, w.req.ReadOnly)...)
 		return err
 	})
 	if err != nil {
@@ -197,6 +197,9 @@ func (w *Workspace) Plan(ctx context.Context, planFile string) (PlanResult, erro
 // output up to the failure, which says what was changed; a plan made against an older state fails with
 // Terraform's "Saved plan is stale" diagnostics.
 func (w *Workspace) Apply(ctx context.Context, planFile string) (string, error) {
+	if w.req.ReadOnly {
+		return "", errors.New("apply: the workspace is read-only (its plans do not lock the state)")
+	}
 	pf, err := planPath(planFile)
 	if err != nil {
 		return "", err
