@@ -32,6 +32,7 @@ type settings struct {
 	ShutdownPeriod time.Duration
 	ReplicaID      string
 	RescueAfter    time.Duration
+	DeployBranches []string      // branches whose merges are promoted; empty: the project's default branch
 	LockTimeout    time.Duration // how long a promotion's terraform waits for the state lock
 	StepTimeout    time.Duration // deadline of one terraform step
 }
@@ -84,11 +85,8 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("DATABASE_URL must be a postgres:// URL"))
 	}
-	for _, p := range strings.Split(getenv("GITOPS_PROJECTS"), ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			s.Projects = append(s.Projects, p)
-		}
-	}
+	s.Projects = commaList(getenv("GITOPS_PROJECTS"))
+	s.DeployBranches = commaList(getenv("GITOPS_DEPLOY_BRANCHES"))
 	var err error
 	if s.PollInterval, err = time.ParseDuration(get("GITOPS_POLL_INTERVAL", "60s")); err != nil || s.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_POLL_INTERVAL %q is not a duration like 60s (0 disables polling)", getenv("GITOPS_POLL_INTERVAL")))
@@ -119,4 +117,15 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 		errs = append(errs, fmt.Errorf("GITOPS_SHUTDOWN_TIMEOUT %q is not a duration like 30s", getenv("GITOPS_SHUTDOWN_TIMEOUT")))
 	}
 	return s, errors.Join(errs...)
+}
+
+// commaList splits a comma-separated list, dropping blanks.
+func commaList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

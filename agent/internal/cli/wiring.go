@@ -35,12 +35,13 @@ func newTerraform(s settings, log *zerolog.Logger) (*terraform.Runner, error) {
 // PlanTree only; serve adds the stages' credentials, the ledger and the locker.
 func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, log *zerolog.Logger) *pipeline.Runner {
 	r := &pipeline.Runner{
-		Terraform:   workspaces{tf},
-		Policies:    policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: log}),
-		DataDir:     s.DataDir,
-		MaxParallel: s.MaxParallel,
-		StepTimeout: s.StepTimeout,
-		Logger:      log,
+		Terraform:      workspaces{tf},
+		Policies:       policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: log}),
+		DataDir:        s.DataDir,
+		MaxParallel:    s.MaxParallel,
+		StepTimeout:    s.StepTimeout,
+		DeployBranches: s.DeployBranches,
+		Logger:         log,
 	}
 	if m != nil {
 		r.Observe = m.Terraform

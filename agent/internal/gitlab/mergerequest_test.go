@@ -121,3 +121,15 @@ func TestUpdatedMergeRequests(t *testing.T) {
 		}
 	})
 }
+
+func TestDefaultBranch(t *testing.T) {
+	c, srv := newClient(t)
+	srv.AddProject("g/app")
+	got, err := c.DefaultBranch(context.Background(), "g/app")
+	if err != nil || got != "main" {
+		t.Errorf("DefaultBranch = %q, %v; want main", got, err)
+	}
+	if _, err := c.DefaultBranch(context.Background(), "g/nope"); err == nil {
+		t.Error("DefaultBranch of a project that does not exist: no error")
+	}
+}

@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -53,4 +54,17 @@ func (c *Client) project(ctx context.Context, project string) (projectInfo, erro
 	c.projects[project] = p
 	c.mu.Unlock()
 	return p, nil
+}
+
+// DefaultBranch returns the project's default branch, read afresh (GET /projects/:id): promotions check
+// merges against it, and it can change.
+func (c *Client) DefaultBranch(ctx context.Context, project string) (string, error) {
+	gp, _, err := c.api.Projects.GetProject(project, nil, gl.WithContext(ctx))
+	if err != nil {
+		return "", c.wrap("get project "+project, err)
+	}
+	if gp.DefaultBranch == "" {
+		return "", fmt.Errorf("gitlab: project %s has no default branch (an empty repository?)", project)
+	}
+	return gp.DefaultBranch, nil
 }

@@ -24,6 +24,8 @@ type mrs struct {
 	mergedAt map[int]time.Time
 	state    string // "merged" when empty
 	head     string
+	target   string // the target branch; "main" when empty
+	merge    string // the merge commit of a merged MR; promoteReq.Commit when empty
 }
 
 func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error) {
@@ -31,15 +33,18 @@ func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error
 }
 
 func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (gitops.MergeRequest, error) {
-	mr := gitops.MergeRequest{IID: iid, State: m.state, HeadSHA: m.head}
+	mr := gitops.MergeRequest{IID: iid, State: m.state, HeadSHA: m.head, TargetBranch: cmpOr(m.target, "main")}
 	if mr.State == "" {
 		mr.State = gitops.MergeRequestMerged
+		mr.MergeCommitSHA = cmpOr(m.merge, promoteReq.Commit)
 	}
 	if at, ok := m.mergedAt[iid]; ok {
 		mr.MergedAt = &at
 	}
 	return mr, nil
 }
+
+func (mrs) DefaultBranch(context.Context, string) (string, error) { return "main", nil }
 
 // reports keeps the last outcome of each kind, every status state set in order, and the last state of
 // each status.

@@ -23,10 +23,11 @@ type Source interface {
 	Checkout(ctx context.Context, project, sha string) (string, error)
 }
 
-// MergeRequests reads merge requests.
+// MergeRequests reads merge requests, and the project's default branch.
 type MergeRequests interface {
 	MergeRequest(ctx context.Context, project string, iid int) (gitops.MergeRequest, error)
 	ChangedPaths(ctx context.Context, project string, iid int) ([]string, error)
+	DefaultBranch(ctx context.Context, project string) (string, error)
 }
 
 // Reporter shows outcomes on the merge request: it renders and writes the one note of each kind per merge

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -50,6 +52,13 @@ func (j *promotion) run(ctx context.Context, at Attempt) error {
 		return fmt.Errorf("read the merge request: %w", err)
 	}
 	j.mergedAt = mr.MergedAt
+	if refusal, err := j.verify(ctx, mr); err != nil {
+		return err
+	} else if refusal != "" {
+		j.log.Warn().Str("refused", refusal).Msg("promotion refused")
+		j.out.Error = "promotion refused: " + refusal
+		return nil
+	}
 	c, err := r.load(ctx, j.req.Project, mr, j.req.Commit)
 	if err != nil {
 		return settle(err, &j.out.ConfigError, &j.out.Error)
@@ -113,6 +122,42 @@ func (j *promotion) runStage(ctx context.Context, at Attempt, c *change, stage c
 		j.publish(ctx)
 	}
 	return false, nil
+}
+
+// verify checks, with what GitLab's API says rather than what the event said, that the commit may be
+// promoted: the merge request is merged, into a deploy branch, and the commit is the one the merge put
+// there (its merge commit, its squash commit, or, for a fast-forward merge, its head). It returns why not,
+// or "" when it may; an error is transient.
+func (j *promotion) verify(ctx context.Context, mr gitops.MergeRequest) (refusal string, err error) {
+	if mr.State != gitops.MergeRequestMerged {
+		return fmt.Sprintf("!%d is %s, not merged", j.req.MR, cmpOr(mr.State, "in an unknown state")), nil
+	}
+	branches := j.r.DeployBranches
+	if len(branches) == 0 {
+		def, err := j.r.MRs.DefaultBranch(ctx, j.req.Project)
+		if err != nil {
+			return "", fmt.Errorf("read the default branch: %w", err)
+		}
+		branches = []string{def}
+	}
+	if !slices.Contains(branches, mr.TargetBranch) {
+		return fmt.Sprintf("!%d was merged into %q, which is not a deploy branch (%s)", j.req.MR, mr.TargetBranch, strings.Join(branches, ", ")), nil
+	}
+	merged := []string{mr.MergeCommitSHA, mr.SquashCommitSHA}
+	if mr.MergeCommitSHA == "" && mr.SquashCommitSHA == "" {
+		merged = []string{mr.HeadSHA} // a fast-forward merge
+	}
+	if j.req.Commit == "" || !slices.Contains(merged, j.req.Commit) {
+		return fmt.Sprintf("commit %s is not what merging !%d put on %s (%s)", j.req.Commit, j.req.MR, mr.TargetBranch, mr.MergedCommit()), nil
+	}
+	return "", nil
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func (j *promotion) started(idx []int) bool {

@@ -240,3 +240,39 @@ func TestPrunePlansRemovesOnlyOldCommits(t *testing.T) {
 		t.Errorf("pruning a data dir with no plans: %v", err)
 	}
 }
+
+func TestPromotionAppliesOnlyWhatGitLabConfirms(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		mrs      mrs
+		branches []string
+		want     string // the refusal, "" to promote
+	}{
+		{"merged into the default branch", mrs{}, nil, ""},
+		{"still open (a forged merge event)", mrs{state: "opened", head: promoteReq.Commit}, nil, "promotion refused: !3 is opened, not merged"},
+		{"merged into another branch", mrs{target: "scratch"}, nil, `promotion refused: !3 was merged into "scratch", which is not a deploy branch (main)`},
+		{"merged into a configured deploy branch", mrs{target: "release"}, []string{"main", "release"}, ""},
+		{"another commit than the merge's", mrs{merge: strings.Repeat("e", 40)}, nil,
+			"promotion refused: commit " + promoteReq.Commit + " is not what merging !3 put on main (" + strings.Repeat("e", 40) + ")"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r, rep, l := newTestRunner(t, nil, fakeTerraform{}, &holder{})
+			tc.mrs.changed = map[int][]string{3: {"stacks/a/main.tf"}}
+			r.MRs, r.DeployBranches = tc.mrs, tc.branches
+			if err := r.HandlePromote(context.Background(), promoteReq, Attempt{}); err != nil {
+				t.Fatal(err)
+			}
+			if rep.promotion == nil {
+				t.Fatal("no deploy note")
+			}
+			if got := rep.promotion.Error; got != tc.want {
+				t.Errorf("promotion error %q, want %q", got, tc.want)
+			}
+			applied := len(l.states()) > 0
+			if applied != (tc.want == "") {
+				t.Errorf("ledger runs %v; want runs only when the promotion is allowed", l.states())
+			}
+		})
+	}
+}

@@ -31,6 +31,8 @@ type Runner struct {
 	// MaxParallel bounds the terraform runs in flight across all jobs; 0 means 1. MR plans take at most
 	// MaxParallel-1 of them (at least one), so that a promotion finds one free.
 	MaxParallel int
+	// DeployBranches are the branches whose merges are promoted; empty means the project's default branch.
+	DeployBranches []string
 	// StepTimeout is the deadline of one terraform step (plan one target, or apply it); 0 means none.
 	StepTimeout time.Duration
 	Observe     Observer
