@@ -84,7 +84,10 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	running.Store(true)
 
 	handler := server.New(server.Deps{
-		Webhook:     webhook.New(webhook.Options{Secret: s.WebhookSecret, Queue: q, Logger: log, Observe: m.Event, Promote: true}),
+		Webhook: webhook.New(webhook.Options{
+			Secret: s.WebhookSecret, ProjectSecrets: s.ProjectSecrets, Projects: s.Projects,
+			Queue: q, Logger: log, Observe: m.Event, Promote: true,
+		}),
 		Metrics:     m.Handler(),
 		Deployments: l.Handler(log),
 		Ready: func(ctx context.Context) error {

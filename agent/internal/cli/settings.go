@@ -18,6 +18,7 @@ type settings struct {
 	GitLabURL      string
 	GitLabToken    string
 	WebhookSecret  string
+	ProjectSecrets map[string]string // GITOPS_WEBHOOK_SECRETS: webhook secrets of their own, by project path
 	Listen         string
 	DataDir        string
 	DatabaseURL    string
@@ -59,14 +60,26 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	s := settings{
 		GitLabURL:     strings.TrimRight(get("GITLAB_URL", "https://gitlab.com"), "/"),
-		GitLabToken:   getenv("GITLAB_TOKEN"),
-		WebhookSecret: getenv("GITLAB_WEBHOOK_SECRET"),
 		Listen:        get("GITOPS_LISTEN", ":8080"),
 		DataDir:       get("GITOPS_DATA_DIR", "./.gitops-data"),
-		DatabaseURL:   get("DATABASE_URL", ""),
 		TFBinary:      get("TF_BINARY", ""),
 		AWSExternalID: get("GITOPS_AWS_EXTERNAL_ID", ""),
 		STSEndpoint:   get("AWS_ENDPOINT_URL_STS", ""),
+	}
+	var err error
+	for _, v := range []struct {
+		name string
+		to   *string
+	}{{"GITLAB_TOKEN", &s.GitLabToken}, {"GITLAB_WEBHOOK_SECRET", &s.WebhookSecret}, {"DATABASE_URL", &s.DatabaseURL}} {
+		if *v.to, err = secretVar(getenv, v.name); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	s.DatabaseURL = strings.TrimSpace(s.DatabaseURL)
+	if list, err := secretVar(getenv, "GITOPS_WEBHOOK_SECRETS"); err != nil {
+		errs = append(errs, err)
+	} else if s.ProjectSecrets, err = projectSecrets(list); err != nil {
+		errs = append(errs, err)
 	}
 	for _, d := range filepath.SplitList(getenv("GITOPS_POLICY_DIR")) {
 		if d = strings.TrimSpace(d); d != "" {
@@ -87,7 +100,6 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	s.Projects = commaList(getenv("GITOPS_PROJECTS"))
 	s.DeployBranches = commaList(getenv("GITOPS_DEPLOY_BRANCHES"))
-	var err error
 	if s.PollInterval, err = time.ParseDuration(get("GITOPS_POLL_INTERVAL", "60s")); err != nil || s.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_POLL_INTERVAL %q is not a duration like 60s (0 disables polling)", getenv("GITOPS_POLL_INTERVAL")))
 	}
