@@ -37,8 +37,12 @@ type Config struct {
 
 // Stage is one environment changes are promoted through.
 type Stage struct {
-	Name    string
-	RoleARN string // IAM role assumed for this stage's Terraform runs; empty: the agent's own credentials
+	Name string
+	// RoleARN is the IAM role promotions assume for this stage's runs (apply, release).
+	RoleARN string
+	// PlanRoleARN is the read-only IAM role merge request plans (and drift checks) assume; without it they
+	// run with no AWS credentials at all, never with RoleARN.
+	PlanRoleARN string
 }
 
 // Stack is one Terraform root module.

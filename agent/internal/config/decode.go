@@ -17,7 +17,7 @@ type nodes struct {
 }
 
 type stageNodes struct {
-	node, name, roleARN *yaml.Node
+	node, name, roleARN, planRoleARN *yaml.Node
 }
 
 type stackNodes struct {
@@ -28,7 +28,7 @@ type stackNodes struct {
 
 var (
 	topKeys   = []string{"version", "stages", "policies", "stacks"}
-	stageKeys = []string{"name", "role_arn"}
+	stageKeys = []string{"name", "role_arn", "plan_role_arn"}
 	stackKeys = []string{"name", "dir", "var_files", "backend_config", "workspace", "when_modified", "stages", "depends_on"}
 )
 
@@ -106,6 +106,9 @@ func decodeStage(p *problems, v *yaml.Node) (Stage, stageNodes) {
 		case "role_arn":
 			sn.roleARN = v
 			s.RoleARN, _ = str(p, v, "role_arn")
+		case "plan_role_arn":
+			sn.planRoleARN = v
+			s.PlanRoleARN, _ = str(p, v, "plan_role_arn")
 		}
 	})
 	return s, sn

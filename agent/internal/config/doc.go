@@ -28,7 +28,10 @@
 //   - version (required): 1.
 //   - stages (required, at least one): the stages in promotion order. Each has a name and, optionally,
 //     role_arn: the IAM role (arn:aws…:iam::ACCOUNT:role/NAME) the agent assumes for that stage's
-//     Terraform runs. Without it the agent's own credentials are used.
+//     promotions (apply, release); without it the agent's own credentials are used. plan_role_arn: the
+//     read-only role merge request plans and drift checks assume; without it they run with no AWS
+//     credentials (never with role_arn). Both are read from the project's default branch for merge
+//     request plans: a merge request cannot choose its own credentials.
 //   - policies (optional): directories of Rego policies, relative to the repository root. When left
 //     out, policies/ is used if it exists. Policies configured on the agent's side apply in addition and
 //     cannot be switched off here.

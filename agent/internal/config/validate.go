@@ -92,6 +92,9 @@ func validateStages(p *problems, c *Config, n *nodes) []string {
 		if sn.roleARN != nil && !roleARNPattern.MatchString(s.RoleARN) {
 			p.at(sn.roleARN, "stage %q: role_arn %q is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME", s.Name, s.RoleARN)
 		}
+		if sn.planRoleARN != nil && !roleARNPattern.MatchString(s.PlanRoleARN) {
+			p.at(sn.planRoleARN, "stage %q: plan_role_arn %q is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME", s.Name, s.PlanRoleARN)
+		}
 	}
 	return names
 }
