@@ -65,7 +65,10 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	}
 	runner := newRunner(s, tf, nil, nil, nil, &log)
 	project := filepath.Base(tree)
-	runs, err := runner.PlanTree(ctx, tree, cfg, targets, gitops.PolicyContext{Project: project}, filepath.Join(dataDir, "plans"))
+	runs, err := runner.PlanTree(ctx, pipeline.PlanSet{
+		Tree: tree, Targets: targets, Policy: gitops.PolicyContext{Project: project},
+		PolicyDirs: pipeline.PolicyDirs(tree, cfg), PlanDir: filepath.Join(dataDir, "plans"),
+	})
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}

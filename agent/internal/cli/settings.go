@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/awsrole"
 )
 
 // settings is the agent's environment, read and checked in one place for every command.
@@ -33,7 +34,8 @@ type settings struct {
 	ShutdownPeriod time.Duration
 	ReplicaID      string
 	RescueAfter    time.Duration
-	DeployBranches []string      // branches whose merges are promoted; empty: the project's default branch
+	DeployBranches []string // branches whose merges are promoted; empty: the project's default branch
+	AllowedRoles   awsrole.Allowlist
 	LockTimeout    time.Duration // how long a promotion's terraform waits for the state lock
 	StepTimeout    time.Duration // deadline of one terraform step
 }
@@ -100,6 +102,9 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	s.Projects = commaList(getenv("GITOPS_PROJECTS"))
 	s.DeployBranches = commaList(getenv("GITOPS_DEPLOY_BRANCHES"))
+	if s.AllowedRoles, err = awsrole.ParseAllowlist(getenv("GITOPS_ALLOWED_ROLES")); err != nil {
+		errs = append(errs, err)
+	}
 	if s.PollInterval, err = time.ParseDuration(get("GITOPS_POLL_INTERVAL", "60s")); err != nil || s.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_POLL_INTERVAL %q is not a duration like 60s (0 disables polling)", getenv("GITOPS_POLL_INTERVAL")))
 	}

@@ -11,7 +11,6 @@ import (
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/awsrole"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/comment"
-	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/metrics"
@@ -121,18 +120,18 @@ func (e tfError) Unwrap() error                { return e.e }
 func (e tfError) TerraformDiagnostics() string { return e.e.Diagnostics }
 func (e tfError) StateLocked() bool            { return e.e.StateLocked() }
 
-// stageCredentials assumes a stage's role for its terraform runs, in a session named after the project and
-// merge request; stages without a role use the agent's own credentials. The STS client is made on first
-// use, so an agent whose stages have no roles needs no AWS configuration.
+// stageCredentials assumes the role the pipeline names for a run, in a session named after the project
+// and merge request, once the role passes GITOPS_ALLOWED_ROLES. The STS client is made on first use, so
+// an agent whose stages have no roles needs no AWS configuration.
 func stageCredentials(s settings) pipeline.Credentials {
 	var (
 		once    sync.Once
 		assumer *awsrole.Assumer
 		initErr error
 	)
-	return func(ctx context.Context, stage config.Stage, project string, mr int) (map[string]string, error) {
-		if stage.RoleARN == "" {
-			return nil, nil
+	return func(ctx context.Context, roleARN, project string, mr int) (map[string]string, error) {
+		if !s.AllowedRoles.Allows(roleARN) {
+			return nil, fmt.Errorf("role %s is not allowed by GITOPS_ALLOWED_ROLES", roleARN)
 		}
 		once.Do(func() {
 			assumer, initErr = awsrole.New(context.WithoutCancel(ctx), awsrole.Options{ExternalID: s.AWSExternalID, BaseEndpoint: s.STSEndpoint})
@@ -140,6 +139,6 @@ func stageCredentials(s settings) pipeline.Credentials {
 		if initErr != nil {
 			return nil, initErr
 		}
-		return assumer.Env(ctx, stage.RoleARN, awsrole.SessionName(project, mr))
+		return assumer.Env(ctx, roleARN, awsrole.SessionName(project, mr))
 	}
 }

@@ -106,6 +106,23 @@ func TestRenderPlanGolden(t *testing.T) {
 			n.Skipped = []string{"dns", "`weird`"}
 			return n
 		}},
+		{"trust", func(t testing.TB) gitops.PlanOutcome {
+			dev, prod := fixtureRun(t, "creates", "app", "dev"), fixtureRun(t, "creates", "app", "prod")
+			dev.Role = "arn:aws:iam::111111111111:role/plan-dev"
+			dev.InfoFindings = []gitops.Finding{{Severity: gitops.Deny, ID: "S3_001", Message: "bucket <b>unencrypted</b>", Address: "aws_s3_bucket.b"}}
+			prod.InfoFindings = []gitops.Finding{}
+			n := note(dev, prod)
+			n.Trust = gitops.Trust{
+				Branch: "main", Commit: strings.Repeat("b", 40), NoRole: []string{"prod"}, OwnPolicies: true,
+				Changes: []string{`stage "prod": role_arn arn:aws:iam::111111111111:role/deploy → arn:aws:iam::999999999999:role/<admin>`},
+			}
+			return n
+		}},
+		{"trust-problem", func(t testing.TB) gitops.PlanOutcome {
+			n := note(fixtureRun(t, "nochanges", "app", "dev"))
+			n.Trust = gitops.Trust{Branch: "main", Problem: ".gitops.yaml on main cannot be used: not found at the repository root", NoRole: []string{"dev"}}
+			return n
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

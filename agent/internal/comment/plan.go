@@ -28,6 +28,16 @@ type headView struct {
 	MoreRows    int
 	Skipped     []string
 	MoreSkipped int
+	Trust       *trustView // nil when there is nothing to say about the settings
+}
+
+// trustView is what the note says about the settings read from the default branch.
+type trustView struct {
+	Branch, Commit, Problem string
+	NoRole                  []string
+	Changes                 []string
+	MoreChanges             int
+	OwnPolicies             bool
 }
 
 type rowView struct {
@@ -46,10 +56,37 @@ type sectionView struct {
 	More        int  // resources not listed
 	NoAttrs     bool // attribute details were left out for size
 	Outputs     []gitops.AttributeChange
+	findingsView
+	// Info is the verdict of the merge request's own policies, shown for information; nil when the merge
+	// request does not change policies.
+	Info *findingsView
+}
+
+// findingsView is one policy verdict: denials first, then warnings, capped, or the evaluation error.
+type findingsView struct {
 	Denials     []gitops.Finding
 	Warnings    []gitops.Finding
 	MoreFinds   int
 	PolicyError string
+}
+
+func findingsOf(findings []gitops.Finding, policyError string) findingsView {
+	var v findingsView
+	for _, f := range findings {
+		if len(v.Denials)+len(v.Warnings) == maxFindings {
+			v.MoreFinds++
+			continue
+		}
+		f.Message = clip(f.Message, maxFindingText)
+		f.ID, f.Rule, f.Address = clip(f.ID, maxName), clip(f.Rule, maxName), clip(f.Address, maxAddress)
+		if f.Severity == gitops.Deny {
+			v.Denials = append(v.Denials, f)
+		} else {
+			v.Warnings = append(v.Warnings, f)
+		}
+	}
+	v.PolicyError = clip(policyError, maxMessage)
+	return v
 }
 
 // textView is the plain-text plan of one run, cut to fit.
@@ -242,6 +279,34 @@ func headOf(n gitops.PlanOutcome) headView {
 		v.Skipped = append(v.Skipped, clip(s, maxName))
 	}
 	v.Verdict = verdict(n)
+	v.Trust = trustOf(n.Trust)
+	return v
+}
+
+// maxTrustChanges caps the settings changes listed.
+const maxTrustChanges = 50
+
+func trustOf(t gitops.Trust) *trustView {
+	if t.Problem == "" && len(t.NoRole) == 0 && len(t.Changes) == 0 && !t.OwnPolicies {
+		return nil
+	}
+	v := &trustView{
+		Branch: clip(t.Branch, maxName), Commit: clip(t.Commit, maxName), Problem: clip(t.Problem, maxMessage),
+		OwnPolicies: t.OwnPolicies,
+	}
+	for i, s := range t.NoRole {
+		if i == maxSkipped {
+			break
+		}
+		v.NoRole = append(v.NoRole, clip(s, maxName))
+	}
+	for i, c := range t.Changes {
+		if i == maxTrustChanges {
+			v.MoreChanges = len(t.Changes) - i
+			break
+		}
+		v.Changes = append(v.Changes, clip(c, maxFindingText))
+	}
 	return v
 }
 
@@ -356,20 +421,11 @@ func sectionOf(r gitops.StackRun, lim limits) sectionView {
 	if lim.attrs > 0 {
 		v.Outputs = r.Plan.Outputs
 	}
-	for _, f := range r.Findings {
-		if len(v.Denials)+len(v.Warnings) == maxFindings {
-			v.MoreFinds++
-			continue
-		}
-		f.Message = clip(f.Message, maxFindingText)
-		f.ID, f.Rule, f.Address = clip(f.ID, maxName), clip(f.Rule, maxName), clip(f.Address, maxAddress)
-		if f.Severity == gitops.Deny {
-			v.Denials = append(v.Denials, f)
-		} else {
-			v.Warnings = append(v.Warnings, f)
-		}
+	v.findingsView = findingsOf(r.Findings, r.PolicyError)
+	if r.InfoFindings != nil || r.InfoPolicyError != "" {
+		info := findingsOf(r.InfoFindings, r.InfoPolicyError)
+		v.Info = &info
 	}
-	v.PolicyError = clip(r.PolicyError, maxMessage)
 	return v
 }
 

@@ -133,3 +133,23 @@ func TestDefaultBranch(t *testing.T) {
 		t.Error("DefaultBranch of a project that does not exist: no error")
 	}
 }
+
+func TestBranchHead(t *testing.T) {
+	c, srv := newClient(t)
+	srv.AddProject("g/app")
+	srv.Commit("g/app", "aaaaaaa1", map[string]string{"main.tf": ""})
+	srv.Commit("g/app", "bbbbbbb2", map[string]string{"main.tf": "#"})
+	srv.SetBranch("g/app", "main", "aaaaaaa1")
+	srv.SetBranch("g/app", "feature/x", "bbbbbbb2")
+	for branch, want := range map[string]string{"main": "aaaaaaa1", "feature/x": "bbbbbbb2"} {
+		if got, err := c.BranchHead(context.Background(), "g/app", branch); err != nil || got != want {
+			t.Errorf("BranchHead(%s) = %q, %v; want %s", branch, got, err, want)
+		}
+	}
+	if got, err := c.BranchHead(context.Background(), "g/app", "gone"); got != "" || err != nil {
+		t.Errorf("BranchHead of a branch that does not exist = %q, %v; want none and no error", got, err)
+	}
+	if _, err := c.BranchHead(context.Background(), "g/nope", "main"); err == nil {
+		t.Error("BranchHead in a project that does not exist: no error")
+	}
+}

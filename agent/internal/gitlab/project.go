@@ -2,6 +2,7 @@ package gitlab
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -67,4 +68,24 @@ func (c *Client) DefaultBranch(ctx context.Context, project string) (string, err
 		return "", fmt.Errorf("gitlab: project %s has no default branch (an empty repository?)", project)
 	}
 	return gp.DefaultBranch, nil
+}
+
+// BranchHead returns the commit branch of project points at (GET /projects/:id/repository/branches/:branch),
+// or "" when there is no such branch (an empty repository has none yet).
+func (c *Client) BranchHead(ctx context.Context, project, branch string) (string, error) {
+	b, _, err := c.api.Branches.GetBranch(project, branch, gl.WithContext(ctx))
+	if err != nil {
+		err = c.wrap("get branch "+branch+" of "+project, err)
+		if errors.Is(err, ErrNotFound) {
+			if _, perr := c.DefaultBranch(ctx, project); perr != nil {
+				return "", perr // the project itself is missing or unreadable
+			}
+			return "", nil
+		}
+		return "", err
+	}
+	if b.Commit == nil || b.Commit.ID == "" {
+		return "", fmt.Errorf("gitlab: branch %s of %s names no commit", branch, project)
+	}
+	return b.Commit.ID, nil
 }

@@ -119,7 +119,14 @@ type StackRun struct {
 	// PolicyError is set when the policies could not be evaluated (compile or runtime error): it blocks
 	// like a denial.
 	PolicyError string
-	Duration    time.Duration
+	// Role is the IAM role the plan ran with; empty: no AWS credentials.
+	Role string
+	// InfoFindings and InfoPolicyError are the verdict of the merge request's own policies, when it
+	// changes them: shown for information, never blocking (the policies that gate are the default
+	// branch's and the server's).
+	InfoFindings    []Finding
+	InfoPolicyError string
+	Duration        time.Duration
 }
 
 // Denied reports whether policies block the run: a denial or a policy that could not be evaluated.

@@ -20,6 +20,27 @@ type PlanOutcome struct {
 	// Canceled is set when the job stopped before it finished (a newer commit superseded it, or the agent
 	// is stopping and the job will run again).
 	Canceled bool
+	// Trust says where the settings that choose credentials and policies came from, and what the merge
+	// request would change in them.
+	Trust Trust
+}
+
+// Trust is what a merge request plan takes from the project's default branch rather than from the merge
+// request: the stages' roles and the policies that gate.
+type Trust struct {
+	Branch string // the default branch
+	Commit string // its head commit the settings were read at; empty when they could not be read
+	// Problem says why the default branch gave no settings (no .gitops.yaml yet, or an invalid one): the
+	// plans then ran without AWS credentials and with the server's policies only.
+	Problem string
+	// Changes lists what the merge request changes in those settings; they take effect after merge.
+	Changes []string
+	// NoRole lists the stages planned without AWS credentials because the default branch gives them no
+	// plan_role_arn.
+	NoRole []string
+	// OwnPolicies is set when the merge request changes policies: each run also carries the verdict of
+	// the merge request's own policies, for information.
+	OwnPolicies bool
 }
 
 // Failed reports whether the outcome fails the commit: a broken config, a job error, a failed run, or a

@@ -46,6 +46,9 @@ func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (gitops.MergeReq
 
 func (mrs) DefaultBranch(context.Context, string) (string, error) { return "main", nil }
 
+// BranchHead names main's head "main-head": treeSource serves the same tree at every commit.
+func (mrs) BranchHead(context.Context, string, string) (string, error) { return "main-head", nil }
+
 // reports keeps the last outcome of each kind, every status state set in order, and the last state of
 // each status.
 type reports struct {

@@ -13,7 +13,6 @@ import (
 	"context"
 	"time"
 
-	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
@@ -28,6 +27,8 @@ type MergeRequests interface {
 	MergeRequest(ctx context.Context, project string, iid int) (gitops.MergeRequest, error)
 	ChangedPaths(ctx context.Context, project string, iid int) ([]string, error)
 	DefaultBranch(ctx context.Context, project string) (string, error)
+	// BranchHead is the commit branch points at; "" when the branch does not exist (an empty repository).
+	BranchHead(ctx context.Context, project, branch string) (string, error)
 }
 
 // Reporter shows outcomes on the merge request: it renders and writes the one note of each kind per merge
@@ -93,9 +94,11 @@ type Policies interface {
 	Check(ctx context.Context, dirs []string, planJSON []byte, pc gitops.PolicyContext) ([]gitops.Finding, error)
 }
 
-// Credentials returns the environment that gives terraform a stage's role for a run of project's merge
-// request mr (its STS session is named after them), or nil when the stage has no role.
-type Credentials func(ctx context.Context, stage config.Stage, project string, mr int) (map[string]string, error)
+// Credentials returns the environment that gives terraform the IAM role roleARN for a run of project's
+// merge request mr (its STS session is named after them). The pipeline chooses the role: a stage's
+// plan_role_arn from the default branch for merge request plans, its role_arn for promotions; it asks
+// for none when the stage has no such role.
+type Credentials func(ctx context.Context, roleARN, project string, mr int) (map[string]string, error)
 
 // Ledger remembers what was applied, and what each merge request's plans showed its reviewers.
 type Ledger interface {

@@ -67,9 +67,21 @@ func (j *planJob) run(ctx context.Context, req gitops.PlanRequest, at Attempt) e
 	if err != nil {
 		return settle(err, &j.out.ConfigError, &j.out.Error)
 	}
-	j.out.Skipped = unaffected(c.cfg, c.affected)
-	j.out.Runs, err = r.PlanTree(ctx, c.tree, c.cfg, Targets(c.cfg, c.affected), c.policy, r.PlanDir(req.Project, req.HeadSHA))
+	trust, err := r.loadTrusted(ctx, req.Project)
 	if err != nil {
+		return err
+	}
+	set := PlanSet{
+		Tree: c.tree, Targets: Targets(c.cfg, c.affected), Policy: c.policy,
+		PolicyDirs: trust.policyDirs(), PlanDir: r.PlanDir(req.Project, req.HeadSHA),
+	}
+	set.Roles, trust.note.NoRole = trust.planRoles(set.Targets)
+	trust.note.Changes = trust.changes(c.cfg)
+	if trust.note.OwnPolicies = trust.changesPolicies(c); trust.note.OwnPolicies {
+		set.InfoPolicyDirs = append([]string{}, c.policyDirs...) // non-nil: the server's policies at least
+	}
+	j.out.Trust, j.out.Skipped = trust.note, unaffected(c.cfg, c.affected)
+	if j.out.Runs, err = r.PlanTree(ctx, set); err != nil {
 		return err
 	}
 	j.saveReviews(ctx)

@@ -17,6 +17,7 @@ type change struct {
 	mr         gitops.MergeRequest
 	tree       string
 	cfg        *config.Config
+	changed    []string // the paths the merge request changes
 	affected   []config.Stack
 	policy     gitops.PolicyContext
 	policyDirs []string // absolute
@@ -45,10 +46,10 @@ func (r *Runner) load(ctx context.Context, project string, mr gitops.MergeReques
 		return nil, fmt.Errorf("list the changed files: %w", err)
 	}
 	return &change{
-		mr: mr, tree: tree, cfg: cfg,
+		mr: mr, tree: tree, cfg: cfg, changed: changed,
 		affected:   affectedStacks(cfg, changed),
 		policy:     gitops.PolicyContext{Project: project, MergeRequest: mr},
-		policyDirs: policyDirs(tree, cfg),
+		policyDirs: PolicyDirs(tree, cfg),
 	}, nil
 }
 
@@ -86,7 +87,8 @@ func unaffected(cfg *config.Config, affected []config.Stack) []string {
 	return out
 }
 
-func policyDirs(tree string, cfg *config.Config) []string {
+// PolicyDirs are the repository policy directories of cfg, absolute in tree.
+func PolicyDirs(tree string, cfg *config.Config) []string {
 	var dirs []string
 	for _, d := range cfg.PolicyDirs(tree) {
 		dirs = append(dirs, filepath.Join(tree, d))

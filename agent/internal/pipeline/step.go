@@ -81,7 +81,7 @@ func (j *promotion) planAndApply(ctx context.Context, c *change, t Target, runID
 	ctx, cancel := r.withStepTimeout(ctx)
 	defer cancel()
 	planFile := filepath.Join(root, "apply.tfplan")
-	ws, out, err := r.planTarget(ctx, c.tree, t, j.req.Project, j.req.MR, filepath.Join(root, "tree"), planFile, false)
+	ws, out, err := r.planTarget(ctx, c.tree, t, t.Stage.RoleARN, j.req.Project, j.req.MR, filepath.Join(root, "tree"), planFile, false)
 	if err != nil {
 		return timedOut(outer, ctx, err)
 	}

@@ -33,17 +33,18 @@ func Targets(cfg *config.Config, stacks []config.Stack) []Target {
 	return out
 }
 
-// planTarget is the one way a stack × stage is planned, for merge requests and promotions alike: the
-// stage's credentials for project's merge request mr, a workspace of its own in workDir, and a plan saved
-// to planFile. The caller holds a terraform slot, and applies with the returned workspace if it applies.
-func (r *Runner) planTarget(ctx context.Context, tree string, t Target, project string, mr int, workDir, planFile string, readOnly bool) (Workspace, PlanOutput, error) {
+// planTarget is the one way a stack × stage is planned, for merge requests and promotions alike:
+// credentials of role (none when empty) for project's merge request mr, a workspace of its own in workDir,
+// and a plan saved to planFile. The caller holds a terraform slot, and applies with the returned
+// workspace if it applies.
+func (r *Runner) planTarget(ctx context.Context, tree string, t Target, role, project string, mr int, workDir, planFile string, readOnly bool) (Workspace, PlanOutput, error) {
 	spec := WorkspaceSpec{
 		Tree: tree, StackDir: t.Stack.Dir, WorkDir: workDir, ReadOnly: readOnly,
 		VarFiles: t.Stack.VarFilesFor(t.Stage.Name), BackendConfig: t.Stack.BackendConfigFor(t.Stage.Name),
 		Workspace: t.Stack.WorkspaceFor(t.Stage.Name),
 	}
-	if r.Credentials != nil {
-		env, err := r.Credentials(ctx, t.Stage, project, mr)
+	if role != "" && r.Credentials != nil {
+		env, err := r.Credentials(ctx, role, project, mr)
 		if err != nil {
 			return nil, PlanOutput{}, fmt.Errorf("assume the role of stage %q: %w", t.Stage.Name, err)
 		}
@@ -66,24 +67,39 @@ func (r *Runner) planTarget(ctx context.Context, tree string, t Target, project 
 	return ws, out, nil
 }
 
-// PlanTree plans every target of one source tree, in parallel within MaxParallel, and checks each plan
-// against the policies of cfg and the server. Failures, panics included, are recorded in the runs, which
-// come back in the order of targets; the error is non-nil only when ctx ended.
-func (r *Runner) PlanTree(ctx context.Context, tree string, cfg *config.Config, targets []Target, pc gitops.PolicyContext, planDir string) ([]gitops.StackRun, error) {
+// PlanSet is what PlanTree plans: targets of one tree, the policies that check them, and the roles
+// they run with.
+type PlanSet struct {
+	Tree    string
+	Targets []Target
+	Policy  gitops.PolicyContext
+	// PolicyDirs (absolute) gate the plans, with the server's policies.
+	PolicyDirs []string
+	// InfoPolicyDirs (absolute), when set, give each run a second verdict shown for information only.
+	InfoPolicyDirs []string
+	// Roles maps a stage to the IAM role its plans assume; a stage not in it runs without AWS credentials.
+	Roles   map[string]string
+	PlanDir string // where the saved plans are kept
+}
+
+// PlanTree plans every target of set, in parallel within the slots MR plans may use, read-only (the
+// state is not locked), and checks each plan against the policies. Failures, panics included, are
+// recorded in the runs, which come back in the order of the targets; the error is non-nil only when ctx
+// ended.
+func (r *Runner) PlanTree(ctx context.Context, set PlanSet) ([]gitops.StackRun, error) {
 	root, err := r.workRoot("plan-")
 	if err != nil {
 		return nil, err
 	}
 	defer removeAll(root)
-	dirs := policyDirs(tree, cfg)
-	runs := make([]gitops.StackRun, len(targets))
+	runs := make([]gitops.StackRun, len(set.Targets))
 	var wg sync.WaitGroup
-	for i, t := range targets {
+	for i, t := range set.Targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			run := &runs[i]
-			*run = gitops.StackRun{Stack: t.Stack.Name, Stage: t.Stage.Name}
+			*run = gitops.StackRun{Stack: t.Stack.Name, Stage: t.Stage.Name, Role: set.Roles[t.Stage.Name]}
 			defer func() {
 				if p := recover(); p != nil {
 					run.Plan, run.Error = nil, fmt.Sprintf("internal error: %v\n\n%s", p, debug.Stack())
@@ -95,7 +111,7 @@ func (r *Runner) PlanTree(ctx context.Context, tree string, cfg *config.Config, 
 				return
 			}
 			defer release()
-			r.planRun(ctx, tree, t, pc, dirs, filepath.Join(root, t.Stack.Name+"."+t.Stage.Name), planDir, run)
+			r.planRun(ctx, set, t, filepath.Join(root, t.Stack.Name+"."+t.Stage.Name), run)
 		}()
 	}
 	wg.Wait()
@@ -104,20 +120,28 @@ func (r *Runner) PlanTree(ctx context.Context, tree string, cfg *config.Config, 
 
 // planRun plans one target of a merge request and checks it against the policies, recording the outcome
 // in run.
-func (r *Runner) planRun(ctx context.Context, tree string, t Target, pc gitops.PolicyContext, dirs []string, workDir, planDir string, run *gitops.StackRun) {
+func (r *Runner) planRun(ctx context.Context, set PlanSet, t Target, workDir string, run *gitops.StackRun) {
 	start := time.Now()
 	defer func() { run.Duration = time.Since(start) }()
+	pc := set.Policy
 	pc.Stack, pc.Stage = t.Stack.Name, t.Stage.Name
 	stepCtx, cancel := r.withStepTimeout(ctx)
 	defer cancel()
-	_, out, err := r.planTarget(stepCtx, tree, t, pc.Project, pc.MergeRequest.IID, workDir,
-		filepath.Join(planDir, t.Stack.Name+"."+t.Stage.Name+".tfplan"), true)
+	_, out, err := r.planTarget(stepCtx, set.Tree, t, run.Role, pc.Project, pc.MergeRequest.IID, workDir,
+		filepath.Join(set.PlanDir, t.Stack.Name+"."+t.Stage.Name+".tfplan"), true)
 	if err = timedOut(ctx, stepCtx, err); err != nil {
 		run.Error = err.Error()
 		return
 	}
 	run.Plan, run.Text = out.Plan, out.Text
-	findings, err := r.Policies.Check(ctx, dirs, out.JSON, pc)
+	if set.InfoPolicyDirs != nil {
+		info, err := r.Policies.Check(ctx, set.InfoPolicyDirs, out.JSON, pc)
+		if err != nil {
+			run.InfoPolicyError = err.Error()
+		}
+		run.InfoFindings = append([]gitops.Finding{}, info...) // non-nil: a verdict was made
+	}
+	findings, err := r.Policies.Check(ctx, set.PolicyDirs, out.JSON, pc)
 	if err != nil {
 		run.PolicyError = err.Error()
 		return

@@ -142,6 +142,7 @@ func (s *Server) MergeMR(project string, iid int, how Merge) Hook {
 	m.MergedAt = &now
 	m.MergedBy = s.userLocked(valueOr(how.By, "maintainer"))
 	m.UpdatedAt = now
+	p.setBranchLocked(m.TargetBranch, valueOr(how.MergeCommitSHA, valueOr(how.SquashCommitSHA, m.HeadSHA)))
 	return s.mergeHookLocked(p, m, "merge", "", m.MergedBy)
 }
 

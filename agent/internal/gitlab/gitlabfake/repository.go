@@ -26,6 +26,7 @@ type project struct {
 	statuses      []*commitStatus // status records, oldest first; GitLab moves one record through its states
 	statusLog     []Status        // every accepted state change, oldest first
 	nextIID       int
+	branches      map[string]string // branch name → head commit
 }
 
 type commit struct {
@@ -149,6 +150,9 @@ func (s *Server) commitTree(project, sha string, tree map[string][]byte) {
 		s.fatalf("build archive of %s@%s: %v", project, sha, err)
 	}
 	p.commits[sha] = &commit{SHA: sha, CreatedAt: at, archive: tgz}
+	if len(p.branches) == 0 { // as GitLab's first push, the first commit starts the default branch
+		p.setBranchLocked(p.DefaultBranch, sha)
+	}
 }
 
 // hasCommit reports whether the project has the commit. Callers hold Server.mu.

@@ -153,6 +153,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+api+"/user", s.getCurrentUser)
 	mux.HandleFunc("GET "+api+"/projects/{id}", s.getProject)
 	mux.HandleFunc("GET "+api+"/projects/{id}/repository/{archive}", s.getArchive)
+	mux.HandleFunc("GET "+api+"/projects/{id}/repository/branches/{branch}", s.getBranch)
 	mux.HandleFunc("POST "+api+"/projects/{id}/statuses/{sha}", s.postStatus)
 	mux.HandleFunc("GET "+api+"/projects/{id}/repository/commits/{sha}/statuses", s.listStatuses)
 	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests", s.listMergeRequests)
