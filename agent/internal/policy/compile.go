@@ -71,7 +71,8 @@ func sandbox() *ast.Capabilities {
 	return caps
 }
 
-// parseModules parses every source as Rego v1.
+// parseModules parses every source as Rego v1 and refuses repository modules that would change what
+// server policies decide or shadow data.gitops (see fence).
 func parseModules(srcs []source, caps *ast.Capabilities) (map[string]*ast.Module, error) {
 	mods := make(map[string]*ast.Module, len(srcs))
 	opts := ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: caps}
@@ -81,6 +82,9 @@ func parseModules(srcs []source, caps *ast.Capabilities) (map[string]*ast.Module
 			return nil, astError(err, s.name)
 		}
 		mods[s.name] = m
+	}
+	if err := fence(srcs, mods); err != nil {
+		return nil, err
 	}
 	return mods, nil
 }

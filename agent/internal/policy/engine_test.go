@@ -122,37 +122,6 @@ exception contains ["s3_versioning"] if data.gitops.stage == "dev"
 	}
 }
 
-func TestRepoCannotExceptServerRules(t *testing.T) {
-	server := writePolicies(t, map[string]string{
-		"org.rego":   "package main\n\ndeny_org_rule contains \"org rule\" if true\n\ndeny_org_waived contains \"waived by the server\" if true\n",
-		"waive.rego": "package main\n\nexception contains [\"org_waived\"] if true\n",
-	})
-	repo := writePolicies(t, map[string]string{
-		"repo.rego": "package main\n\nexception contains [\"org_rule\", \"repo_rule\"] if true\n\ndeny_repo_rule contains \"repo rule\" if true\n",
-	})
-	e := NewEngine(Options{ServerDirs: []string{server}})
-	got, err := e.Check(context.Background(), []string{repo}, []byte(smallPlan), gitops.PolicyContext{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var msgs []string
-	for _, f := range got {
-		msgs = append(msgs, f.Message)
-	}
-	// The repository's exception silences its own rule but not the server's; in a package where the
-	// repository adds exceptions, the server's own exceptions no longer apply to server rules either.
-	if diff := cmp.Diff([]string{"org rule", "waived by the server"}, msgs); diff != "" {
-		t.Errorf("messages (-want +got):\n%s", diff)
-	}
-	alone, err := e.Check(context.Background(), nil, []byte(smallPlan), gitops.PolicyContext{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(alone) != 1 || alone[0].Message != "org rule" {
-		t.Errorf("server policies alone: %+v, want only \"org rule\"", alone)
-	}
-}
-
 func TestPolicyErrorsNameFileAndLine(t *testing.T) {
 	for _, tc := range []struct {
 		name     string

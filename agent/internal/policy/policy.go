@@ -88,6 +88,10 @@ func NewEngine(opts Options) *Engine {
 // then id, address, msg). A policy that does not compile or errors at evaluation returns an *Error
 // naming file and line. With no policy file at all it returns no findings.
 //
+// Server policies evaluate on their own terms: a repo policy whose package is, is inside, or is a
+// parent of a server package or data.gitops, or of a document a server policy reads, refuses the
+// whole set with an *Error naming the repo file, its package line and why.
+//
 // A finding's File is the policy file relative to the parent of its directory ("policies/s3.rego")
 // for repo dirs, and the absolute path for server dirs. When a rule is defined in several files, File
 // lists them, comma-separated.

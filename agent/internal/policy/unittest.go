@@ -23,7 +23,8 @@ type TestResult struct {
 
 // Test runs the Rego unit tests under dirs like `opa test`, in the same sandbox and with the same
 // strict built-in errors as Check. It returns one result per test, sorted by file and line. A policy
-// that does not compile returns an *Error.
+// that does not compile returns an *Error, and so does one Check would refuse (a package at or inside
+// gitops; there are no server dirs here).
 func Test(ctx context.Context, dirs []string) ([]TestResult, error) {
 	srcs, err := readSources(dirs, nil, true)
 	if err != nil {
