@@ -44,3 +44,101 @@ test_iam_wildcard_denied_for_administrator_access if {
 	a := f.rc("aws_iam_role_policy_attachment", "admin", {"role": "deploy", "policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"})
 	f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as f.plan([a])
 }
+
+# IAM_003: a plan role only reads.
+
+_plan_role := f.rc("aws_iam_role", "plan", {"name": "documents-plan-dev"})
+
+_plan_role_policy(statement) := f.rc("aws_iam_role_policy", "plan", {"role": "documents-plan-dev", "policy": json.marshal({"Version": "2012-10-17", "Statement": statement})})
+
+_allow(actions) := [{"Effect": "Allow", "Action": actions, "Resource": "*"}]
+
+test_iam_plan_role_passes_with_read_only_actions if {
+	p := _plan_role_policy(_allow(["ec2:Describe*", "s3:GetObject", "s3:ListBucket", "s3:GetBucket*", "apigateway:GET", "sts:GetCallerIdentity", "wafv2:Get*", "lambda:List*", "kms:DescribeKey", "secretsmanager:DescribeSecret"]))
+	count(main.deny_iam_plan_role_write) == 0 with input as f.plan([_plan_role, p])
+}
+
+test_iam_plan_role_denied_for_writes_and_wildcards if {
+	every a in ["*", "s3:*", "s3:Put*", "s3:PutObject", "s3:DeleteObject", "ec2:CreateVpc", "iam:PassRole", "sts:AssumeRole", "kms:Decrypt", "s3:*Object"] {
+		f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan([_plan_role, _plan_role_policy(_allow(a))])
+	}
+}
+
+test_iam_plan_role_denied_for_secret_values_and_invocations if {
+	every a in ["secretsmanager:GetSecretValue", "secretsmanager:Get*", "SecretsManager:getsecretvalue", "lambda:InvokeFunction", "lambda:Invoke*"] {
+		f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan([_plan_role, _plan_role_policy(_allow(a))])
+	}
+}
+
+test_iam_plan_role_denied_for_not_action if {
+	p := _plan_role_policy([{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}])
+	f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan([_plan_role, p])
+}
+
+test_iam_plan_role_passes_with_deny_statement if {
+	p := _plan_role_policy([{"Effect": "Deny", "Action": "*", "Resource": "*"}, {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}])
+	count(main.deny_iam_plan_role_write) == 0 with input as f.plan([_plan_role, p])
+}
+
+test_iam_plan_role_rule_ignores_other_roles if {
+	r := f.rc("aws_iam_role", "deploy", {"name": "documents-deploy-dev"})
+	p := f.rc("aws_iam_role_policy", "deploy", {"role": "documents-deploy-dev", "policy": json.marshal({"Statement": _allow("s3:PutObject")})})
+	count(main.deny_iam_plan_role_write) == 0 with input as f.plan([r, p])
+}
+
+test_iam_plan_role_denied_by_name_prefix if {
+	r := f.rc("aws_iam_role", "plan", {"name_prefix": "documents-plan-"})
+	p := f.rc("aws_iam_role_policy", "plan", {"policy": json.marshal({"Statement": _allow("s3:PutObject")})})
+	c := f.cfg("aws_iam_role_policy", "plan", {"role": ["aws_iam_role.plan.id", "aws_iam_role.plan"]})
+	f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan_with_config([r, p], [c])
+}
+
+# The policy document is read during apply: its statements are in the data source, the policy
+# references it.
+_plan_document(actions) := f.data_source("aws_iam_policy_document", "plan", {"statement": [{"effect": null, "actions": actions, "not_actions": null, "resources": ["*"]}]})
+
+_plan_document_refs := [f.cfg("aws_iam_role_policy", "plan", {
+	"role": ["aws_iam_role.plan.name", "aws_iam_role.plan"],
+	"policy": ["data.aws_iam_policy_document.plan.json", "data.aws_iam_policy_document.plan"],
+})]
+
+test_iam_plan_role_passes_with_read_only_policy_document if {
+	p := f.rc("aws_iam_role_policy", "plan", {"role": "documents-plan-dev"})
+	count(main.deny_iam_plan_role_write) == 0 with input as f.plan_with_config([_plan_role, p, _plan_document(["s3:GetObject", "rds:Describe*"])], _plan_document_refs)
+}
+
+test_iam_plan_role_denied_in_policy_document if {
+	p := f.rc("aws_iam_role_policy", "plan", {"role": "documents-plan-dev"})
+	plan := f.plan_with_config([_plan_role, p, _plan_document(["s3:GetObject", "s3:PutObject"])], _plan_document_refs)
+	f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as plan
+	{r.address | some r in main.deny_iam_plan_role_write} == {"data.aws_iam_policy_document.plan"} with input as plan
+}
+
+test_iam_plan_role_denied_in_source_policy_document if {
+	p := f.rc("aws_iam_role_policy", "plan", {"role": "documents-plan-dev"})
+	d := f.data_source("aws_iam_policy_document", "plan", {"statement": [], "source_policy_documents": [json.marshal({"Statement": _allow("ec2:CreateVpc")})]})
+	f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan_with_config([_plan_role, p, d], _plan_document_refs)
+}
+
+# A customer managed policy attached to the plan role.
+_attached(policy_actions) := [
+	f.rc("aws_iam_policy", "plan", {"name": "documents-plan-dev", "policy": json.marshal({"Statement": _allow(policy_actions)})}),
+	f.rc("aws_iam_role_policy_attachment", "plan", {"role": "documents-plan-dev"}),
+]
+
+_attached_refs := [f.cfg("aws_iam_role_policy_attachment", "plan", {"policy_arn": ["aws_iam_policy.plan.arn", "aws_iam_policy.plan"]})]
+
+test_iam_plan_role_passes_with_read_only_attached_policy if {
+	count(main.deny_iam_plan_role_write) == 0 with input as f.plan_with_config(array.concat([_plan_role], _attached(["iam:GetRole", "iam:List*"])), _attached_refs)
+}
+
+test_iam_plan_role_denied_in_attached_policy if {
+	plan := f.plan_with_config(array.concat([_plan_role], _attached(["iam:GetRole", "iam:CreateRole"])), _attached_refs)
+	f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as plan
+	{r.address | some r in main.deny_iam_plan_role_write} == {"aws_iam_policy.plan"} with input as plan
+}
+
+test_iam_plan_role_denied_for_aws_managed_policy if {
+	a := f.rc("aws_iam_role_policy_attachment", "ro", {"role": "documents-plan-dev", "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
+	f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan([_plan_role, a])
+}

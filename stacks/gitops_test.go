@@ -18,8 +18,9 @@ import (
 type gitopsConfig struct {
 	Version int `yaml:"version"`
 	Stages  []struct {
-		Name    string `yaml:"name"`
-		RoleARN string `yaml:"role_arn"`
+		Name        string `yaml:"name"`
+		RoleARN     string `yaml:"role_arn"`
+		PlanRoleARN string `yaml:"plan_role_arn"`
 	} `yaml:"stages"`
 	Stacks []struct {
 		Name          string   `yaml:"name"`
@@ -51,6 +52,9 @@ func TestGitopsConfig(t *testing.T) {
 		stages = append(stages, s.Name)
 		if s.RoleARN != "" && !regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/gitops-agent-deploy-`+regexp.QuoteMeta(s.Name)+`$`).MatchString(s.RoleARN) {
 			t.Errorf("stage %s: role_arn %q is not the stage's deploy role (stacks/cicd)", s.Name, s.RoleARN)
+		}
+		if !regexp.MustCompile(`^arn:aws:iam::[0-9]{12}:role/gitops-agent-plan-` + regexp.QuoteMeta(s.Name) + `$`).MatchString(s.PlanRoleARN) {
+			t.Errorf("stage %s: plan_role_arn %q is not the stage's read-only plan role (stacks/cicd)", s.Name, s.PlanRoleARN)
 		}
 	}
 	if diff := cmp.Diff([]string{"dev", "staging", "prod"}, stages); diff != "" {

@@ -1,4 +1,5 @@
-# The agent's own role: it may only assume the per-stage deploy roles, sending the external id.
+# The agent's own role: it may only assume the per-stage deploy roles (promotions) and the per-stage
+# read-only plan roles (merge request plans, drift checks; plan_roles.tf), sending the external id.
 
 data "aws_iam_policy_document" "agent_trust" {
   statement {
@@ -19,7 +20,7 @@ data "aws_iam_policy_document" "agent_trust" {
 
 resource "aws_iam_role" "agent" {
   name                 = "${var.project}-agent"
-  description          = "gitops-agent service: assumes the per-stage deploy roles"
+  description          = "gitops-agent service: assumes the per-stage deploy and plan roles"
   assume_role_policy   = data.aws_iam_policy_document.agent_trust.json
   max_session_duration = 3600
 }
@@ -29,6 +30,12 @@ data "aws_iam_policy_document" "agent" {
     sid       = "AssumeDeployRoles"
     actions   = ["sts:AssumeRole", "sts:TagSession"]
     resources = [for r in aws_iam_role.deploy : r.arn]
+  }
+
+  statement {
+    sid       = "AssumePlanRoles"
+    actions   = ["sts:AssumeRole", "sts:TagSession"]
+    resources = [for r in aws_iam_role.plan : r.arn]
   }
 }
 
@@ -44,6 +51,7 @@ data "aws_ssm_parameter" "external_id" {
   with_decryption = true
 }
 
+# The trust of the deploy roles and of the plan roles: only the agent role, with the external id.
 data "aws_iam_policy_document" "deploy_trust" {
   statement {
     actions = ["sts:AssumeRole"]

@@ -7,6 +7,29 @@ locals {
     for svc in ["ec2", "rds", "elasticache", "lambda", "logs", "secretsmanager", "sns", "cloudwatch", "wafv2", "kms", "acm"] :
     svc => "arn:${local.partition}:${svc}:${local.region}:${local.account_id}"
   }
+
+  # What refreshing the stacks' buckets reads: aws_s3_bucket reads every bucket setting (policy, ACL,
+  # CORS, website, versioning, acceleration, request payment, logging, lifecycle, replication,
+  # encryption, object lock, tags through S3 and S3 Control), and the ownership controls and public
+  # access block resources read theirs. Bucket-level only: no object is read.
+  s3_bucket_read_actions = [
+    "s3:ListBucket", "s3:GetBucketLocation", "s3:GetBucketPolicy", "s3:GetBucketAcl", "s3:GetBucketCORS",
+    "s3:GetBucketWebsite", "s3:GetBucketVersioning", "s3:GetAccelerateConfiguration", "s3:GetBucketRequestPayment",
+    "s3:GetBucketLogging", "s3:GetLifecycleConfiguration", "s3:GetReplicationConfiguration",
+    "s3:GetEncryptionConfiguration", "s3:GetBucketObjectLockConfiguration", "s3:GetBucketOwnershipControls",
+    "s3:GetBucketPublicAccessBlock", "s3:GetBucketTagging", "s3:ListTagsForResource",
+  ]
+
+  # What applying the stacks' aws_s3_bucket, _ownership_controls, _public_access_block, _versioning,
+  # _server_side_encryption_configuration and _policy resources writes (deleting a setting needs its Put
+  # permission), and the bucket's tags (S3 and S3 Control). No object, ACL, lifecycle, logging,
+  # notification, replication or website is managed, so none of those is writable.
+  s3_bucket_manage_actions = concat(local.s3_bucket_read_actions, [
+    "s3:CreateBucket", "s3:DeleteBucket",
+    "s3:PutBucketOwnershipControls", "s3:PutBucketPublicAccessBlock", "s3:PutBucketVersioning",
+    "s3:PutEncryptionConfiguration", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy",
+    "s3:PutBucketTagging", "s3:TagResource", "s3:UntagResource",
+  ])
 }
 
 # Two documents per stage, each within the size limit of a managed policy.
@@ -179,11 +202,9 @@ data "aws_iam_policy_document" "deploy_application" {
 
 
   statement {
-    sid     = "ManageStageBuckets"
-    actions = ["s3:*"]
-    resources = [
-      "arn:${local.partition}:s3:::${var.project}-${each.value}-objects-${local.account_id}",
-    ]
+    sid       = "ManageStageBuckets"
+    actions   = local.s3_bucket_manage_actions
+    resources = ["arn:${local.partition}:s3:::${var.project}-${each.value}-objects-${local.account_id}"]
   }
 
   statement {
@@ -289,8 +310,8 @@ data "aws_iam_policy_document" "deploy_application" {
   }
 }
 
-# The stage that applies the cicd stack also manages the account-level roles, the OIDC provider, the
-# artifacts bucket and the API Gateway account setting.
+# The stage that applies the cicd stack also manages the account-level roles (CI, agent, deploy and plan
+# roles), the OIDC provider, the artifacts bucket and the API Gateway account setting.
 data "aws_iam_policy_document" "deploy_cicd" {
   statement {
     sid = "ManageCicdRoles"
@@ -303,6 +324,7 @@ data "aws_iam_policy_document" "deploy_cicd" {
       "arn:${local.partition}:iam::${local.account_id}:role/${var.project}-ci",
       "arn:${local.partition}:iam::${local.account_id}:role/${var.project}-agent",
       "arn:${local.partition}:iam::${local.account_id}:role/${var.project}-deploy-*",
+      "arn:${local.partition}:iam::${local.account_id}:role/${var.project}-plan-*",
       "arn:${local.partition}:iam::${local.account_id}:role/${var.project}-apigateway-logs",
     ]
   }
@@ -336,7 +358,7 @@ data "aws_iam_policy_document" "deploy_cicd" {
 
   statement {
     sid       = "ManageArtifactsBucket"
-    actions   = ["s3:*"]
+    actions   = local.s3_bucket_manage_actions
     resources = [aws_s3_bucket.artifacts.arn]
   }
 

@@ -18,6 +18,11 @@ output "deploy_role_arns" {
   value       = { for stage, r in aws_iam_role.deploy : stage => r.arn }
 }
 
+output "plan_role_arns" {
+  description = "Read-only plan role per stage: the plan_role_arn of each stage in .gitops.yaml (merge request plans, drift checks)."
+  value       = { for stage, r in aws_iam_role.plan : stage => r.arn }
+}
+
 output "artifacts_bucket_name" {
   description = "Bucket CI uploads Lambda builds to (under lambda/)."
   value       = aws_s3_bucket.artifacts.bucket

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -114,6 +115,23 @@ var brokenVariants = []brokenVariant{
 		tags := p.tags("cicd")
 		p.addManaged("cicd", "aws_iam_user", "ci", obj{"name": "gitlab-ci", "path": "/", "force_destroy": false, "tags": nil, "tags_all": tags}, obj{"id": true, "arn": true, "unique_id": true, "tags_all": obj{}}, nil)
 		p.addManaged("cicd", "aws_iam_access_key", "ci", obj{"status": "Active", "pgp_key": nil}, obj{"id": true, "secret": true, "user": true}, map[string][]any{"user": {"aws_iam_user.ci.name", "aws_iam_user.ci"}})
+	}),
+	inStack("IAM_003", "prod", "plan-role-writes-state", "cicd", func(p *platformPlan) {
+		after := p.after(`module.cicd.aws_iam_role_policy.plan["dev"]`)
+		var doc map[string]any
+		if err := json.Unmarshal([]byte(after["policy"].(string)), &doc); err != nil {
+			panic(err)
+		}
+		for _, s := range doc["Statement"].([]any) {
+			if s.(obj)["Sid"] == "ReadTerraformState" {
+				s.(obj)["Action"] = []any{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
+			}
+		}
+		b, err := json.MarshalIndent(doc, "", "  ")
+		if err != nil {
+			panic(err)
+		}
+		after["policy"] = string(b)
 	}),
 	inStack("LAMBDA_001", "dev", "outside-vpc", "api", func(p *platformPlan) {
 		p.after(apiFunction)["vpc_config"] = []any{}
