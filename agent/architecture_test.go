@@ -30,6 +30,7 @@ const (
 	adapter                  // converts one outside dependency to domain types
 	wiring                   // builds the adapters and hands them to the core
 	fake                     // a test double of an adapter; not an adapter, imported by tests
+	harness                  // code that tests of several packages share; imports anything, imported only by tests
 )
 
 func (r role) String() string {
@@ -44,6 +45,8 @@ func (r role) String() string {
 		return "wiring"
 	case fake:
 		return "test fake"
+	case harness:
+		return "test harness"
 	}
 	return "role(" + strconv.Itoa(int(r)) + ")"
 }
@@ -54,9 +57,10 @@ type part struct {
 	// module lists the packages of agent/internal the package may import, beyond what its role allows:
 	// adapters may import the domain, fakes the domain and what is listed here, core packages and
 	// renderers only what is listed here. For wiring, nil means any package of agent/internal.
+	// Harnesses may import any package of the module but lambda/.
 	module []string
 	// thirdParty lists the third-party modules a core package or a renderer may import (a module
-	// allows its sub-packages). Adapters, wiring and fakes may import any.
+	// allows its sub-packages). Adapters, wiring, fakes and harnesses may import any.
 	thirdParty []string
 }
 
@@ -97,6 +101,10 @@ var architecture = map[string]part{
 	// Exception: gitlabfake is not an adapter but the httptest GitLab that the gitlab and cli tests
 	// drive through the real client library. It may import the adapter it fakes; only tests import it.
 	"gitlab/gitlabfake": {role: fake, module: []string{"gitlab"}},
+
+	// Harnesses. clitest runs the whole agent for the end-to-end tests below cli/e2e, which hold only
+	// _test.go files and so need no entry here.
+	"cli/clitest": {role: harness},
 
 	// Wiring: cli builds everything; main only calls cli.
 	"cli":  {role: wiring},
@@ -166,7 +174,7 @@ func missingPackages(g importGraph) []string {
 func (p part) rule(name, modulePath, imp string) string {
 	rel, inModule := strings.CutPrefix(imp, modulePath+"/")
 	if !inModule {
-		if isStdlib(imp) || p.role == adapter || p.role == wiring || p.role == fake || allows(p.thirdParty, imp) {
+		if isStdlib(imp) || p.role == adapter || p.role == wiring || p.role == fake || p.role == harness || allows(p.thirdParty, imp) {
 			return ""
 		}
 		if len(p.thirdParty) == 0 {
@@ -179,6 +187,9 @@ func (p part) rule(name, modulePath, imp string) string {
 	}
 	to, inAgent := agentName(rel)
 	target, known := architecture[to]
+	if known && target.role == harness {
+		return fmt.Sprintf("the %s (%s) must not import a test harness (%s): only tests may", p.role, name, to)
+	}
 	if inAgent && slices.Contains(p.module, to) {
 		return ""
 	}
@@ -220,6 +231,8 @@ func (p part) rule(name, modulePath, imp string) string {
 			return ""
 		}
 		return fmt.Sprintf("a test fake (%s) may import from the module only %s", name, strings.Join(append(slices.Clone(domain), p.module...), ", "))
+	case harness:
+		return ""
 	case wiring:
 		if p.module == nil && inAgent {
 			return ""
@@ -393,6 +406,7 @@ func TestArchitectureRules(t *testing.T) {
 				file("agent/internal/gitlab", "notes.go", "gitlab.com/gitlab-org/api/client-go", "github.com/rs/zerolog"),
 				file("agent/internal/webhook", "webhook.go", in("gitops"), in("config"), "net/http"),
 				file("agent/internal/gitlab/gitlabfake", "server.go", "net/http/httptest", in("gitlab"), in("gitops")),
+				file("agent/internal/cli/clitest", "agent.go", "testing", in("cli"), in("gitlab/gitlabfake"), in("ledger"), in("config"), m+"/internal/testsvc", "github.com/google/go-cmp/cmp"),
 				file("lambda", "main.go", m+"/lambda/internal/api"),
 				file("lambda/internal/api", "api.go", m+"/lambda/internal/document"),
 			),
@@ -467,6 +481,25 @@ func TestArchitectureRules(t *testing.T) {
 			want: []string{
 				`agent/main.go imports "example.com/mod/agent/internal/pipeline": the wiring (main) may import from the module only cli`,
 				`agent/internal/gitlab/gitlabfake/server.go imports "example.com/mod/agent/internal/ledger": a test fake (gitlab/gitlabfake) may import from the module only config, gitops, gitlab`,
+			},
+		},
+		{
+			name: "package imports a test harness",
+			g: merge(
+				file("agent", "main.go", in("cli"), in("cli/clitest")),
+				file("agent/internal/cli", "serve.go", in("cli/clitest")),
+				file("agent/internal/pipeline", "plan.go", in("cli/clitest")),
+				file("agent/internal/gitlab", "notes.go", in("cli/clitest")),
+				file("agent/internal/gitlab/gitlabfake", "server.go", in("cli/clitest")),
+				file("agent/internal/cli/clitest", "agent.go", m+"/lambda/internal/document"),
+			),
+			want: []string{
+				`agent/main.go imports "example.com/mod/agent/internal/cli/clitest": the wiring (main) must not import a test harness (cli/clitest): only tests may`,
+				`agent/internal/cli/serve.go imports "example.com/mod/agent/internal/cli/clitest": the wiring (cli) must not import a test harness (cli/clitest): only tests may`,
+				`agent/internal/cli/clitest/agent.go imports "example.com/mod/lambda/internal/document": agent must not import lambda`,
+				`agent/internal/gitlab/notes.go imports "example.com/mod/agent/internal/cli/clitest": the adapter (gitlab) must not import a test harness (cli/clitest): only tests may`,
+				`agent/internal/gitlab/gitlabfake/server.go imports "example.com/mod/agent/internal/cli/clitest": the test fake (gitlab/gitlabfake) must not import a test harness (cli/clitest): only tests may`,
+				`agent/internal/pipeline/plan.go imports "example.com/mod/agent/internal/cli/clitest": the core (pipeline) must not import a test harness (cli/clitest): only tests may`,
 			},
 		},
 		{

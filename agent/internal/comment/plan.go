@@ -45,17 +45,17 @@ type rowView struct {
 }
 
 type sectionView struct {
-	Run         gitops.StackRun
-	Failed      bool
-	Summary     string
-	Error       string
-	ErrorCut    int // lines of the error left out
-	Danger      []gitops.ResourceChange
-	MoreDanger  int
-	Groups      []groupView
-	More        int  // resources not listed
-	NoAttrs     bool // attribute details were left out for size
-	Outputs     []gitops.AttributeChange
+	Run        gitops.StackRun
+	Failed     bool
+	Summary    string
+	Error      string
+	ErrorCut   int // lines of the error left out
+	Danger     []gitops.ResourceChange
+	MoreDanger int
+	Groups     []groupView
+	More       int  // resources not listed
+	NoAttrs    bool // attribute details were left out for size
+	Outputs    []gitops.AttributeChange
 	findingsView
 	// Info is the verdict of the merge request's own policies, shown for information; nil when the merge
 	// request does not change policies.

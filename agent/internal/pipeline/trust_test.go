@@ -79,8 +79,8 @@ func planWithTrust(t *testing.T, mainTree, mrTree string, changed []string) (*gi
 	rec := &recorder{}
 	rep := newReports()
 	r := &Runner{
-		Source: commitTrees{"main-head": mainTree, sha: mrTree},
-		MRs:    mrs{changed: map[int][]string{3: changed}, state: gitops.MergeRequestOpened, head: sha},
+		Source:   commitTrees{"main-head": mainTree, sha: mrTree},
+		MRs:      mrs{changed: map[int][]string{3: changed}, state: gitops.MergeRequestOpened, head: sha},
 		Reporter: rep, Terraform: fakeTerraform{}, Policies: rec, Credentials: rec.credentials,
 		DataDir: t.TempDir(), MaxParallel: 2,
 	}

@@ -1,4 +1,4 @@
-package cli_test
+package promote_test
 
 import (
 	"bufio"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
@@ -48,26 +49,26 @@ func terraformSeconds(tb testing.TB, agentURL string) float64 {
 // the time the agent's terraform runs took (plan: copy, init, plan, show; apply), read from its metrics.
 // overhead-s is the difference per promotion; wall/terraform is the ratio.
 func BenchmarkPromoteOverhead(b *testing.B) {
-	gl := gitlabfake.New(b, token)
-	gl.AddProject(project)
-	a := startAgent(b, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(b)}, b.TempDir(), "LOG_LEVEL", "warn")
+	gl := gitlabfake.New(b, clitest.Token)
+	gl.AddProject(clitest.Project)
+	a := clitest.Start(b, gl, clitest.Backend{Name: "postgres", DatabaseURL: testsvc.Postgres(b)}, b.TempDir(), "LOG_LEVEL", "warn")
 	var wall time.Duration
 	var tf float64
 	b.ResetTimer()
 	for i := range b.N {
 		b.StopTimer()
-		r := newRepo(b) // fresh states: every promotion creates the same resources
+		r := clitest.NewRepo(b) // fresh states: every promotion creates the same resources
 		head, merged := fmt.Sprintf("%040x", 2*i+1), fmt.Sprintf("%040x", 2*i+2)
-		r.commit(b, gl, head, tree{rev: "r1"})
-		iid, hook := mergeMR(gl, head, merged, "stacks/base/main.tf")
-		before := terraformSeconds(b, a.url)
+		r.Commit(b, gl, head, clitest.Tree{Rev: "r1"})
+		iid, hook := clitest.MergeMR(gl, head, merged, "stacks/base/main.tf")
+		before := terraformSeconds(b, a.URL)
 		b.StartTimer()
 		start := time.Now()
-		a.deliverOK(hook, "queued")
-		body := waitDeploy(b, gl, iid, merged, a.logs.String, 5*time.Minute)
+		a.DeliverOK(hook, "queued")
+		body := clitest.WaitDeploy(b, gl, iid, merged, a.Logs, 5*time.Minute)
 		wall += time.Since(start)
 		b.StopTimer()
-		tf += terraformSeconds(b, a.url) - before
+		tf += terraformSeconds(b, a.URL) - before
 		if !strings.Contains(body, "✅ Deployed") {
 			b.Fatalf("the promotion did not deploy:\n%s", body)
 		}
@@ -92,13 +93,13 @@ func BenchmarkPromoteThroughput(b *testing.B) {
 	)
 	for range b.N {
 		b.StopTimer()
-		gl := gitlabfake.New(b, token)
-		gl.AddProject(project)
+		gl := gitlabfake.New(b, clitest.Token)
+		gl.AddProject(clitest.Project)
 		state := b.TempDir()
 		if err := os.MkdirAll(filepath.Join(state, "dev"), 0o755); err != nil {
 			b.Fatal(err)
 		}
-		a := startAgent(b, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(b)}, b.TempDir(),
+		a := clitest.Start(b, gl, clitest.Backend{Name: "postgres", DatabaseURL: testsvc.Postgres(b)}, b.TempDir(),
 			"LOG_LEVEL", "warn", "GITOPS_MAX_PARALLEL", strconv.Itoa(parallel))
 		revs := make([]int, stacks)
 		type merge struct {
@@ -110,33 +111,33 @@ func BenchmarkPromoteThroughput(b *testing.B) {
 		for i := range merges {
 			revs[i%stacks] = i + 1
 			head, mc := fmt.Sprintf("%040x", 2*i+1), fmt.Sprintf("%040x", 2*i+2)
-			if err := gl.CommitDir(project, head, independentStacks(b, state, revs)); err != nil {
+			if err := gl.CommitDir(clitest.Project, head, independentStacks(b, state, revs)); err != nil {
 				b.Fatal(err)
 			}
-			iid, hook := mergeMR(gl, head, mc, fmt.Sprintf("stacks/s%d/main.tf", i%stacks))
+			iid, hook := clitest.MergeMR(gl, head, mc, fmt.Sprintf("stacks/s%d/main.tf", i%stacks))
 			ms = append(ms, merge{iid, mc, hook})
 		}
-		before := terraformSeconds(b, a.url)
+		before := terraformSeconds(b, a.URL)
 		b.StartTimer()
 		start := time.Now()
 		for _, m := range ms {
-			a.deliverOK(m.hook, "queued")
+			a.DeliverOK(m.hook, "queued")
 		}
 		skipped := 0
 		for _, m := range ms {
-			body := waitDeploy(b, gl, m.iid, m.commit, a.logs.String, 15*time.Minute)
+			body := clitest.WaitDeploy(b, gl, m.iid, m.commit, a.Logs, 15*time.Minute)
 			skipped += strings.Count(body, "superseded")
 		}
 		wall := time.Since(start)
 		b.StopTimer()
-		tf := terraformSeconds(b, a.url) - before
+		tf := terraformSeconds(b, a.URL) - before
 		ideal := tf / parallel
 		b.ReportMetric(wall.Seconds(), "wall-s")
 		b.ReportMetric(tf, "terraform-s")
 		b.ReportMetric(ideal, "ideal-s")
 		b.ReportMetric(wall.Seconds()/ideal, "wall/ideal")
 		b.ReportMetric(float64(skipped), "superseded-steps")
-		a.stop()
+		a.Stop()
 	}
 }
 

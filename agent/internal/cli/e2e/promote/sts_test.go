@@ -1,4 +1,4 @@
-package cli_test
+package promote_test
 
 import (
 	"encoding/xml"
@@ -17,7 +17,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 // stsFake serves the STS Query API's AssumeRole (a SigV4-signed form POST answered with XML) and hands out
@@ -110,7 +112,7 @@ func TestPromoteAssumesTheStageRole(t *testing.T) {
 		agentSecret = "agent-own-secret-do-not-pass-on"
 		roleARN     = "arn:aws:iam::123456789012:role/gitops-deploy"
 	)
-	terraformOrSkip(t)
+	testsvc.Terraform(t) // skip before building anything when there is no terraform
 	home := t.TempDir()
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": agentKey, "AWS_SECRET_ACCESS_KEY": agentSecret, "AWS_SESSION_TOKEN": "",
@@ -120,23 +122,23 @@ func TestPromoteAssumesTheStageRole(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	sts := newSTSFake(t, agentKey)
-	gl := gitlabfake.New(t, token)
-	gl.AddProject(project)
-	r := newRepo(t)
+	gl := gitlabfake.New(t, clitest.Token)
+	gl.AddProject(clitest.Project)
+	r := clitest.NewRepo(t)
 	stages := []string{"dev", "prod"}
-	r.commit(t, gl, commitID('a'), tree{rev: "r1", stages: stages, roles: map[string]string{"prod": roleARN}})
+	r.Commit(t, gl, clitest.CommitID('a'), clitest.Tree{Rev: "r1", Stages: stages, Roles: map[string]string{"prod": roleARN}})
 	dataDir := t.TempDir()
-	a := startAgent(t, gl, backend{name: "sqlite"}, dataDir,
+	a := clitest.Start(t, gl, clitest.Backend{Name: "sqlite"}, dataDir,
 		"AWS_ENDPOINT_URL_STS", sts.URL, "GITOPS_AWS_EXTERNAL_ID", "ext-4242")
 
-	iid, hook := mergeMR(gl, commitID('a'), commitID('b'), "stacks/base/main.tf")
-	a.deliverOK(hook, "queued")
-	body := waitDeploy(t, gl, iid, commitID('b'), a.logs.String, 2*time.Minute)
-	mustContain(t, "the deploy note", body, "✅ Deployed: every stage is done.")
+	iid, hook := clitest.MergeMR(gl, clitest.CommitID('a'), clitest.CommitID('b'), "stacks/base/main.tf")
+	a.DeliverOK(hook, "queued")
+	body := clitest.WaitDeploy(t, gl, iid, clitest.CommitID('b'), a.Logs, 2*time.Minute)
+	clitest.MustContain(t, "the deploy note", body, "✅ Deployed: every stage is done.")
 
 	// dev has no role: its runs get no AWS credentials at all, not even the agent's own.
 	for _, stack := range []string{"base", "app"} {
-		env := readEnvFile(t, filepath.Join(r.envDir, stack+".dev.env"))
+		env := readEnvFile(t, filepath.Join(r.EnvDir, stack+".dev.env"))
 		for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"} {
 			if _, ok := env[k]; ok {
 				t.Errorf("the dev run of %s has %s in its environment", stack, k)
@@ -147,7 +149,7 @@ func TestPromoteAssumesTheStageRole(t *testing.T) {
 	calls := sts.received()
 	seen := map[string]bool{}
 	for _, stack := range []string{"base", "app"} {
-		env := readEnvFile(t, filepath.Join(r.envDir, stack+".prod.env"))
+		env := readEnvFile(t, filepath.Join(r.EnvDir, stack+".prod.env"))
 		got := [3]string{env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], env["AWS_SESSION_TOKEN"]}
 		match := false
 		for n := 1; n <= len(calls); n++ {
@@ -187,11 +189,11 @@ func TestPromoteAssumesTheStageRole(t *testing.T) {
 		secrets = append(secrets, s, tok)
 	}
 	for _, s := range secrets {
-		if strings.Contains(a.logs.String(), s) {
+		if strings.Contains(a.Logs(), s) {
 			t.Errorf("the agent's logs contain a secret (%.12s…)", s)
 		}
 	}
-	a.stop()
+	a.Stop()
 	err := filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() {
 			return err

@@ -1,4 +1,4 @@
-package cli
+package commands_test
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
@@ -20,10 +21,11 @@ func repoPath(tb testing.TB, rel string) string {
 	return filepath.Join(testsvc.RepoRoot(tb), rel)
 }
 
+// runCLI runs the command line args with the environment env, and returns the exit code, stdout and stderr.
 func runCLI(tb testing.TB, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	tb.Helper()
 	var out, errOut bytes.Buffer
-	code = Run(context.Background(), args, Env{
+	code = cli.Run(context.Background(), args, cli.Env{
 		Getenv: func(k string) string { return env[k] },
 		Stdout: &out,
 		Stderr: &errOut,
@@ -45,47 +47,47 @@ func TestPolicyCheck(t *testing.T) {
 		{
 			name:     "compliant plan",
 			args:     []string{"--plan", plan("plan-prod.json"), "--stage", "prod"},
-			wantCode: ExitOK,
+			wantCode: cli.ExitOK,
 			wantOut:  []string{"0 denied, 0 warned"},
 		},
 		{
 			name:     "denied plan as a table",
 			args:     []string{"--plan", plan("broken/RDS_004.prod.short-backups.json"), "--stage", "prod"},
-			wantCode: ExitDenied,
+			wantCode: cli.ExitDenied,
 			wantOut:  []string{"SEVERITY", "deny", "RDS_004", "module.data.aws_rds_cluster.this", "policies/rds.rego", "1 denied, 0 warned"},
 		},
 		{
 			name:     "prod-only rule does not apply to dev",
 			args:     []string{"--plan", plan("broken/RDS_004.prod.short-backups.json"), "--stage", "dev"},
-			wantCode: ExitOK,
+			wantCode: cli.ExitOK,
 		},
 		{
 			name:     "label allows the destroy",
 			args:     []string{"--plan", plan("broken/CHANGE_001.dev.bucket-destroyed.json"), "--stage", "dev", "--label", "reviewed", "--label", "allow-destroy"},
-			wantCode: ExitOK,
+			wantCode: cli.ExitOK,
 		},
 		{
 			name:     "warnings alone pass",
 			args:     []string{"--plan", plan("broken/CHANGE_002.prod.function-replaced.json"), "--stage", "prod"},
-			wantCode: ExitOK,
+			wantCode: cli.ExitOK,
 			wantOut:  []string{"warn", "CHANGE_002", "0 denied, 1 warned"},
 		},
 		{
 			name:     "missing plan file",
 			args:     []string{"--plan", filepath.Join(t.TempDir(), "nope.json")},
-			wantCode: ExitError,
+			wantCode: cli.ExitError,
 			wantErr:  "no such file",
 		},
 		{
 			name:     "no plan flag",
 			args:     []string{"--stage", "dev"},
-			wantCode: ExitError,
+			wantCode: cli.ExitError,
 			wantErr:  "--plan FILE is required",
 		},
 		{
 			name:     "bad format",
 			args:     []string{"--plan", plan("plan-dev.json"), "--format", "xml"},
-			wantCode: ExitError,
+			wantCode: cli.ExitError,
 			wantErr:  "want table or json",
 		},
 	} {
@@ -110,8 +112,8 @@ func TestPolicyCheck(t *testing.T) {
 func TestPolicyCheckJSON(t *testing.T) {
 	code, out, errOut := runCLI(t, nil, "policy", "check", "--policies", repoPath(t, "policies"),
 		"--plan", repoPath(t, "policies/testdata/broken/S3_003.prod.versioning-suspended.json"), "--stage", "prod", "--format", "json")
-	if code != ExitDenied {
-		t.Fatalf("exit %d, want %d; stderr: %s", code, ExitDenied, errOut)
+	if code != cli.ExitDenied {
+		t.Fatalf("exit %d, want %d; stderr: %s", code, cli.ExitDenied, errOut)
 	}
 	var got []map[string]string
 	if err := json.Unmarshal([]byte(out), &got); err != nil {
@@ -140,15 +142,15 @@ func TestPolicyCheckServerPolicies(t *testing.T) {
 	}
 	code, out, errOut := runCLI(t, map[string]string{"GITOPS_POLICY_DIR": server}, "policy", "check",
 		"--policies", repoPath(t, "policies"), "--plan", repoPath(t, "policies/testdata/plan-dev.json"), "--stage", "dev")
-	if code != ExitDenied || !strings.Contains(out, "org says no") {
-		t.Errorf("exit %d, want %d with the server policy's denial\nstdout:\n%s\nstderr:\n%s", code, ExitDenied, out, errOut)
+	if code != cli.ExitDenied || !strings.Contains(out, "org says no") {
+		t.Errorf("exit %d, want %d with the server policy's denial\nstdout:\n%s\nstderr:\n%s", code, cli.ExitDenied, out, errOut)
 	}
 }
 
 func TestPolicyTest(t *testing.T) {
 	code, out, errOut := runCLI(t, nil, "policy", "test", repoPath(t, "policies"))
-	if code != ExitOK || !strings.Contains(out, " 0 failed") {
-		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, ExitOK, out, errOut)
+	if code != cli.ExitOK || !strings.Contains(out, " 0 failed") {
+		t.Errorf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, cli.ExitOK, out, errOut)
 	}
 
 	dir := t.TempDir()
@@ -156,23 +158,23 @@ func TestPolicyTest(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, _ = runCLI(t, nil, "policy", "test", dir)
-	if code != ExitDenied || !strings.Contains(out, "FAIL") || !strings.Contains(out, "test_broken") || !strings.Contains(out, "2 tests, 1 passed, 1 failed") {
-		t.Errorf("failing test: exit %d, want %d\n%s", code, ExitDenied, out)
+	if code != cli.ExitDenied || !strings.Contains(out, "FAIL") || !strings.Contains(out, "test_broken") || !strings.Contains(out, "2 tests, 1 passed, 1 failed") {
+		t.Errorf("failing test: exit %d, want %d\n%s", code, cli.ExitDenied, out)
 	}
 
 	if err := os.WriteFile(filepath.Join(dir, "bad.rego"), []byte("package p\n\nx := \n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	code, _, errOut = runCLI(t, nil, "policy", "test", dir)
-	if code != ExitError || !strings.Contains(errOut, "bad.rego:4: rego_parse_error") {
-		t.Errorf("broken policy: exit %d, want %d; stderr: %s", code, ExitError, errOut)
+	if code != cli.ExitError || !strings.Contains(errOut, "bad.rego:4: rego_parse_error") {
+		t.Errorf("broken policy: exit %d, want %d; stderr: %s", code, cli.ExitError, errOut)
 	}
 }
 
 func TestPolicyUsage(t *testing.T) {
 	for _, args := range [][]string{{"policy"}, {"policy", "lint"}, {"policy", "check", "extra"}} {
-		if code, _, _ := runCLI(t, nil, args...); code != ExitError {
-			t.Errorf("%v: exit %d, want %d", args, code, ExitError)
+		if code, _, _ := runCLI(t, nil, args...); code != cli.ExitError {
+			t.Errorf("%v: exit %d, want %d", args, code, cli.ExitError)
 		}
 	}
 }

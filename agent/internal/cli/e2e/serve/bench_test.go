@@ -1,4 +1,4 @@
-package cli_test
+package serve_test
 
 import (
 	"bytes"
@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
@@ -22,7 +23,7 @@ import (
 func threeStages(tb testing.TB) string {
 	tb.Helper()
 	dir := tb.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join(testsvc.RepoRoot(tb), "examples", "quickstart"))); err != nil {
+	if err := os.CopyFS(dir, os.DirFS(clitest.Quickstart(tb))); err != nil {
 		tb.Fatal(err)
 	}
 	cfg := "version: 1\nstages:\n  - name: dev\n  - name: staging\n  - name: prod\nstacks:\n" +
@@ -58,20 +59,20 @@ func BenchmarkMergeRequestOverhead(b *testing.B) {
 		ref = time.Since(start) / time.Duration(b.N)
 	})
 	b.Run("agent", func(b *testing.B) {
-		gl := gitlabfake.New(b, token)
-		gl.AddProject(project)
+		gl := gitlabfake.New(b, clitest.Token)
+		gl.AddProject(clitest.Project)
 		a := startAgentB(b, gl, strconv.Itoa(parallel))
 		b.ResetTimer()
 		start := time.Now()
 		for i := range b.N {
 			sha := fmt.Sprintf("%040x", 0xbe00+i)
 			b.StopTimer()
-			if err := gl.CommitDir(project, sha, tree); err != nil {
+			if err := gl.CommitDir(clitest.Project, sha, tree); err != nil {
 				b.Fatal(err)
 			}
-			_, hook := gl.OpenMR(project, gitlabfake.MR{HeadSHA: sha, Changes: gitlabfake.Modified("stacks/base/main.tf")})
+			_, hook := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha, Changes: gitlabfake.Modified("stacks/base/main.tf")})
 			b.StartTimer()
-			if code, _ := a.deliver(hook, secret); code != http.StatusAccepted {
+			if code, _ := a.Deliver(hook, clitest.Secret); code != http.StatusAccepted {
 				b.Fatalf("hook answered %d", code)
 			}
 			if st := waitStatusB(b, gl, sha); st.State != "success" {
@@ -123,16 +124,16 @@ func rawPlans(b *testing.B, tf, tree string, parallel int) {
 	wg.Wait()
 }
 
-func startAgentB(b *testing.B, gl *gitlabfake.Server, parallel string) *agent {
+func startAgentB(b *testing.B, gl *gitlabfake.Server, parallel string) *clitest.Agent {
 	b.Helper()
-	return startAgent(b, gl, backend{name: "sqlite"}, b.TempDir(), "GITOPS_MAX_PARALLEL", parallel, "LOG_LEVEL", "warn")
+	return clitest.Start(b, gl, clitest.Backend{Name: "sqlite"}, b.TempDir(), "GITOPS_MAX_PARALLEL", parallel, "LOG_LEVEL", "warn")
 }
 
 func waitStatusB(b *testing.B, gl *gitlabfake.Server, sha string) gitlabfake.Status {
 	b.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		for _, s := range gl.Statuses(project, sha) {
+		for _, s := range gl.Statuses(clitest.Project, sha) {
 			if s.Name == "gitops/plan" && s.State != "running" && s.State != "pending" {
 				return s
 			}
@@ -146,17 +147,14 @@ func waitStatusB(b *testing.B, gl *gitlabfake.Server, sha string) gitlabfake.Sta
 // BenchmarkServeMemory starts `gitops-agent serve` as its own process and reports its resident size idle
 // and at its peak while 20 merge requests (20 × 4 plans) are planned at once.
 func BenchmarkServeMemory(b *testing.B) {
-	bin := filepath.Join(b.TempDir(), "gitops-agent")
-	if out, err := exec.Command("go", "build", "-o", bin, "../..").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := clitest.BuildAgent(b)
 	for range b.N {
-		gl := gitlabfake.New(b, token)
-		gl.AddProject(project)
+		gl := gitlabfake.New(b, clitest.Token)
+		gl.AddProject(clitest.Project)
 		port := testsvc.FreePort(b)
 		url := "http://127.0.0.1:" + strconv.Itoa(port)
 		cmd := exec.Command(bin, "serve")
-		cmd.Env = append(os.Environ(), "GITLAB_URL="+gl.URL(), "GITLAB_TOKEN="+token, "GITLAB_WEBHOOK_SECRET="+secret,
+		cmd.Env = append(os.Environ(), "GITLAB_URL="+gl.URL(), "GITLAB_TOKEN="+clitest.Token, "GITLAB_WEBHOOK_SECRET="+clitest.Secret,
 			"GITOPS_LISTEN=127.0.0.1:"+strconv.Itoa(port), "GITOPS_DATA_DIR="+b.TempDir(), "TF_BINARY="+testsvc.Terraform(b),
 			"GITOPS_POLL_INTERVAL=0", "LOG_LEVEL=warn")
 		var stderr bytes.Buffer
@@ -172,11 +170,11 @@ func BenchmarkServeMemory(b *testing.B) {
 		var shas []string
 		for i := range 20 {
 			sha := fmt.Sprintf("%040x", 0xa000+i)
-			if err := gl.CommitDir(project, sha, filepath.Join(testsvc.RepoRoot(b), "examples", "quickstart")); err != nil {
+			if err := gl.CommitDir(clitest.Project, sha, clitest.Quickstart(b)); err != nil {
 				b.Fatal(err)
 			}
-			_, hook := gl.OpenMR(project, gitlabfake.MR{HeadSHA: sha, Changes: gitlabfake.Modified("stacks/base/main.tf")})
-			req, _ := hook.Request(url+"/webhooks/gitlab", secret)
+			_, hook := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha, Changes: gitlabfake.Modified("stacks/base/main.tf")})
+			req, _ := hook.Request(url+"/webhooks/gitlab", clitest.Secret)
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				b.Fatal(err)
@@ -191,7 +189,7 @@ func BenchmarkServeMemory(b *testing.B) {
 			peak = max(peak, rss(b, cmd.Process.Pid))
 			done = 0
 			for _, sha := range shas {
-				for _, s := range gl.Statuses(project, sha) {
+				for _, s := range gl.Statuses(clitest.Project, sha) {
 					if s.Name == "gitops/plan" && s.State == "success" {
 						done++
 					}

@@ -1,4 +1,6 @@
-package cli_test
+// Package promote_test holds the end-to-end tests of promotions by an in-process `gitops-agent serve`: merge
+// order, failures, reviewed plans, lost merge webhooks, assumed AWS roles, and the promotion benchmarks.
+package promote_test
 
 import (
 	"bytes"
@@ -11,41 +13,40 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
-var allStages = []string{"dev", "staging", "prod"}
-
 func TestPromoteMergeAppliesEveryStageInOrder(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
-		gl := gitlabfake.New(t, token)
-		gl.AddProject(project)
-		r := newRepo(t)
-		head, merged := commitID('a'), commitID('b')
-		r.commit(t, gl, head, tree{rev: "r1"})
-		a := startAgent(t, gl, b, t.TempDir())
+	clitest.ForEachBackend(t, func(t *testing.T, b clitest.Backend) {
+		gl := gitlabfake.New(t, clitest.Token)
+		gl.AddProject(clitest.Project)
+		r := clitest.NewRepo(t)
+		head, merged := clitest.CommitID('a'), clitest.CommitID('b')
+		r.Commit(t, gl, head, clitest.Tree{Rev: "r1"})
+		a := clitest.Start(t, gl, b, t.TempDir())
 
-		iid, hook := mergeMR(gl, head, merged, "stacks/base/main.tf")
-		a.deliverOK(hook, "queued")
-		a.deliverOK(hook, "duplicate") // the same delivery again
+		iid, hook := clitest.MergeMR(gl, head, merged, "stacks/base/main.tf")
+		a.DeliverOK(hook, "queued")
+		a.DeliverOK(hook, "duplicate") // the same delivery again
 		again := hook
 		again.UUID = "c0ffee00-0000-4000-8000-000000000001" // GitLab sent the event twice
-		a.deliverOK(again, "duplicate")
-		body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
+		a.DeliverOK(again, "duplicate")
+		body := clitest.WaitDeploy(t, gl, iid, merged, a.Logs, 2*time.Minute)
 
 		wantOrder := []string{"r1 base dev", "r1 app dev", "r1 base staging", "r1 app staging", "r1 base prod", "r1 app prod"}
-		if diff := cmp.Diff(wantOrder, applies(r.events(t))); diff != "" {
+		if diff := cmp.Diff(wantOrder, clitest.Applies(r.Events(t))); diff != "" {
 			t.Errorf("applies (-want +got):\n%s", diff)
 		}
-		if o := overlaps(r.events(t)); len(o) > 0 {
+		if o := clitest.Overlaps(r.Events(t)); len(o) > 0 {
 			t.Errorf("overlapping applies: %v", o)
 		}
-		for _, stage := range allStages {
-			if got := r.stateOutput(t, "app", stage, "function_name"); got != "documents-api-"+stage {
+		for _, stage := range clitest.AllStages {
+			if got := r.StateOutput(t, "app", stage, "function_name"); got != "documents-api-"+stage {
 				t.Errorf("state of app in %s: function_name = %q, want documents-api-%s", stage, got, stage)
 			}
-			if got := r.stateOutput(t, "base", stage, "network_id"); got == "" {
+			if got := r.StateOutput(t, "base", stage, "network_id"); got == "" {
 				t.Errorf("state of base in %s has no network_id", stage)
 			}
 		}
@@ -53,15 +54,15 @@ func TestPromoteMergeAppliesEveryStageInOrder(t *testing.T) {
 		if diff := cmp.Diff(wantHistory, applyHistory(gl, merged)); diff != "" {
 			t.Errorf("gitops/apply status history (-want +got):\n%s", diff)
 		}
-		if n := len(deployNotes(gl, iid)); n != 1 {
+		if n := len(clitest.DeployNotes(gl, iid)); n != 1 {
 			t.Errorf("%d deploy notes, want 1", n)
 		}
-		mustContain(t, "the deploy note", body, merged, "✅ Deployed: every stage is done.")
-		rows := deployRows(body)
+		clitest.MustContain(t, "the deploy note", body, merged, "✅ Deployed: every stage is done.")
+		rows := clitest.DeployRows(body)
 		if len(rows) != 6 {
 			t.Errorf("deploy note has %d rows, want 6:\n%s", len(rows), body)
 		}
-		for step := range everyStep(allStages, true) {
+		for step := range clitest.EveryStep(clitest.AllStages, true) {
 			stack, stage, _ := strings.Cut(step, "/")
 			row := rows[stage+"/"+stack]
 			if row.State != "✅ applied" || !strings.HasPrefix(row.Plan, "Plan: ") || !strings.HasSuffix(row.Duration, "s") {
@@ -69,11 +70,11 @@ func TestPromoteMergeAppliesEveryStageInOrder(t *testing.T) {
 			}
 		}
 
-		d := deployments(t, a.url)
-		if diff := cmp.Diff(everyStep(allStages, merged), liveCommits(d)); diff != "" {
+		d := clitest.Deployments(t, a.URL)
+		if diff := cmp.Diff(clitest.EveryStep(clitest.AllStages, merged), clitest.LiveCommits(d)); diff != "" {
 			t.Errorf("live commits (-want +got):\n%s", diff)
 		}
-		if diff := cmp.Diff(everyStep(allStages, []string{"applied"}), runsOf(d, merged)); diff != "" {
+		if diff := cmp.Diff(clitest.EveryStep(clitest.AllStages, []string{"applied"}), clitest.RunsOf(d, merged)); diff != "" {
 			t.Errorf("ledger runs of the merge commit (-want +got):\n%s", diff)
 		}
 		for _, l := range d.Live {
@@ -82,41 +83,42 @@ func TestPromoteMergeAppliesEveryStageInOrder(t *testing.T) {
 			}
 		}
 		var out, errOut bytes.Buffer
-		env := map[string]string{"DATABASE_URL": b.databaseURL, "GITOPS_DATA_DIR": a.dataDir}
-		code := cli.Run(context.Background(), []string{"status", "--project", project}, cli.Env{
+		env := map[string]string{"DATABASE_URL": b.DatabaseURL, "GITOPS_DATA_DIR": a.DataDir}
+		code := cli.Run(context.Background(), []string{"status", "--project", clitest.Project}, cli.Env{
 			Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errOut,
 		})
 		if code != cli.ExitOK {
 			t.Errorf("status exited %d: %s", code, errOut.String())
 		}
-		mustContain(t, "the status table", out.String(), "PROJECT", project, merged[:8], "!1")
+		clitest.MustContain(t, "the status table", out.String(), "PROJECT", clitest.Project, merged[:8], "!1")
 	})
 }
 
 func TestPromoteStopsAtTheFirstFailure(t *testing.T) {
-	gl := gitlabfake.New(t, token)
-	gl.AddProject(project)
-	r := newRepo(t)
-	head, merged := commitID('a'), commitID('b')
-	r.commit(t, gl, head, tree{rev: "r1", fail: []string{"app/staging"}})
-	a := startAgent(t, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(t)}, t.TempDir())
+	t.Parallel()
+	gl := gitlabfake.New(t, clitest.Token)
+	gl.AddProject(clitest.Project)
+	r := clitest.NewRepo(t)
+	head, merged := clitest.CommitID('a'), clitest.CommitID('b')
+	r.Commit(t, gl, head, clitest.Tree{Rev: "r1", Fail: []string{"app/staging"}})
+	a := clitest.Start(t, gl, clitest.Backend{Name: "postgres", DatabaseURL: testsvc.Postgres(t)}, t.TempDir())
 
-	iid, hook := mergeMR(gl, head, merged, "stacks/app/main.tf", "stacks/base/main.tf")
-	a.deliverOK(hook, "queued")
-	body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
+	iid, hook := clitest.MergeMR(gl, head, merged, "stacks/app/main.tf", "stacks/base/main.tf")
+	a.DeliverOK(hook, "queued")
+	body := clitest.WaitDeploy(t, gl, iid, merged, a.Logs, 2*time.Minute)
 
-	if diff := cmp.Diff([]string{"r1 base dev", "r1 app dev", "r1 base staging", "r1 app staging"}, applies(r.events(t))); diff != "" {
+	if diff := cmp.Diff([]string{"r1 base dev", "r1 app dev", "r1 base staging", "r1 app staging"}, clitest.Applies(r.Events(t))); diff != "" {
 		t.Errorf("applies (-want +got):\n%s", diff)
 	}
 	for _, stack := range []string{"base", "app"} {
-		if got := r.stateOutput(t, stack, "prod", "network_id") + r.stateOutput(t, stack, "prod", "function_name"); got != "" {
+		if got := r.StateOutput(t, stack, "prod", "network_id") + r.StateOutput(t, stack, "prod", "function_name"); got != "" {
 			t.Errorf("prod state of %s was written (%q); prod must stay untouched", stack, got)
 		}
 	}
-	if diff := cmp.Diff(map[string]string{"dev": "success", "staging": "failed", "prod": "canceled"}, applyStatuses(gl, merged)); diff != "" {
+	if diff := cmp.Diff(map[string]string{"dev": "success", "staging": "failed", "prod": "canceled"}, clitest.ApplyStatuses(gl, merged)); diff != "" {
 		t.Errorf("gitops/apply statuses (-want +got):\n%s", diff)
 	}
-	rows := deployRows(body)
+	rows := clitest.DeployRows(body)
 	want := map[string]string{
 		"dev/base": "✅ applied", "dev/app": "✅ applied", "staging/base": "✅ applied", "staging/app": "❌ failed",
 		"prod/base": "⏭️ skipped", "prod/app": "⏭️ skipped",
@@ -131,15 +133,15 @@ func TestPromoteStopsAtTheFirstFailure(t *testing.T) {
 	if p := rows["prod/app"].Plan; !strings.Contains(p, "earlier step failed") {
 		t.Errorf("the skipped prod row says %q, want why it was skipped", p)
 	}
-	mustContain(t, "the deploy note", body, "❌ Failed at `app` · `staging`", "### ❌ `app` · `staging`", "probe failed on purpose")
+	clitest.MustContain(t, "the deploy note", body, "❌ Failed at `app` · `staging`", "### ❌ `app` · `staging`", "probe failed on purpose")
 
-	d := deployments(t, a.url)
+	d := clitest.Deployments(t, a.URL)
 	wantLive := map[string]string{"base/dev": merged, "app/dev": merged, "base/staging": merged}
-	if diff := cmp.Diff(wantLive, liveCommits(d)); diff != "" {
+	if diff := cmp.Diff(wantLive, clitest.LiveCommits(d)); diff != "" {
 		t.Errorf("live commits (-want +got):\n%s", diff)
 	}
 	wantRuns := map[string][]string{"base/dev": {"applied"}, "app/dev": {"applied"}, "base/staging": {"applied"}, "app/staging": {"failed"}}
-	if diff := cmp.Diff(wantRuns, runsOf(d, merged)); diff != "" {
+	if diff := cmp.Diff(wantRuns, clitest.RunsOf(d, merged)); diff != "" {
 		t.Errorf("ledger runs (-want +got):\n%s", diff)
 	}
 	for _, run := range d.History {
@@ -165,22 +167,22 @@ func TestPromoteTwoMergesInMergeOrder(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			gl := gitlabfake.New(t, token)
-			gl.AddProject(project)
-			r := newRepo(t)
-			r.commit(t, gl, commitID('1'), tree{rev: "r1", stages: stages})
-			r.commit(t, gl, commitID('2'), tree{rev: "r2", stages: stages})
-			a := startAgent(t, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(t)}, t.TempDir())
+			gl := gitlabfake.New(t, clitest.Token)
+			gl.AddProject(clitest.Project)
+			r := clitest.NewRepo(t)
+			r.Commit(t, gl, clitest.CommitID('1'), clitest.Tree{Rev: "r1", Stages: stages})
+			r.Commit(t, gl, clitest.CommitID('2'), clitest.Tree{Rev: "r2", Stages: stages})
+			a := clitest.Start(t, gl, clitest.Backend{Name: "postgres", DatabaseURL: testsvc.Postgres(t)}, t.TempDir())
 
-			first, hook1 := mergeMR(gl, commitID('1'), commitID('a'), "stacks/base/main.tf")
-			second, hook2 := mergeMR(gl, commitID('2'), commitID('b'), tc.secondPaths...)
-			a.deliverOK(hook1, "queued")
-			a.deliverOK(hook2, "queued")
-			body1 := waitDeploy(t, gl, first, commitID('a'), a.logs.String, 2*time.Minute)
-			body2 := waitDeploy(t, gl, second, commitID('b'), a.logs.String, 2*time.Minute)
+			first, hook1 := clitest.MergeMR(gl, clitest.CommitID('1'), clitest.CommitID('a'), "stacks/base/main.tf")
+			second, hook2 := clitest.MergeMR(gl, clitest.CommitID('2'), clitest.CommitID('b'), tc.secondPaths...)
+			a.DeliverOK(hook1, "queued")
+			a.DeliverOK(hook2, "queued")
+			body1 := clitest.WaitDeploy(t, gl, first, clitest.CommitID('a'), a.Logs, 2*time.Minute)
+			body2 := clitest.WaitDeploy(t, gl, second, clitest.CommitID('b'), a.Logs, 2*time.Minute)
 
-			evs := r.events(t)
-			if o := overlaps(evs); len(o) > 0 {
+			evs := r.Events(t)
+			if o := clitest.Overlaps(evs); len(o) > 0 {
 				t.Errorf("overlapping applies: %v", o)
 			}
 			// Per stack × stage, r1 (if applied) comes before r2.
@@ -195,8 +197,8 @@ func TestPromoteTwoMergesInMergeOrder(t *testing.T) {
 				}
 				seen[key] = e.Rev
 			}
-			rows1 := deployRows(body1)
-			for step := range everyStep(stages, true) {
+			rows1 := clitest.DeployRows(body1)
+			for step := range clitest.EveryStep(stages, true) {
 				stack, stage, _ := strings.Cut(step, "/")
 				row := rows1[stage+"/"+stack]
 				switch {
@@ -206,18 +208,18 @@ func TestPromoteTwoMergesInMergeOrder(t *testing.T) {
 					t.Errorf("first merge, %s: %+v; want applied, or skipped as superseded by !2 when allowed", step, row)
 				}
 			}
-			for k, row := range deployRows(body2) {
+			for k, row := range clitest.DeployRows(body2) {
 				if row.State != "✅ applied" {
 					t.Errorf("second merge, %s: %+v, want applied", k, row)
 				}
 			}
-			d := deployments(t, a.url)
-			live := liveCommits(d)
+			d := clitest.Deployments(t, a.URL)
+			live := clitest.LiveCommits(d)
 			for _, stage := range stages {
 				for _, stack := range []string{"base", "app"} {
-					want := commitID('b') // the second merge applies what it touches
+					want := clitest.CommitID('b') // the second merge applies what it touches
 					if stack == "base" && !tc.mayBeSkipped {
-						want = commitID('a') // the second merge does not touch base
+						want = clitest.CommitID('a') // the second merge does not touch base
 					}
 					if got := live[stack+"/"+stage]; got != want {
 						t.Errorf("live %s/%s = %s, want %s", stack, stage, got[:min(8, len(got))], want[:8])
@@ -233,24 +235,24 @@ func TestPromoteTwoMergesInMergeOrder(t *testing.T) {
 // difference, and the shipped policies (as the server's policies) refuse it in prod.
 func TestPromoteComparesWithTheReviewedPlan(t *testing.T) {
 	t.Parallel()
-	gl := gitlabfake.New(t, token)
-	gl.AddProject(project)
-	r := newRepo(t)
-	head, merged := commitID('a'), commitID('b')
-	r.commit(t, gl, head, tree{rev: "r1"})
-	r.commit(t, gl, merged, tree{rev: "r1", extra: "resource \"terraform_data\" \"extra\" {\n  input = var.stage\n}\n"})
-	a := startAgent(t, gl, backend{name: "postgres", databaseURL: testsvc.Postgres(t)}, t.TempDir(),
+	gl := gitlabfake.New(t, clitest.Token)
+	gl.AddProject(clitest.Project)
+	r := clitest.NewRepo(t)
+	head, merged := clitest.CommitID('a'), clitest.CommitID('b')
+	r.Commit(t, gl, head, clitest.Tree{Rev: "r1"})
+	r.Commit(t, gl, merged, clitest.Tree{Rev: "r1", Extra: "resource \"terraform_data\" \"extra\" {\n  input = var.stage\n}\n"})
+	a := clitest.Start(t, gl, clitest.Backend{Name: "postgres", DatabaseURL: testsvc.Postgres(t)}, t.TempDir(),
 		"GITOPS_POLICY_DIR", filepath.Join(testsvc.RepoRoot(t), "policies"))
 
-	iid, opened := gl.OpenMR(project, gitlabfake.MR{HeadSHA: head, Changes: gitlabfake.Modified("stacks/base/main.tf")})
-	a.deliverOK(opened, "queued")
-	if st := waitStatus(t, gl, head, a); st.State != "success" {
+	iid, opened := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: head, Changes: gitlabfake.Modified("stacks/base/main.tf")})
+	a.DeliverOK(opened, "queued")
+	if st := clitest.WaitStatus(t, gl, head, a); st.State != "success" {
 		t.Fatalf("gitops/plan of the head = %s (%s), want success", st.State, st.Description)
 	}
-	a.deliverOK(gl.MergeMR(project, iid, gitlabfake.Merge{MergeCommitSHA: merged}), "queued")
-	body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
+	a.DeliverOK(gl.MergeMR(clitest.Project, iid, gitlabfake.Merge{MergeCommitSHA: merged}), "queued")
+	body := clitest.WaitDeploy(t, gl, iid, merged, a.Logs, 2*time.Minute)
 
-	rows := deployRows(body)
+	rows := clitest.DeployRows(body)
 	got := map[string]string{}
 	for k, row := range rows {
 		got[k] = row.State
@@ -262,7 +264,7 @@ func TestPromoteComparesWithTheReviewedPlan(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("deploy note states (-want +got):\n%s", diff)
 	}
-	for _, stage := range allStages {
+	for _, stage := range clitest.AllStages {
 		if line := "- `app` · `" + stage + "`: changed since review"; !strings.Contains(body, line) {
 			t.Errorf("the deploy note does not call out app's unreviewed change in %s (%q)", stage, line)
 		}
@@ -270,12 +272,12 @@ func TestPromoteComparesWithTheReviewedPlan(t *testing.T) {
 			t.Errorf("the deploy note calls out base in %s, but its plan is the one reviewed", stage)
 		}
 	}
-	mustContain(t, "the deploy note", body, "### ❌ `app` · `prod`", "[CHANGE_003]", "differs from the plan reviewed",
+	clitest.MustContain(t, "the deploy note", body, "### ❌ `app` · `prod`", "[CHANGE_003]", "differs from the plan reviewed",
 		"changed since review (not reviewed: create terraform_data.extra)")
-	if s := applyStatuses(gl, merged); s["prod"] != "failed" {
+	if s := clitest.ApplyStatuses(gl, merged); s["prod"] != "failed" {
 		t.Errorf("gitops/apply: prod = %q, want failed", s["prod"])
 	}
-	if got := r.stateOutput(t, "app", "prod", "function_name"); got != "" {
+	if got := r.StateOutput(t, "app", "prod", "function_name"); got != "" {
 		t.Errorf("app was applied in prod (%q) although its plan was not the one reviewed", got)
 	}
 }
@@ -284,28 +286,39 @@ func TestPromoteComparesWithTheReviewedPlan(t *testing.T) {
 // merge and promotes it. The hook arriving late after all changes nothing.
 func TestPromoteWhenTheMergeWebhookIsLost(t *testing.T) {
 	t.Parallel()
-	gl := gitlabfake.New(t, token)
-	gl.AddProject(project)
-	r := newRepo(t)
+	gl := gitlabfake.New(t, clitest.Token)
+	gl.AddProject(clitest.Project)
+	r := clitest.NewRepo(t)
 	stages := []string{"dev", "prod"}
-	head, merged := commitID('a'), commitID('b')
-	r.commit(t, gl, head, tree{rev: "r1", stages: stages})
-	iid, late := mergeMR(gl, head, merged, "stacks/app/main.tf")
-	a := startAgent(t, gl, backend{name: "sqlite"}, t.TempDir(), "GITOPS_PROJECTS", project, "GITOPS_POLL_INTERVAL", "200ms")
+	head, merged := clitest.CommitID('a'), clitest.CommitID('b')
+	r.Commit(t, gl, head, clitest.Tree{Rev: "r1", Stages: stages})
+	iid, late := clitest.MergeMR(gl, head, merged, "stacks/app/main.tf")
+	a := clitest.Start(t, gl, clitest.Backend{Name: "sqlite"}, t.TempDir(), "GITOPS_PROJECTS", clitest.Project, "GITOPS_POLL_INTERVAL", "200ms")
 
-	body := waitDeploy(t, gl, iid, merged, a.logs.String, 2*time.Minute)
-	mustContain(t, "the deploy note", body, merged, "✅ Deployed: every stage is done.")
-	a.deliverOK(late, "duplicate")
+	body := clitest.WaitDeploy(t, gl, iid, merged, a.Logs, 2*time.Minute)
+	clitest.MustContain(t, "the deploy note", body, merged, "✅ Deployed: every stage is done.")
+	a.DeliverOK(late, "duplicate")
 	time.Sleep(500 * time.Millisecond) // a few more poller rounds
 
-	if n := len(deployNotes(gl, iid)); n != 1 {
+	if n := len(clitest.DeployNotes(gl, iid)); n != 1 {
 		t.Errorf("%d deploy notes, want 1", n)
 	}
-	if diff := cmp.Diff([]string{"r1 app dev", "r1 app prod"}, applies(r.events(t))); diff != "" {
+	if diff := cmp.Diff([]string{"r1 app dev", "r1 app prod"}, clitest.Applies(r.Events(t))); diff != "" {
 		t.Errorf("applies (-want +got):\n%s", diff)
 	}
 	want := map[string][]string{"app/dev": {"applied"}, "app/prod": {"applied"}}
-	if diff := cmp.Diff(want, runsOf(deployments(t, a.url), merged)); diff != "" {
+	if diff := cmp.Diff(want, clitest.RunsOf(clitest.Deployments(t, a.URL), merged)); diff != "" {
 		t.Errorf("ledger runs (-want +got):\n%s", diff)
 	}
+}
+
+// applyHistory returns, per stage, the states the gitops/apply status of sha went through.
+func applyHistory(gl *gitlabfake.Server, sha string) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range gl.StatusHistory(clitest.Project, sha) {
+		if stage, ok := strings.CutPrefix(s.Name, "gitops/apply: "); ok {
+			out[stage] = append(out[stage], s.State)
+		}
+	}
+	return out
 }

@@ -1,0 +1,152 @@
+package clitest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+)
+
+// Agent is one `gitops-agent serve` run, in-process (Start) or as a child process (StartProcess).
+type Agent struct {
+	URL     string // where it listens: http://127.0.0.1:PORT
+	DataDir string // its GITOPS_DATA_DIR
+
+	t      testing.TB
+	cancel func()
+	done   chan int // receives the exit code
+	logs   *syncBuffer
+	once   sync.Once
+}
+
+// Start runs serve in-process against the fake GitLab, with its queue in b and its data in dataDir, and
+// waits until it is ready. extra holds more environment variables as name, value pairs; they override the
+// defaults (GITOPS_MAX_PARALLEL=4, LOG_LEVEL=debug, no polling, a 2s shutdown timeout). The agent stops
+// when the test ends.
+func Start(t testing.TB, gl *gitlabfake.Server, b Backend, dataDir string, extra ...string) *Agent {
+	t.Helper()
+	env := map[string]string{
+		"GITLAB_URL":              gl.URL(),
+		"GITLAB_TOKEN":            Token,
+		"GITLAB_WEBHOOK_SECRET":   Secret,
+		"GITOPS_LISTEN":           "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t)),
+		"GITOPS_DATA_DIR":         dataDir,
+		"DATABASE_URL":            b.DatabaseURL,
+		"TF_BINARY":               testsvc.Terraform(t),
+		"GITOPS_POLL_INTERVAL":    "0",
+		"GITOPS_SHUTDOWN_TIMEOUT": "2s",
+		"GITOPS_MAX_PARALLEL":     "4",
+		"LOG_LEVEL":               "debug",
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		env[extra[i]] = extra[i+1]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &Agent{t: t, URL: "http://" + env["GITOPS_LISTEN"], DataDir: dataDir, cancel: cancel, done: make(chan int, 1), logs: &syncBuffer{}}
+	go func() {
+		a.done <- cli.Run(ctx, []string{"serve"}, cli.Env{
+			Getenv: func(k string) string { return env[k] },
+			Stdout: io.Discard,
+			Stderr: a.logs,
+		})
+	}()
+	t.Cleanup(a.Stop)
+	a.waitReady("serve")
+	return a
+}
+
+// waitReady waits up to 30s for GET /readyz to answer 200, and fails the test if the agent, described as
+// what, exits or is not ready by then.
+func (a *Agent) waitReady(what string) {
+	a.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(a.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case code := <-a.done:
+			a.t.Fatalf("%s exited with %d before it was ready:\n%s", what, code, a.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			a.t.Fatalf("%s not ready after 30s:\n%s", what, a.logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Logs returns what the agent has logged so far.
+func (a *Agent) Logs() string { return a.logs.String() }
+
+// Stop stops the agent and waits for it to exit; an exit code other than 0 fails the test. It may be called
+// more than once.
+func (a *Agent) Stop() {
+	a.once.Do(func() {
+		a.cancel()
+		select {
+		case code := <-a.done:
+			if code != 0 {
+				a.t.Errorf("serve exited with %d:\n%s", code, a.logs.String())
+			}
+		case <-time.After(60 * time.Second):
+			a.t.Errorf("serve did not stop within 60s")
+		}
+	})
+}
+
+// Deliver posts a webhook signed with secret and returns the HTTP code and the status field of the answer.
+func (a *Agent) Deliver(h gitlabfake.Hook, secret string) (int, string) {
+	a.t.Helper()
+	req, err := h.Request(a.URL+"/webhooks/gitlab", secret)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Status string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	return resp.StatusCode, body.Status
+}
+
+// DeliverOK delivers a hook and fails the test unless the agent answers 202 with the wanted status.
+func (a *Agent) DeliverOK(h gitlabfake.Hook, want string) {
+	a.t.Helper()
+	if code, status := a.Deliver(h, Secret); code != http.StatusAccepted || status != want {
+		a.t.Fatalf("delivery of %s answered %d %q, want 202 %q", h.Event, code, status, want)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use: the agent writes its logs while the test reads them.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

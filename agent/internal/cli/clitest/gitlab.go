@@ -1,0 +1,117 @@
+package clitest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+)
+
+// What the agent leaves on the fake GitLab's Project: commit statuses and deploy notes.
+
+const deployMarker = "<!-- gitops-agent:deploy -->"
+
+// WaitStatus waits up to 2 minutes until the gitops/plan status of sha is final, and returns it.
+func WaitStatus(t testing.TB, gl *gitlabfake.Server, sha string, a *Agent) gitlabfake.Status {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		for _, s := range gl.Statuses(Project, sha) {
+			if s.Name == "gitops/plan" && s.State != "running" && s.State != "pending" {
+				return s
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no final gitops/plan status on %s after 2 minutes; agent logs:\n%s", sha[:8], a.Logs())
+	return gitlabfake.Status{}
+}
+
+// MergeMR opens a merge request whose head is sha, changing paths, and merges it as mergeSHA. It returns
+// the merge request's iid and the merge hook, which it does not deliver.
+func MergeMR(gl *gitlabfake.Server, sha, mergeSHA string, paths ...string) (int, gitlabfake.Hook) {
+	iid, _ := gl.OpenMR(Project, gitlabfake.MR{HeadSHA: sha, Changes: gitlabfake.Modified(paths...)})
+	return iid, gl.MergeMR(Project, iid, gitlabfake.Merge{MergeCommitSHA: mergeSHA})
+}
+
+// DeployNotes returns the deploy notes of a merge request.
+func DeployNotes(gl *gitlabfake.Server, iid int) []gitlabfake.Note {
+	var out []gitlabfake.Note
+	for _, n := range gl.Notes(Project, iid) {
+		if strings.HasPrefix(n.Body, deployMarker) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// finished reports whether a deploy note says the promotion ended.
+func finished(body string) bool {
+	for _, s := range []string{"**✅ Deployed", "**❌ Failed", "**❌ The promotion failed", "**✅ Nothing to deploy"} {
+		if strings.Contains(body, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// WaitDeploy waits until the promotion of merge request iid (merge commit sha) has ended: its deploy note
+// says so and no gitops/apply status of sha is still running. It returns the note's body. When within
+// passes first, it fails the test with the note and logs().
+func WaitDeploy(t testing.TB, gl *gitlabfake.Server, iid int, sha string, logs func() string, within time.Duration) string {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		notes := DeployNotes(gl, iid)
+		if len(notes) == 1 && finished(notes[0].Body) {
+			active := false
+			for _, s := range gl.Statuses(Project, sha) {
+				if strings.HasPrefix(s.Name, "gitops/apply: ") && (s.State == "running" || s.State == "pending") {
+					active = true
+				}
+			}
+			if !active {
+				return notes[0].Body
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var body string
+	if notes := DeployNotes(gl, iid); len(notes) > 0 {
+		body = notes[len(notes)-1].Body
+	}
+	t.Fatalf("the promotion of !%d did not end within %v; deploy note:\n%s\nagent logs:\n%s", iid, within, body, logs())
+	return ""
+}
+
+// DeployRow is one row of the deploy note's table.
+type DeployRow struct{ State, Plan, Duration string }
+
+// DeployRows reads the deploy note's table: "stage/stack" → its row.
+func DeployRows(body string) map[string]DeployRow {
+	rows := map[string]DeployRow{}
+	for _, line := range strings.Split(body, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) < 5 {
+			continue
+		}
+		stage, stack := strings.Trim(strings.TrimSpace(cells[0]), "`"), strings.Trim(strings.TrimSpace(cells[1]), "`")
+		rows[stage+"/"+stack] = DeployRow{State: strings.TrimSpace(cells[2]), Plan: strings.TrimSpace(cells[3]), Duration: strings.TrimSpace(cells[4])}
+	}
+	return rows
+}
+
+// ApplyStatuses returns the latest gitops/apply status per stage set on sha: stage → state.
+func ApplyStatuses(gl *gitlabfake.Server, sha string) map[string]string {
+	out := map[string]string{}
+	for _, s := range gl.Statuses(Project, sha) {
+		if stage, ok := strings.CutPrefix(s.Name, "gitops/apply: "); ok {
+			out[stage] = s.State
+		}
+	}
+	return out
+}
