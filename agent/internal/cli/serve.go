@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"path/filepath"
 	"sync/atomic"
 	"time"
@@ -83,7 +81,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	}
 	running.Store(true)
 
-	handler := server.New(server.Deps{
+	web, err := listen(s, server.Deps{
 		Webhook: webhook.New(webhook.Options{
 			Secret: s.WebhookSecret, ProjectSecrets: s.ProjectSecrets, Projects: s.Projects,
 			Queue: q, Logger: log, Observe: m.Event, Promote: true,
@@ -102,23 +100,12 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 			}
 			return nil
 		},
-	})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		BaseContext:       func(net.Listener) context.Context { return log.WithContext(context.Background()) },
-	}
-	ln, err := net.Listen("tcp", s.Listen)
+	}, log)
 	if err != nil {
 		_ = q.Stop(context.Background())
-		return fmt.Errorf("listen on %s: %w", s.Listen, err)
+		return err
 	}
-	log.Info().Str("listen", ln.Addr().String()).Bool("postgres", s.DatabaseURL != "").Str("terraform", tf.Binary()).Msg("serving")
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info().Bool("postgres", s.DatabaseURL != "").Str("terraform", tf.Binary()).Msg("serving")
 
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
@@ -129,14 +116,13 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 
 	select {
 	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("http server: %w", err)
+	case err = <-web.errs:
 	}
 	log.Info().Msg("shutting down")
 	stopPolling()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), s.ShutdownPeriod)
 	defer cancel()
-	_ = srv.Shutdown(shutdownCtx)
+	web.shutdown(shutdownCtx)
 	running.Store(false)
 	return errors.Join(err, q.Stop(shutdownCtx))
 }

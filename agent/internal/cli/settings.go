@@ -21,6 +21,7 @@ type settings struct {
 	WebhookSecret  string
 	ProjectSecrets map[string]string // GITOPS_WEBHOOK_SECRETS: webhook secrets of their own, by project path
 	Listen         string
+	AdminListen    string // metrics and the API: operators only
 	DataDir        string
 	DatabaseURL    string
 	TFBinary       string
@@ -63,6 +64,7 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	s := settings{
 		GitLabURL:     strings.TrimRight(get("GITLAB_URL", "https://gitlab.com"), "/"),
 		Listen:        get("GITOPS_LISTEN", ":8080"),
+		AdminListen:   get("GITOPS_ADMIN_LISTEN", "127.0.0.1:9090"),
 		DataDir:       get("GITOPS_DATA_DIR", "./.gitops-data"),
 		TFBinary:      get("TF_BINARY", ""),
 		AWSExternalID: get("GITOPS_AWS_EXTERNAL_ID", ""),

@@ -1,4 +1,8 @@
-// Package server is the agent's HTTP surface: it lists every route in one place.
+// Package server is the agent's HTTP surface: it lists every route of its two listeners in one place.
+//
+// The webhook listener faces GitLab: it serves the webhook and the health checks, nothing else. The admin
+// listener (GITOPS_ADMIN_LISTEN, loopback by default) faces operators: metrics and the API, which show
+// what runs where and terraform's error text.
 package server
 
 import (
@@ -17,17 +21,29 @@ type Deps struct {
 	Deployments http.Handler
 }
 
-// New returns the agent's HTTP handler.
-func New(d Deps) http.Handler {
+// Public returns the webhook listener's handler: POST /webhooks/gitlab, GET /healthz and GET /readyz.
+func Public(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhooks/gitlab", d.Webhook)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { text(w, http.StatusOK, "ok") })
-	mux.Handle("GET /readyz", readyz(d.Ready))
+	health(mux, d)
+	return mux
+}
+
+// Admin returns the admin listener's handler: GET /metrics, GET /api/v1/deployments, and the health
+// checks.
+func Admin(d Deps) http.Handler {
+	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.Metrics)
 	if d.Deployments != nil {
 		mux.Handle("GET /api/v1/deployments", d.Deployments)
 	}
+	health(mux, d)
 	return mux
+}
+
+func health(mux *http.ServeMux, d Deps) {
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { text(w, http.StatusOK, "ok") })
+	mux.Handle("GET /readyz", readyz(d.Ready))
 }
 
 func readyz(ready func(context.Context) error) http.Handler {

@@ -1,5 +1,7 @@
-# Policies of the quickstart example: every plan of every stack and stage is checked against them.
-package main
+# Policies of the quickstart example: every plan of every stack and stage is checked against them. Their
+# package is the example's own: an agent's server policies (GITOPS_POLICY_DIR) often use package main, and
+# a repository policy may never add to a server package (docs/security.md).
+package quickstart
 
 # QS_001: prod functions get enough memory to serve production traffic.
 deny_function_memory contains {"id": "QS_001", "address": rc.address, "msg": msg} if {

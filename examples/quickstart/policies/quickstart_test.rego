@@ -1,4 +1,4 @@
-package main
+package quickstart
 
 function(memory) := {"resource_changes": [{
 	"address": "terraform_data.function",

@@ -18,8 +18,9 @@ import (
 
 // Agent is one `gitops-agent serve` run, in-process (Start) or as a child process (StartProcess).
 type Agent struct {
-	URL     string // where it listens: http://127.0.0.1:PORT
-	DataDir string // its GITOPS_DATA_DIR
+	URL      string // the webhook listener: http://127.0.0.1:PORT
+	AdminURL string // the admin listener (metrics, API): http://127.0.0.1:PORT
+	DataDir  string // its GITOPS_DATA_DIR
 
 	t      testing.TB
 	cancel func()
@@ -39,6 +40,7 @@ func Start(t testing.TB, gl *gitlabfake.Server, b Backend, dataDir string, extra
 		"GITLAB_TOKEN":            Token,
 		"GITLAB_WEBHOOK_SECRET":   Secret,
 		"GITOPS_LISTEN":           "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t)),
+		"GITOPS_ADMIN_LISTEN":     "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t)),
 		"GITOPS_DATA_DIR":         dataDir,
 		"DATABASE_URL":            b.DatabaseURL,
 		"TF_BINARY":               testsvc.Terraform(t),
@@ -51,7 +53,7 @@ func Start(t testing.TB, gl *gitlabfake.Server, b Backend, dataDir string, extra
 		env[extra[i]] = extra[i+1]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &Agent{t: t, URL: "http://" + env["GITOPS_LISTEN"], DataDir: dataDir, cancel: cancel, done: make(chan int, 1), logs: &syncBuffer{}}
+	a := &Agent{t: t, URL: "http://" + env["GITOPS_LISTEN"], AdminURL: "http://" + env["GITOPS_ADMIN_LISTEN"], DataDir: dataDir, cancel: cancel, done: make(chan int, 1), logs: &syncBuffer{}}
 	go func() {
 		a.done <- cli.Run(ctx, []string{"serve"}, cli.Env{
 			Getenv: func(k string) string { return env[k] },

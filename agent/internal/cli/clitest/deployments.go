@@ -9,10 +9,10 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/ledger"
 )
 
-// Deployments reads GET /api/v1/deployments of Project from the agent at agentURL.
-func Deployments(t testing.TB, agentURL string) ledger.Deployments {
+// Deployments reads GET /api/v1/deployments of Project from the agent's admin listener at adminURL.
+func Deployments(t testing.TB, adminURL string) ledger.Deployments {
 	t.Helper()
-	resp, err := http.Get(agentURL + "/api/v1/deployments?limit=500&project=" + url.QueryEscape(Project))
+	resp, err := http.Get(adminURL + "/api/v1/deployments?limit=500&project=" + url.QueryEscape(Project))
 	if err != nil {
 		t.Fatal(err)
 	}

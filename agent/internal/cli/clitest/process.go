@@ -39,10 +39,11 @@ type Process struct {
 func StartProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, dataDir, id string) *Process {
 	t.Helper()
 	listen := "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
+	admin := "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
 	env := []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"GITLAB_URL=" + gl.URL(), "GITLAB_TOKEN=" + Token, "GITLAB_WEBHOOK_SECRET=" + Secret,
-		"GITOPS_LISTEN=" + listen, "GITOPS_DATA_DIR=" + dataDir, "DATABASE_URL=" + databaseURL,
+		"GITOPS_LISTEN=" + listen, "GITOPS_ADMIN_LISTEN=" + admin, "GITOPS_DATA_DIR=" + dataDir, "DATABASE_URL=" + databaseURL,
 		"TF_BINARY=" + testsvc.Terraform(t), "GITOPS_POLL_INTERVAL=0", "GITOPS_SHUTDOWN_TIMEOUT=2s",
 		"GITOPS_MAX_PARALLEL=2", "GITOPS_REPLICA_ID=" + id, "LOG_LEVEL=debug",
 	}
@@ -67,7 +68,7 @@ func StartProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, 
 		}
 	}()
 	p := &Process{cmd: cmd, Agent: &Agent{
-		t: t, URL: "http://" + listen, DataDir: dataDir, done: done, logs: logs,
+		t: t, URL: "http://" + listen, AdminURL: "http://" + admin, DataDir: dataDir, done: done, logs: logs,
 		cancel: func() { _ = cmd.Process.Signal(syscall.SIGTERM) },
 	}}
 	t.Cleanup(p.Kill)

@@ -61,14 +61,14 @@ func BenchmarkPromoteOverhead(b *testing.B) {
 		head, merged := fmt.Sprintf("%040x", 2*i+1), fmt.Sprintf("%040x", 2*i+2)
 		r.Commit(b, gl, head, clitest.Tree{Rev: "r1"})
 		iid, hook := clitest.MergeMR(gl, head, merged, "stacks/base/main.tf")
-		before := terraformSeconds(b, a.URL)
+		before := terraformSeconds(b, a.AdminURL)
 		b.StartTimer()
 		start := time.Now()
 		a.DeliverOK(hook, "queued")
 		body := clitest.WaitDeploy(b, gl, iid, merged, a.Logs, 5*time.Minute)
 		wall += time.Since(start)
 		b.StopTimer()
-		tf += terraformSeconds(b, a.URL) - before
+		tf += terraformSeconds(b, a.AdminURL) - before
 		if !strings.Contains(body, "✅ Deployed") {
 			b.Fatalf("the promotion did not deploy:\n%s", body)
 		}
@@ -117,7 +117,7 @@ func BenchmarkPromoteThroughput(b *testing.B) {
 			iid, hook := clitest.MergeMR(gl, head, mc, fmt.Sprintf("stacks/s%d/main.tf", i%stacks))
 			ms = append(ms, merge{iid, mc, hook})
 		}
-		before := terraformSeconds(b, a.URL)
+		before := terraformSeconds(b, a.AdminURL)
 		b.StartTimer()
 		start := time.Now()
 		for _, m := range ms {
@@ -130,7 +130,7 @@ func BenchmarkPromoteThroughput(b *testing.B) {
 		}
 		wall := time.Since(start)
 		b.StopTimer()
-		tf := terraformSeconds(b, a.URL) - before
+		tf := terraformSeconds(b, a.AdminURL) - before
 		ideal := tf / parallel
 		b.ReportMetric(wall.Seconds(), "wall-s")
 		b.ReportMetric(tf, "terraform-s")

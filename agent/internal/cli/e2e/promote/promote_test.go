@@ -70,7 +70,7 @@ func TestPromoteMergeAppliesEveryStageInOrder(t *testing.T) {
 			}
 		}
 
-		d := clitest.Deployments(t, a.URL)
+		d := clitest.Deployments(t, a.AdminURL)
 		if diff := cmp.Diff(clitest.EveryStep(clitest.AllStages, merged), clitest.LiveCommits(d)); diff != "" {
 			t.Errorf("live commits (-want +got):\n%s", diff)
 		}
@@ -135,7 +135,7 @@ func TestPromoteStopsAtTheFirstFailure(t *testing.T) {
 	}
 	clitest.MustContain(t, "the deploy note", body, "❌ Failed at `app` · `staging`", "### ❌ `app` · `staging`", "probe failed on purpose")
 
-	d := clitest.Deployments(t, a.URL)
+	d := clitest.Deployments(t, a.AdminURL)
 	wantLive := map[string]string{"base/dev": merged, "app/dev": merged, "base/staging": merged}
 	if diff := cmp.Diff(wantLive, clitest.LiveCommits(d)); diff != "" {
 		t.Errorf("live commits (-want +got):\n%s", diff)
@@ -213,7 +213,7 @@ func TestPromoteTwoMergesInMergeOrder(t *testing.T) {
 					t.Errorf("second merge, %s: %+v, want applied", k, row)
 				}
 			}
-			d := clitest.Deployments(t, a.URL)
+			d := clitest.Deployments(t, a.AdminURL)
 			live := clitest.LiveCommits(d)
 			for _, stage := range stages {
 				for _, stack := range []string{"base", "app"} {
@@ -307,7 +307,7 @@ func TestPromoteWhenTheMergeWebhookIsLost(t *testing.T) {
 		t.Errorf("applies (-want +got):\n%s", diff)
 	}
 	want := map[string][]string{"app/dev": {"applied"}, "app/prod": {"applied"}}
-	if diff := cmp.Diff(want, clitest.RunsOf(clitest.Deployments(t, a.URL), merged)); diff != "" {
+	if diff := cmp.Diff(want, clitest.RunsOf(clitest.Deployments(t, a.AdminURL), merged)); diff != "" {
 		t.Errorf("ledger runs (-want +got):\n%s", diff)
 	}
 }

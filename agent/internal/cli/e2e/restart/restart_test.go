@@ -91,7 +91,7 @@ func resumesAfterKill(t *testing.T, bin, databaseURL string) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("applies (-want +got):\n%s", diff)
 	}
-	d := clitest.Deployments(t, second.URL)
+	d := clitest.Deployments(t, second.AdminURL)
 	wantRuns := clitest.EveryStep(clitest.AllStages, []string{"applied"})
 	wantRuns["app/staging"] = []string{"failed", "applied"}
 	if diff := cmp.Diff(wantRuns, clitest.RunsOf(d, merged)); diff != "" {
@@ -155,7 +155,7 @@ func TestPromoteTwoReplicasNeverApplyTheSameStackAtOnce(t *testing.T) {
 	if len(evs) == 0 {
 		t.Fatal("no apply ran")
 	}
-	d := clitest.Deployments(t, replicas[1].URL)
+	d := clitest.Deployments(t, replicas[1].AdminURL)
 	live := clitest.LiveCommits(d)
 	want := map[string]string{"base/dev": merges[0].commit, "base/prod": merges[0].commit, "app/dev": merges[2].commit, "app/prod": merges[2].commit}
 	if diff := cmp.Diff(want, live); diff != "" {
