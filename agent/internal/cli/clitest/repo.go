@@ -59,6 +59,15 @@ type Tree struct {
 // Commit writes tree into a fresh dir and commits it to the fake GitLab's Project as sha.
 func (r *Repo) Commit(t testing.TB, gl *gitlabfake.Server, sha string, tree Tree) {
 	t.Helper()
+	if err := gl.CommitDir(Project, sha, r.Write(t, tree)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Write writes tree into a fresh dir and returns it; its stacks keep their state in the repo's state dir,
+// at state/<stage>/<stack>.tfstate (the backend_config of its .gitops.yaml).
+func (r *Repo) Write(t testing.TB, tree Tree) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.CopyFS(dir, os.DirFS(Quickstart(t))); err != nil {
 		t.Fatal(err)
@@ -98,9 +107,12 @@ func (r *Repo) Commit(t testing.TB, gl *gitlabfake.Server, sha string, tree Tree
 			t.Fatal(err)
 		}
 	}
-	if err := gl.CommitDir(Project, sha, dir); err != nil {
-		t.Fatal(err)
-	}
+	return dir
+}
+
+// StateFile is where the stack keeps its state in stage.
+func (r *Repo) StateFile(stack, stage string) string {
+	return filepath.Join(r.stateDir, stage, stack+".tfstate")
 }
 
 // probe is the HCL of a stack's probe: at apply it appends "start REV STACK STAGE UNIXNANO" to the probe
