@@ -49,9 +49,11 @@ type Tree struct {
 	Rev    string
 	Stages []string          // default AllStages
 	Roles  map[string]string // stage → role_arn
-	Sleep  map[string]string // "stack/stage" → seconds the probe's apply sleeps
-	Fail   []string          // "stack/stage" whose apply fails
-	Hold   []string          // "stack/stage" whose apply waits (up to a minute) while the repo's HoldFile exists
+	// PlanRoles maps a stage to its plan_role_arn.
+	PlanRoles map[string]string
+	Sleep     map[string]string // "stack/stage" → seconds the probe's apply sleeps
+	Fail      []string          // "stack/stage" whose apply fails
+	Hold      []string          // "stack/stage" whose apply waits (up to a minute) while the repo's HoldFile exists
 	// Extra is added to the app stack as extra.tf when set.
 	Extra string
 }
@@ -82,6 +84,9 @@ func (r *Repo) Write(t testing.TB, tree Tree) string {
 		fmt.Fprintf(&cfg, "  - name: %s\n", s)
 		if arn := tree.Roles[s]; arn != "" {
 			fmt.Fprintf(&cfg, "    role_arn: %s\n", arn)
+		}
+		if arn := tree.PlanRoles[s]; arn != "" {
+			fmt.Fprintf(&cfg, "    plan_role_arn: %s\n", arn)
 		}
 	}
 	cfg.WriteString("stacks:\n")

@@ -89,6 +89,21 @@ func xmlText(s string) string {
 	return b.String()
 }
 
+// withAgentAWS gives the agent process its own AWS credentials (key, secret) through the environment, for
+// the test's duration, and returns the STS stand-in that accepts them. Tests that call it are not parallel.
+func withAgentAWS(t *testing.T, key, secret string) *stsFake {
+	t.Helper()
+	home := t.TempDir()
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": "",
+		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
+	} {
+		t.Setenv(k, v)
+	}
+	return newSTSFake(t, key)
+}
+
 // readEnvFile reads a probe's `env | sort` output as a map.
 func readEnvFile(t testing.TB, path string) map[string]string {
 	t.Helper()
@@ -113,15 +128,7 @@ func TestPromoteAssumesTheStageRole(t *testing.T) {
 		roleARN     = "arn:aws:iam::123456789012:role/gitops-deploy"
 	)
 	testsvc.Terraform(t) // skip before building anything when there is no terraform
-	home := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": agentKey, "AWS_SECRET_ACCESS_KEY": agentSecret, "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
-	} {
-		t.Setenv(k, v)
-	}
-	sts := newSTSFake(t, agentKey)
+	sts := withAgentAWS(t, agentKey, agentSecret)
 	gl := gitlabfake.New(t, clitest.Token)
 	gl.AddProject(clitest.Project)
 	r := clitest.NewRepo(t)
