@@ -5,6 +5,8 @@ BIN       := bin
 # Resolved (and OpenTofu built, when no terraform or tofu is on PATH) only by the targets that run it.
 TF_BINARY ?= $(shell scripts/terraform-bin)
 TF        = TF_BINARY=$(TF_BINARY) CHECKPOINT_DISABLE=1
+# Tools installed by `make tools` (the Lambda emulator, conftest) are found by the tests on PATH.
+export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
 .PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools schema fixtures clean
 
@@ -24,7 +26,7 @@ demo: build
 	$(TF) $(BIN)/gitops-agent plan --repo examples/quickstart
 
 ## test: every test: Go (with throwaway PostgreSQL and Redis), Rego, and terraform fmt
-test: test-go test-policies test-fmt
+test: tools test-go test-policies test-fmt
 
 test-go:
 	$(TF) scripts/with-services $(GO) test -race -count=1 -timeout 40m ./...
