@@ -148,6 +148,7 @@ func openStores(ctx context.Context, s settings) (*ledger.Ledger, *lock.Locker, 
 // jobHandlers runs the queue's jobs with the pipeline, each with a logger naming the job in its context.
 func jobHandlers(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Logger) queue.Handlers {
 	return queue.Handlers{
+		Command: commandHandler(runner, m, log),
 		Plan: func(ctx context.Context, req gitops.PlanRequest, job queue.Job) error {
 			jlog := log.With().Int64("job", job.ID).Str("kind", "plan").Logger()
 			start := time.Now()

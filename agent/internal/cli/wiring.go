@@ -46,7 +46,7 @@ func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.
 		r.Observe = m.Terraform
 	}
 	if gl != nil {
-		r.Source, r.MRs, r.Reporter, r.CommitURL = src, gl, mrNotes{gl}, gl.CommitURL
+		r.Source, r.MRs, r.Reporter, r.Comments, r.CommitURL = src, gl, mrNotes{gl}, gl, gl.CommitURL
 	}
 	return r
 }

@@ -29,6 +29,13 @@ type headView struct {
 	Skipped     []string
 	MoreSkipped int
 	Trust       *trustView // nil when there is nothing to say about the settings
+	// NotPlanned, ApprovedBy: see gitops.PlanOutcome. Partial, RequestedBy, Stacks and Stages say what a
+	// "/gitops plan" that narrowed the plan asked for.
+	NotPlanned     bool
+	ApprovedBy     string
+	Partial        bool
+	RequestedBy    string
+	Stacks, Stages []string
 }
 
 // trustView is what the note says about the settings read from the default branch.
@@ -114,7 +121,7 @@ type itemView struct {
 // renderPlan renders n within limit bytes; see RenderPlan.
 func renderPlan(n gitops.PlanOutcome, limit int) string {
 	head := execute("head", headOf(n))
-	if n.ConfigError != "" || n.Error != "" {
+	if n.ConfigError != "" || n.Error != "" || n.NotPlanned() {
 		return head
 	}
 	const reserve = 400 // room for the marker that says sections were left out
@@ -280,6 +287,9 @@ func headOf(n gitops.PlanOutcome) headView {
 	}
 	v.Verdict = verdict(n)
 	v.Trust = trustOf(n.Trust)
+	v.NotPlanned, v.ApprovedBy = n.NotPlanned(), clip(n.ApprovedBy, maxName)
+	v.Partial, v.RequestedBy = n.Partial(), clip(n.RequestedBy, maxName)
+	v.Stacks, v.Stages = names(n.Stacks), names(n.Stages)
 	return v
 }
 

@@ -1,6 +1,7 @@
 // Package gitlab is the agent's view of GitLab: the source of a commit, the paths an MR changes, the one
-// note the agent keeps per MR, commit statuses, MR details and the project lookups the poller needs. It
-// wraps the official client (gitlab.com/gitlab-org/api/client-go) and converts its types at the boundary.
+// note the agent keeps per MR (and its replies to comment commands), commit statuses, MR details, the
+// project lookups the poller needs, and for comment commands the commenter's access level and the emoji
+// on their comment. It wraps the official client (gitlab.com/gitlab-org/api/client-go) and converts its types at the boundary.
 //
 // A project is named as configured: a path ("group/sub/app") or a numeric id ("42"). Errors name the
 // operation and carry GitLab's answer as an *APIError; errors.Is tells ErrNotFound, ErrUnauthorized and

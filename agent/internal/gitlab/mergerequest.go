@@ -13,6 +13,7 @@ func fromAPI(m *gl.BasicMergeRequest) gitops.MergeRequest {
 	out := gitops.MergeRequest{
 		IID:             int(m.IID),
 		ProjectID:       int(m.ProjectID),
+		SourceProjectID: int(m.SourceProjectID),
 		State:           m.State,
 		HeadSHA:         m.SHA,
 		TargetBranch:    m.TargetBranch,

@@ -31,7 +31,7 @@ func TestMergeRequest(t *testing.T) {
 			t.Fatalf("MergeRequest: %v", err)
 		}
 		want := gitops.MergeRequest{
-			IID: iid, ProjectID: pid, State: "opened", HeadSHA: "head2", TargetBranch: "main",
+			IID: iid, ProjectID: pid, SourceProjectID: pid, State: "opened", HeadSHA: "head2", TargetBranch: "main",
 			Author: "alice", Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
 			WebURL: webURL, UpdatedAt: pushed,
 		}
@@ -48,7 +48,7 @@ func TestMergeRequest(t *testing.T) {
 			t.Fatalf("MergeRequest: %v", err)
 		}
 		want := gitops.MergeRequest{
-			IID: iid, ProjectID: pid, State: "merged", HeadSHA: "head2", TargetBranch: "main",
+			IID: iid, ProjectID: pid, SourceProjectID: pid, State: "merged", HeadSHA: "head2", TargetBranch: "main",
 			MergeCommitSHA: "merge1", SquashCommitSHA: "squash1",
 			Author: "alice", Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
 			WebURL: webURL, UpdatedAt: merged, MergedAt: &merged,

@@ -153,6 +153,15 @@ type PlanRequest struct {
 	Rerun string
 	// Trigger says what caused the request: "webhook", "command" or "poll". Informational only.
 	Trigger string
+	// Stacks and Stages, when set, are the filters of the "/gitops plan" that asked for the plan: only the
+	// named stacks (affected or not) and stages are planned, and the plan is partial.
+	Stacks, Stages []string
+	// ApprovedBy is the Maintainer whose "/gitops plan" approved planning HeadSHA of a merge request from a
+	// fork. Only the command job sets it, after checking the Maintainer's access; it approves that commit
+	// only. A fork's merge request is not planned without it.
+	ApprovedBy string
+	// RequestedBy is who asked for the plan by "/gitops plan"; informational.
+	RequestedBy string
 }
 
 // PromoteRequest asks for a merged merge request's commit to be promoted through the stages.
@@ -162,6 +171,9 @@ type PromoteRequest struct {
 	MR        int
 	Commit    string // merge_commit_sha, else squash_commit_sha, else the last commit
 	Trigger   string
+	// Retry distinguishes a "/gitops retry" of a promotion that ran already (the id of the comment that
+	// asked for it); empty for promotions caused by merges.
+	Retry string
 }
 
 // EnqueueOutcome is what became of a request handed to the queue.

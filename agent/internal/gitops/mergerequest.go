@@ -8,11 +8,14 @@ import (
 // MergeRequest is a merge request as the agent knows it. It is the one type every part uses: GitLab's
 // adapter fills it, the pipeline reads it, and policies see the IID, Author, Labels and ApprovedBy.
 type MergeRequest struct {
-	IID          int
-	ProjectID    int
-	State        string // opened, merged, closed or locked
-	HeadSHA      string
-	TargetBranch string
+	IID       int
+	ProjectID int // the target project
+	// SourceProjectID is the project the changes come from: another project (a fork) than ProjectID when
+	// the merge request comes from a fork; 0 when unknown.
+	SourceProjectID int
+	State           string // opened, merged, closed or locked
+	HeadSHA         string
+	TargetBranch    string
 	// MergeCommitSHA and SquashCommitSHA are set once merged, each when GitLab made such a commit.
 	MergeCommitSHA, SquashCommitSHA string
 	Author                          string // username
@@ -28,6 +31,12 @@ const (
 	MergeRequestOpened = "opened"
 	MergeRequestMerged = "merged"
 )
+
+// FromFork reports whether the merge request comes from another project than its target (a fork): its
+// code is not planned until a Maintainer asks.
+func (mr MergeRequest) FromFork() bool {
+	return mr.SourceProjectID != 0 && mr.ProjectID != 0 && mr.SourceProjectID != mr.ProjectID
+}
 
 // MergedCommit is the commit a merge put on the target branch: the merge commit, else the squash commit,
 // else (a fast-forward merge) the head commit. It is "" for a merge request that is not merged.

@@ -23,7 +23,24 @@ type PlanOutcome struct {
 	// Trust says where the settings that choose credentials and policies came from, and what the merge
 	// request would change in them.
 	Trust Trust
+	// Fork is set when the merge request comes from a fork. ApprovedBy is the Maintainer whose
+	// "/gitops plan" approved planning this commit; empty, the commit was not planned (NotPlanned).
+	Fork       bool
+	ApprovedBy string
+	// RequestedBy is who asked for this plan by "/gitops plan"; empty for plans of new commits.
+	RequestedBy string
+	// Stacks and Stages are the filters of the "/gitops plan" that asked for this plan: when set, only
+	// those were planned (Partial).
+	Stacks, Stages []string
 }
+
+// NotPlanned reports whether the commit was not planned because the merge request comes from a fork and
+// no Maintainer approved this commit.
+func (o PlanOutcome) NotPlanned() bool { return o.Fork && o.ApprovedBy == "" }
+
+// Partial reports whether only some stacks or stages were planned, as a "/gitops plan" asked: such a plan
+// leaves the gitops/plan status to the full plans.
+func (o PlanOutcome) Partial() bool { return len(o.Stacks) > 0 || len(o.Stages) > 0 }
 
 // Trust is what a merge request plan takes from the project's default branch rather than from the merge
 // request: the stages' roles and the policies that gate.
@@ -65,6 +82,8 @@ func (o PlanOutcome) Status() Status {
 		s.State = StatusFailed
 	}
 	switch {
+	case o.NotPlanned():
+		s.State, s.Description = StatusPending, "not planned: this merge request comes from a fork; waiting for a Maintainer's /gitops plan"
 	case o.Canceled:
 		s.State, s.Description = StatusCanceled, "interrupted before the plans were done"
 	case o.ConfigError != "":

@@ -53,6 +53,13 @@ func TestPlanOutcomeStatus(t *testing.T) {
 		{name: "nothing affected", note: outcome(), wantState: "success", wantDesc: "no stack affected by this change"},
 		{name: "config error", note: PlanOutcome{ConfigError: ".gitops.yaml:3: unknown key \"stags\""}, wantState: "failed", wantDesc: "invalid .gitops.yaml: .gitops.yaml:3: unknown key \"stags\""},
 		{name: "job error", note: PlanOutcome{Error: "fetch source: 404"}, wantState: "failed", wantDesc: "plan could not run: fetch source: 404"},
+		{name: "fork not approved", note: PlanOutcome{Fork: true}, wantState: "pending",
+			wantDesc: "not planned: this merge request comes from a fork; waiting for a Maintainer's /gitops plan"},
+		{name: "fork approved", note: func() PlanOutcome {
+			o := outcome(ok("a", "dev", PlanSummary{Add: 1}))
+			o.Fork, o.ApprovedBy = true, "maint"
+			return o
+		}(), wantState: "success", wantDesc: "1 stack × 1 stage: 1 to add, 0 to change, 0 to destroy"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

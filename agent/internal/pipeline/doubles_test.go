@@ -26,6 +26,7 @@ type mrs struct {
 	head     string
 	target   string // the target branch; "main" when empty
 	merge    string // the merge commit of a merged MR; promoteReq.Commit when empty
+	fork     bool   // the MR comes from a fork
 }
 
 func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error) {
@@ -33,8 +34,11 @@ func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error
 }
 
 func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (gitops.MergeRequest, error) {
-	mr := gitops.MergeRequest{IID: iid, State: m.state, HeadSHA: m.head, TargetBranch: cmpOr(m.target, "main")}
-	if mr.State == "" {
+	mr := gitops.MergeRequest{IID: iid, ProjectID: 1, SourceProjectID: 1, State: m.state, HeadSHA: m.head, TargetBranch: cmpOr(m.target, "main")}
+	if m.fork {
+		mr.SourceProjectID = 2
+	}
+	if mr.State == "" || mr.State == gitops.MergeRequestMerged {
 		mr.State = gitops.MergeRequestMerged
 		mr.MergeCommitSHA = cmpOr(m.merge, promoteReq.Commit)
 	}
@@ -57,6 +61,7 @@ type reports struct {
 	promotion *gitops.Promotion
 	statuses  map[string]gitops.StatusState
 	history   []string // "name state", in the order set
+	replies   []gitops.CommandOutcome
 }
 
 func newReports() *reports { return &reports{statuses: map[string]gitops.StatusState{}} }
@@ -81,6 +86,13 @@ func (r *reports) SetStatus(_ context.Context, _, _ string, s gitops.Status) err
 	defer r.mu.Unlock()
 	r.statuses[s.Name] = s.State
 	r.history = append(r.history, s.Name+" "+string(s.State))
+	return nil
+}
+
+func (r *reports) Reply(_ context.Context, o gitops.CommandOutcome) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = append(r.replies, o)
 	return nil
 }
 
@@ -109,6 +121,55 @@ func (r *reports) steps() []string {
 		out = append(out, s.Stack+"/"+s.Stage+" "+string(s.State))
 	}
 	return out
+}
+
+// comments keeps who has which access and the reactions on each note; its function fields, when set,
+// replace a method.
+type comments struct {
+	mu        sync.Mutex
+	access    map[int]gitops.AccessLevel // by user id; NoAccess when missing
+	statuses  []gitops.Status
+	reactions map[int][]gitops.Reaction // by note, the agent's current awards
+	accessErr func() error
+}
+
+func (c *comments) AccessLevel(_ context.Context, _ string, userID int) (gitops.AccessLevel, error) {
+	if c.accessErr != nil {
+		if err := c.accessErr(); err != nil {
+			return gitops.NoAccess, err
+		}
+	}
+	return c.access[userID], nil
+}
+
+func (c *comments) React(_ context.Context, _ string, _, noteID int, r gitops.Reaction) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.reactions == nil {
+		c.reactions = map[int][]gitops.Reaction{}
+	}
+	if !slices.Contains(c.reactions[noteID], r) {
+		c.reactions[noteID] = append(c.reactions[noteID], r)
+	}
+	return nil
+}
+
+func (c *comments) Unreact(_ context.Context, _ string, _, noteID int, r gitops.Reaction) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.reactions[noteID] = slices.DeleteFunc(c.reactions[noteID], func(x gitops.Reaction) bool { return x == r })
+	return nil
+}
+
+func (c *comments) Statuses(context.Context, string, string) ([]gitops.Status, error) {
+	return c.statuses, nil
+}
+
+// on returns the reactions on a note.
+func (c *comments) on(noteID int) []gitops.Reaction {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.reactions[noteID])
 }
 
 // fakeTerraform plans one created resource; its function fields, when set, replace a step.

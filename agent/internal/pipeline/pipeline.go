@@ -37,6 +37,22 @@ type Reporter interface {
 	PlanNote(ctx context.Context, o gitops.PlanOutcome) error
 	DeployNote(ctx context.Context, p gitops.Promotion) error
 	SetStatus(ctx context.Context, project, sha string, s gitops.Status) error
+	// Reply renders and writes the reply note to a comment command (o.Reply is not ReplyNone): one per
+	// command, so that writing it again (a retried job) edits the same note.
+	Reply(ctx context.Context, o gitops.CommandOutcome) error
+}
+
+// Comments is what comment commands need of GitLab beyond merge requests.
+type Comments interface {
+	// AccessLevel is the user's access level to the project, inherited from groups included;
+	// gitops.NoAccess when the user is not a member.
+	AccessLevel(ctx context.Context, project string, userID int) (gitops.AccessLevel, error)
+	// React awards an emoji on comment noteID of merge request iid, as the agent; awarding one the agent
+	// awarded already is not an error. Unreact takes the agent's award of that emoji back, if there is one.
+	React(ctx context.Context, project string, iid, noteID int, r gitops.Reaction) error
+	Unreact(ctx context.Context, project string, iid, noteID int, r gitops.Reaction) error
+	// Statuses are the commit statuses of sha, the latest of each name.
+	Statuses(ctx context.Context, project, sha string) ([]gitops.Status, error)
 }
 
 // Terraform prepares work dirs to plan and apply one stack × stage in.
@@ -141,4 +157,10 @@ type Attempt struct {
 	Later   func(ctx context.Context) (int, error)
 	// Wait returns the error that puts the job back in the queue for d.
 	Wait func(d time.Duration) error
+	// QueuePlan and RetryPromote are set for comment commands: they queue the plan or the promotion the
+	// command asks for. Plans asked by commands coalesce: when one of the same merge request and commit
+	// waits already, QueuePlan queues nothing and returns gitops.Duplicate and the request that waits.
+	// RetryPromote returns gitops.Duplicate while a promotion of the same commit is queued or running.
+	QueuePlan    func(ctx context.Context, req gitops.PlanRequest) (gitops.PlanRequest, gitops.EnqueueOutcome, error)
+	RetryPromote func(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error)
 }

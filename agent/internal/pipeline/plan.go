@@ -25,6 +25,11 @@ type planJob struct {
 // checks the policies, and reports the outcome in the merge request's plan note and the gitops/plan
 // status.
 //
+// A merge request from a fork is not planned unless a Maintainer's "/gitops plan" approved this very
+// commit (req.ApprovedBy): the note says it was not planned and how to ask, and the status is pending.
+// A plan a command narrowed to some stacks or stages (req.Stacks, req.Stages) plans only those, whether
+// the change affects them or not, and leaves the gitops/plan status alone: the status is the full plan's.
+//
 // It returns nil once the outcome is reported, a broken config or failed plans included, which are not
 // retried. It returns an error for a transient failure (GitLab or the source unavailable); on the last
 // attempt the failure is reported first. When ctx ends (a newer commit superseded this plan, or the agent
@@ -33,6 +38,7 @@ type planJob struct {
 func (r *Runner) HandlePlan(ctx context.Context, req gitops.PlanRequest, at Attempt) (err error) {
 	j := &planJob{r: r, out: gitops.PlanOutcome{
 		Project: req.Project, MR: req.MR, Commit: req.HeadSHA, CommitURL: r.commitURL(req.Project, req.HeadSHA),
+		RequestedBy: req.RequestedBy, Stacks: req.Stacks, Stages: req.Stages,
 	}}
 	j.log = r.loggerFor(ctx).With().Str("project", req.Project).Int("mr", req.MR).Str("sha", req.HeadSHA).Logger()
 	defer j.report(ctx, at, time.Now(), &err)
@@ -62,7 +68,15 @@ func (j *planJob) run(ctx context.Context, req gitops.PlanRequest, at Attempt) e
 			j.log.Info().Int("cancelled", n).Msg("superseded older plans")
 		}
 	}
-	j.setStatus(ctx, gitops.Status{Name: gitops.PlanStatusName, State: gitops.StatusRunning, Description: "planning"})
+	if j.out.Fork = mr.FromFork(); j.out.Fork {
+		if j.out.ApprovedBy = req.ApprovedBy; req.ApprovedBy == "" {
+			j.log.Info().Msg("not planned: the merge request comes from a fork and no Maintainer approved this commit")
+			return nil
+		}
+	}
+	if !j.out.Partial() {
+		j.setStatus(ctx, gitops.Status{Name: gitops.PlanStatusName, State: gitops.StatusRunning, Description: "planning"})
+	}
 	c, err := r.load(ctx, req.Project, mr, req.HeadSHA)
 	if err != nil {
 		return settle(err, &j.out.ConfigError, &j.out.Error)
@@ -72,7 +86,7 @@ func (j *planJob) run(ctx context.Context, req gitops.PlanRequest, at Attempt) e
 		return err
 	}
 	set := PlanSet{
-		Tree: c.tree, Targets: Targets(c.cfg, c.affected), Policy: c.policy,
+		Tree: c.tree, Targets: only(Targets(c.cfg, chosen(c.cfg, req.Stacks, c.affected)), req.Stages), Policy: c.policy,
 		PolicyDirs: trust.policyDirs(), PlanDir: r.PlanDir(req.Project, req.HeadSHA),
 	}
 	set.Roles, trust.note.NoRole = trust.planRoles(set.Targets)
@@ -80,7 +94,10 @@ func (j *planJob) run(ctx context.Context, req gitops.PlanRequest, at Attempt) e
 	if trust.note.OwnPolicies = trust.changesPolicies(c); trust.note.OwnPolicies {
 		set.InfoPolicyDirs = append([]string{}, c.policyDirs...) // non-nil: the server's policies at least
 	}
-	j.out.Trust, j.out.Skipped = trust.note, unaffected(c.cfg, c.affected)
+	j.out.Trust = trust.note
+	if !j.out.Partial() {
+		j.out.Skipped = unaffected(c.cfg, c.affected)
+	}
 	if j.out.Runs, err = r.PlanTree(ctx, set); err != nil {
 		return err
 	}
@@ -124,8 +141,10 @@ func (j *planJob) report(ctx context.Context, at Attempt, start time.Time, errp 
 	if err := j.r.Reporter.PlanNote(context.WithoutCancel(ctx), j.out); err != nil {
 		errs = append(errs, fmt.Errorf("post the plan note: %w", err))
 	}
-	if err := j.r.Reporter.SetStatus(context.WithoutCancel(ctx), j.out.Project, j.out.Commit, status); err != nil {
-		errs = append(errs, fmt.Errorf("set the %s status: %w", gitops.PlanStatusName, err))
+	if !j.out.Partial() { // a partial plan leaves the status to the full plan
+		if err := j.r.Reporter.SetStatus(context.WithoutCancel(ctx), j.out.Project, j.out.Commit, status); err != nil {
+			errs = append(errs, fmt.Errorf("set the %s status: %w", gitops.PlanStatusName, err))
+		}
 	}
 	if *errp = errors.Join(errs...); *errp != nil {
 		log.Error().Err(*errp).Msg("plan could not be reported")

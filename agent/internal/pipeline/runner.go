@@ -15,13 +15,14 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// Runner runs the plan and promote jobs. Its fields are set once before use; it is safe for concurrent
-// use. Ledger and Locker are needed by promotions only; Credentials, Observe, Logger and CommitURL may be
-// nil.
+// Runner runs the plan, promote and comment command jobs. Its fields are set once before use; it is safe
+// for concurrent use. Ledger and Locker are needed by promotions only, Comments by commands only;
+// Credentials, Observe, Logger and CommitURL may be nil.
 type Runner struct {
 	Source      Source
 	MRs         MergeRequests
 	Reporter    Reporter
+	Comments    Comments
 	Terraform   Terraform
 	Policies    Policies
 	Credentials Credentials

@@ -76,6 +76,34 @@ func affectedStacks(cfg *config.Config, changed []string) []config.Stack {
 	return cfg.Affected(changed)
 }
 
+// chosen is the stacks of cfg named in names, in dependency order; with no names, affected.
+func chosen(cfg *config.Config, names []string, affected []config.Stack) []config.Stack {
+	if len(names) == 0 {
+		return affected
+	}
+	var out []config.Stack
+	for _, s := range cfg.Ordered() {
+		if slices.Contains(names, s.Name) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// only keeps the targets in the named stages; with no names, all of them.
+func only(targets []Target, stages []string) []Target {
+	if len(stages) == 0 {
+		return targets
+	}
+	var out []Target
+	for _, t := range targets {
+		if slices.Contains(stages, t.Stage.Name) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // unaffected names the stacks of cfg that are not in affected, in dependency order.
 func unaffected(cfg *config.Config, affected []config.Stack) []string {
 	var out []string

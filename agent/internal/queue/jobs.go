@@ -31,6 +31,7 @@ const (
 type Handlers struct {
 	Plan    func(ctx context.Context, req gitops.PlanRequest, job Job) error
 	Promote func(ctx context.Context, req gitops.PromoteRequest, job Job) error
+	Command func(ctx context.Context, req gitops.CommandRequest, job Job) error
 }
 
 // Job describes the running attempt of a job to its handler.
@@ -49,6 +50,14 @@ type Job struct {
 	Later func(ctx context.Context) (int, error)
 	// Snooze returns the error a handler returns to run the job again after d, without counting an attempt.
 	Snooze func(d time.Duration) error
+	// QueuePlan queues the plan a comment command asks for. Command jobs only. Such plans coalesce per
+	// merge request and head commit: while one waits to start, another request is not queued and QueuePlan
+	// returns Duplicate and the request that waits (else req itself and Queued). The waiting plan starts
+	// once no plan of the merge request is queued or running.
+	QueuePlan func(ctx context.Context, req gitops.PlanRequest) (gitops.PlanRequest, gitops.EnqueueOutcome, error)
+	// RetryPromote queues a promotion again (req.Retry set). Command jobs only. It returns Duplicate, and
+	// queues nothing, while a promotion of the same commit is queued or running.
+	RetryPromote func(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error)
 }
 
 // LastAttempt reports whether a failure now is final.
@@ -63,6 +72,11 @@ type PlanArgs struct {
 	HeadSHA   string `json:"head_sha" river:"unique"`
 	Rerun     string `json:"rerun,omitempty" river:"unique"`
 	Trigger   string `json:"trigger,omitempty"`
+	// What a comment command asked for, when one did.
+	Stacks      []string `json:"stacks,omitempty"`
+	Stages      []string `json:"stages,omitempty"`
+	ApprovedBy  string   `json:"approved_by,omitempty"`
+	RequestedBy string   `json:"requested_by,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -75,6 +89,7 @@ type PromoteArgs struct {
 	MR        int    `json:"mr"`
 	Commit    string `json:"commit" river:"unique"`
 	Trigger   string `json:"trigger,omitempty"`
+	Retry     string `json:"retry,omitempty" river:"unique"`
 }
 
 // Kind implements river.JobArgs.
@@ -94,13 +109,16 @@ var activeStates = []rivertype.JobState{
 
 // EnqueuePlan queues a plan unless the same plan is already queued, running or done.
 func (q *Queue) EnqueuePlan(ctx context.Context, req gitops.PlanRequest) (gitops.EnqueueOutcome, error) {
-	args := PlanArgs{Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, HeadSHA: req.HeadSHA, Rerun: req.Rerun, Trigger: req.Trigger}
+	args := PlanArgs{
+		Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, HeadSHA: req.HeadSHA, Rerun: req.Rerun, Trigger: req.Trigger,
+		Stacks: req.Stacks, Stages: req.Stages, ApprovedBy: req.ApprovedBy, RequestedBy: req.RequestedBy,
+	}
 	return q.insert(ctx, args, mrTag(req.Project, req.MR))
 }
 
 // EnqueuePromote queues the promotion of a merge commit unless it is already queued, running or done.
 func (q *Queue) EnqueuePromote(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error) {
-	args := PromoteArgs{Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, Commit: req.Commit, Trigger: req.Trigger}
+	args := PromoteArgs{Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, Commit: req.Commit, Trigger: req.Trigger, Retry: req.Retry}
 	return q.insert(ctx, args, mrTag(req.Project, req.MR), projectTag(req.Project))
 }
 
@@ -205,6 +223,10 @@ func workers(q *Queue, h Handlers) *river.Workers {
 	if h.Promote != nil {
 		river.AddWorker(w, &promoteWorker{handle: h.Promote, q: q})
 	}
+	if h.Command != nil {
+		river.AddWorker(w, &commandWorker{handle: h.Command, q: q})
+	}
+	river.AddWorker(w, &queuedPlanWorker{q: q})
 	return w
 }
 
@@ -218,7 +240,10 @@ func (w *planWorker) Timeout(*river.Job[PlanArgs]) time.Duration { return jobTim
 
 func (w *planWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 	a := job.Args
-	req := gitops.PlanRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, HeadSHA: a.HeadSHA, Rerun: a.Rerun, Trigger: a.Trigger}
+	req := gitops.PlanRequest{
+		Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, HeadSHA: a.HeadSHA, Rerun: a.Rerun, Trigger: a.Trigger,
+		Stacks: a.Stacks, Stages: a.Stages, ApprovedBy: a.ApprovedBy, RequestedBy: a.RequestedBy,
+	}
 	return w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
 		Supersede: func(ctx context.Context) (int, error) {
@@ -237,7 +262,7 @@ func (w *promoteWorker) Timeout(*river.Job[PromoteArgs]) time.Duration { return 
 
 func (w *promoteWorker) Work(ctx context.Context, job *river.Job[PromoteArgs]) error {
 	a := job.Args
-	req := gitops.PromoteRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, Commit: a.Commit, Trigger: a.Trigger}
+	req := gitops.PromoteRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, Commit: a.Commit, Trigger: a.Trigger, Retry: a.Retry}
 	return w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
 		Earlier: func(ctx context.Context) ([]int, error) { return w.q.earlier(ctx, a.Project, job.ID) },

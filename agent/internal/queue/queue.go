@@ -173,7 +173,7 @@ func riverConfig(q *Queue, opts Options, log zerolog.Logger) *river.Config {
 		cfg.FetchPollInterval = opts.PollInterval
 		cfg.FetchCooldown = min(opts.PollInterval, 100*time.Millisecond)
 	}
-	if opts.Handlers.Plan != nil || opts.Handlers.Promote != nil {
+	if h := opts.Handlers; h.Plan != nil || h.Promote != nil || h.Command != nil {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
 		cfg.Workers = workers(q, opts.Handlers)
 	}

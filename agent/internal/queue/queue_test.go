@@ -132,8 +132,8 @@ func TestQueuedJobSurvivesRestart(t *testing.T) {
 		if err := q.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got := waitFor(t, rec.ran); got != req {
-			t.Errorf("ran %+v, want %+v", got, req)
+		if diff := cmp.Diff(req, waitFor(t, rec.ran)); diff != "" {
+			t.Errorf("ran (-want +got):\n%s", diff)
 		}
 		// Done jobs stay unique: the same commit is not planned again.
 		out, err := q.EnqueuePlan(ctx, req)
@@ -159,7 +159,7 @@ func TestSupersedeCancelsOlderPlans(t *testing.T) {
 		opts.MaxWorkers = 4
 		opts.Handlers = Handlers{Plan: func(ctx context.Context, req gitops.PlanRequest, job Job) error {
 			started <- req
-			if req == newer {
+			if req.HeadSHA == newer.HeadSHA {
 				_, err := job.Supersede(ctx)
 				return err
 			}
@@ -182,14 +182,14 @@ func TestSupersedeCancelsOlderPlans(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		seen := map[gitops.PlanRequest]bool{}
+		seen := map[string]bool{}
 		for len(seen) < 2 {
-			seen[waitFor(t, started)] = true
+			seen[waitFor(t, started).HeadSHA] = true
 		}
 		if _, err := q.EnqueuePlan(ctx, newer); err != nil {
 			t.Fatal(err)
 		}
-		if got := waitFor(t, cancelled); got != older {
+		if got := waitFor(t, cancelled); got.HeadSHA != older.HeadSHA {
 			t.Errorf("cancelled %+v, want the older plan %+v", got, older)
 		}
 		select {

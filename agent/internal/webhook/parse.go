@@ -13,11 +13,12 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-// Request is what one delivery asks the agent to do: at most one of Plan and Promote is set; with neither,
-// the delivery is ignored and Ignored says why.
+// Request is what one delivery asks the agent to do: at most one of Plan, Promote and Command is set; with
+// none, the delivery is ignored and Ignored says why.
 type Request struct {
 	Plan    *gitops.PlanRequest
 	Promote *gitops.PromoteRequest
+	Command *gitops.CommandRequest
 	Ignored string
 }
 
@@ -25,9 +26,6 @@ type Request struct {
 type InputError struct{ Msg string }
 
 func (e *InputError) Error() string { return e.Msg }
-
-// PlanCommand is the note that asks for a plan again.
-const PlanCommand = "/gitops plan"
 
 var shaRE = regexp.MustCompile(`^[0-9a-f]{7,64}$`)
 
@@ -105,6 +103,8 @@ func parseMergeRequest(body []byte) (Request, error) {
 	}
 }
 
+// parseNote reads a comment on a merge request whose first line is a command ("/gitops ..."), whatever the
+// merge request's state: the command job checks who asked and what state the merge request is in.
 func parseNote(body []byte) (Request, error) {
 	var kind struct {
 		ObjectAttributes struct {
@@ -121,36 +121,57 @@ func parseNote(body []byte) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
-	if !isPlanCommand(ev.ObjectAttributes.Note) {
-		return Request{Ignored: "note is not a " + PlanCommand + " command"}, nil
-	}
-	if ev.MergeRequest.State != "" && ev.MergeRequest.State != "opened" {
-		return Request{Ignored: "merge request is " + ev.MergeRequest.State}, nil
+	a := ev.ObjectAttributes
+	cmd, ok := parseCommand(a.Note)
+	switch {
+	case !ok:
+		return Request{Ignored: "note is not a " + CommandPrefix + " command"}, nil
+	case a.System:
+		return Request{Ignored: "system note"}, nil
+	case a.Action != "" && a.Action != gitlab.CommentEventActionCreate:
+		return Request{Ignored: "note " + strconv.Quote(string(a.Action)) + ": commands run when posted"}, nil
 	}
 	project, err := projectOf(ev.Project.PathWithNamespace, ev.Project.ID)
 	if err != nil {
 		return Request{}, err
 	}
-	if ev.MergeRequest.IID <= 0 {
-		return Request{}, &InputError{"note event without merge_request.iid"}
+	req := gitops.CommandRequest{
+		Project: project, ProjectID: int(ev.Project.ID), MR: int(ev.MergeRequest.IID), NoteID: int(a.ID),
+		Command: cmd.Word, Args: cmd.Args, Problem: cmd.Problem, MRState: ev.MergeRequest.State,
 	}
-	sha, err := commit("merge_request.last_commit.id", ev.MergeRequest.LastCommit.ID)
-	if err != nil {
+	if err := noteAuthor(ev, &req); err != nil {
 		return Request{}, err
 	}
-	if ev.ObjectAttributes.ID <= 0 {
+	switch {
+	case req.MR <= 0:
+		return Request{}, &InputError{"note event without merge_request.iid"}
+	case req.NoteID <= 0:
 		return Request{}, &InputError{"note event without object_attributes.id"}
+	case len(req.MRState) > 32:
+		return Request{}, &InputError{"merge_request.state is not a state"}
 	}
-	return Request{Plan: &gitops.PlanRequest{
-		Project: project, ProjectID: int(ev.Project.ID), MR: int(ev.MergeRequest.IID), HeadSHA: sha,
-		Rerun: "note-" + strconv.FormatInt(ev.ObjectAttributes.ID, 10), Trigger: "command",
-	}}, nil
+	if sha := ev.MergeRequest.LastCommit.ID; sha != "" {
+		if req.HeadSHA, err = commit("merge_request.last_commit.id", sha); err != nil {
+			return Request{}, err
+		}
+	}
+	return Request{Command: &req}, nil
 }
 
-// isPlanCommand reports whether a note body starts with "/gitops plan" as a whole word.
-func isPlanCommand(note string) bool {
-	rest, ok := strings.CutPrefix(strings.TrimSpace(note), PlanCommand)
-	return ok && (rest == "" || rest[0] == ' ' || rest[0] == '\n' || rest[0] == '\r' || rest[0] == '\t')
+// noteAuthor sets who wrote the comment: the event's user, who must be the note's author.
+func noteAuthor(ev *gitlab.MergeCommentEvent, req *gitops.CommandRequest) error {
+	if ev.User == nil || !usernameRE.MatchString(ev.User.Username) {
+		return &InputError{"note event without a valid user.username"}
+	}
+	id := ev.ObjectAttributes.AuthorID
+	if id <= 0 {
+		id = ev.User.ID
+	}
+	if id <= 0 || (ev.User.ID > 0 && ev.User.ID != id) {
+		return &InputError{"note event without a consistent object_attributes.author_id and user.id"}
+	}
+	req.Author, req.AuthorID = ev.User.Username, int(id)
+	return nil
 }
 
 func decode[T any](eventType gitlab.EventType, body []byte) (*T, error) {

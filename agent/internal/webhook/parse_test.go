@@ -55,6 +55,17 @@ func fixture(tb testing.TB, name string, edits map[string]any) []byte {
 	return out
 }
 
+// cmdReq is the command the note fixture carries, by root (user 1) on !1 of gitlab-org/gitlab-test.
+func cmdReq(word string, args ...string) *gitops.CommandRequest {
+	if len(args) == 0 {
+		args = nil
+	}
+	return &gitops.CommandRequest{
+		Project: "gitlab-org/gitlab-test", ProjectID: 5, MR: 1, NoteID: 1244, Author: "root", AuthorID: 1,
+		Command: word, Args: args, HeadSHA: "562e173be03b8ff2efb05345d12df18815438a4b", MRState: "opened",
+	}
+}
+
 func TestParse(t *testing.T) {
 	const merged = "0123456789abcdef0123456789abcdef01234567"
 	const squashed = "fedcba9876543210fedcba9876543210fedcba98"
@@ -80,12 +91,26 @@ func TestParse(t *testing.T) {
 		{name: "squash merged", event: mrHook, body: fixture(t, "merge_request.json", map[string]any{"object_attributes.action": "merge", "object_attributes.squash_commit_sha": squashed}), want: Request{Promote: promote(squashed)}},
 		{name: "fast-forward merged", event: mrHook, body: fixture(t, "merge_request.json", map[string]any{"object_attributes.action": "merge"}), want: Request{Promote: promote(headSHA)}},
 		{name: "plan command", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan"}),
-			want: Request{Plan: &gitops.PlanRequest{Project: "gitlab-org/gitlab-test", ProjectID: 5, MR: 1, HeadSHA: "562e173be03b8ff2efb05345d12df18815438a4b", Rerun: "note-1244", Trigger: "command"}}},
-		{name: "plan command with text after it", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "  /gitops plan\nplease"}),
-			want: Request{Plan: &gitops.PlanRequest{Project: "gitlab-org/gitlab-test", ProjectID: 5, MR: 1, HeadSHA: "562e173be03b8ff2efb05345d12df18815438a4b", Rerun: "note-1244", Trigger: "command"}}},
+			want: Request{Command: cmdReq("plan")}},
+		{name: "command with arguments and text after it", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "  /gitops plan --stack api\r\nplease"}),
+			want: Request{Command: cmdReq("plan", "--stack", "api")}},
+		{name: "command on a merged MR", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops retry", "merge_request.state": "merged"}),
+			want: Request{Command: func() *gitops.CommandRequest { r := cmdReq("retry"); r.MRState = "merged"; return r }()}},
+		{name: "unknown command", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops deploy prod"}),
+			want: Request{Command: cmdReq("deploy", "prod")}},
+		{name: "the prefix alone", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops"}),
+			want: Request{Command: cmdReq("")}},
 		{name: "other note", event: noteHook, body: fixture(t, "note_merge_request.json", nil), want: Request{Ignored: "x"}},
-		{name: "not a command word", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops planning"}), want: Request{Ignored: "x"}},
-		{name: "command on a merged MR", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "merge_request.state": "merged"}), want: Request{Ignored: "x"}},
+		{name: "not the prefix as a word", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitopsplan"}), want: Request{Ignored: "x"}},
+		{name: "the prefix in another case", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/GitOps plan"}), want: Request{Ignored: "x"}},
+		{name: "the prefix on the second line", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "see\n/gitops plan"}), want: Request{Ignored: "x"}},
+		{name: "edited note", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "object_attributes.action": "update"}), want: Request{Ignored: "x"}},
+		{name: "system note", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "object_attributes.system": true}), want: Request{Ignored: "x"}},
+		{name: "command without a user", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "user": nil}), wantErr: "valid user.username"},
+		{name: "command by a user that is not the author", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "user.id": 2}), wantErr: "consistent"},
+		{name: "command by an odd username", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "user.username": "<b>root</b>"}), wantErr: "valid user.username"},
+		{name: "command without a note id", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "object_attributes.id": nil}), wantErr: "object_attributes.id"},
+		{name: "command with a bad head", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan", "merge_request.last_commit.id": "HEAD~1"}), wantErr: "not a commit SHA"},
 		{name: "note on an issue", event: noteHook, body: fixture(t, "note_merge_request.json", map[string]any{"object_attributes.noteable_type": "Issue"}), want: Request{Ignored: "x"}},
 		{name: "push", event: "Push Hook", body: fixture(t, "push.json", nil), want: Request{Ignored: "x"}},
 		{name: "no event header", event: "", body: fixture(t, "merge_request.json", nil), wantErr: "missing X-Gitlab-Event header"},
@@ -130,6 +155,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(noteHook, raw)
 	}
 	f.Add(mrHook, []byte(`{"object_attributes":{"action":"merge","iid":3},"project":{"path_with_namespace":"a/b"}}`))
+	f.Add(noteHook, fixture(f, "note_merge_request.json", map[string]any{"object_attributes.note": "/gitops plan --stack a"}))
 	f.Fuzz(func(t *testing.T, event string, body []byte) {
 		req, err := Parse(event, body)
 		if err != nil {
@@ -147,6 +173,12 @@ func FuzzParse(f *testing.F) {
 		case req.Promote != nil:
 			if req.Promote.MR <= 0 || !shaRE.MatchString(req.Promote.Commit) || req.Promote.Project == "" {
 				t.Fatalf("accepted an invalid promote request: %+v", req.Promote)
+			}
+		case req.Command != nil:
+			c := req.Command
+			if c.MR <= 0 || c.NoteID <= 0 || c.AuthorID <= 0 || c.Project == "" || !usernameRE.MatchString(c.Author) ||
+				(c.HeadSHA != "" && !shaRE.MatchString(c.HeadSHA)) {
+				t.Fatalf("accepted an invalid command request: %+v", c)
 			}
 		case req.Ignored == "":
 			t.Fatal("a request that asks nothing must say why it is ignored")

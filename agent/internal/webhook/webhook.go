@@ -21,6 +21,8 @@ const MaxBody = 5 << 20
 type Enqueuer interface {
 	EnqueuePlan(ctx context.Context, req gitops.PlanRequest) (gitops.EnqueueOutcome, error)
 	EnqueuePromote(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error)
+	// EnqueueCommand queues a comment command once per comment.
+	EnqueueCommand(ctx context.Context, req gitops.CommandRequest) (gitops.EnqueueOutcome, error)
 }
 
 // Options configure the handler.
@@ -133,6 +135,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case req.Promote != nil:
 		answer(http.StatusAccepted, "ignored", "ignored", "promotion is not enabled")
 		return
+	case req.Command != nil:
+		log = log.With().Str("project", req.Command.Project).Int("mr", req.Command.MR).Int("note", req.Command.NoteID).Logger()
+		outcome, err = h.opts.Queue.EnqueueCommand(r.Context(), *req.Command)
 	default:
 		answer(http.StatusAccepted, "ignored", "ignored", req.Ignored)
 		return

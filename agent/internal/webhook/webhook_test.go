@@ -155,3 +155,39 @@ func TestSecretIsRequired(t *testing.T) {
 	}()
 	webhook.New(webhook.Options{})
 }
+
+func TestCommandIsQueuedOncePerComment(t *testing.T) {
+	var logs bytes.Buffer
+	h, q, c := newHandler(t, &logs)
+	var doc map[string]any
+	if err := json.Unmarshal(payload(t, "note_merge_request.json"), &doc); err != nil {
+		t.Fatal(err)
+	}
+	note := func(id int, body string) []byte {
+		attrs := doc["object_attributes"].(map[string]any)
+		attrs["id"], attrs["note"] = id, body
+		b, err := json.Marshal(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	var statuses []string
+	for _, b := range [][]byte{note(1, "/gitops plan"), note(1, "/gitops plan"), note(2, "/gitops plan"), note(3, "LGTM")} {
+		code, body := send(h, delivery{secret, "Note Hook", b})
+		if code != http.StatusAccepted {
+			t.Fatalf("code = %d, want 202", code)
+		}
+		statuses = append(statuses, body["status"])
+	}
+	if diff := cmp.Diff([]string{"queued", "duplicate", "queued", "ignored"}, statuses); diff != "" {
+		t.Errorf("statuses (-want +got):\n%s", diff)
+	}
+	if got := depth(t, q); got != 2 {
+		t.Errorf("queued jobs = %d, want 2 (one per comment)", got)
+	}
+	want := map[string]int{"Note Hook/queued": 2, "Note Hook/duplicate": 1, "Note Hook/ignored": 1}
+	if diff := cmp.Diff(want, c.m); diff != "" {
+		t.Errorf("observed outcomes (-want +got):\n%s", diff)
+	}
+}

@@ -114,7 +114,7 @@ func (s *Server) hookMR(p *project, m *mergeRequest) map[string]any {
 		"iid":                           m.IID,
 		"target_branch":                 m.TargetBranch,
 		"source_branch":                 m.SourceBranch,
-		"source_project_id":             p.ID,
+		"source_project_id":             m.Source.ID,
 		"author_id":                     m.Author.ID,
 		"assignee_ids":                  []int{},
 		"assignee_id":                   nil,
@@ -135,7 +135,7 @@ func (s *Server) hookMR(p *project, m *mergeRequest) map[string]any {
 		"description":                   "",
 		"merge_commit_sha":              nullable(m.MergeCommitSHA),
 		"url":                           web + "/-/merge_requests/" + strconv.Itoa(m.IID),
-		"source":                        s.hookProject(p),
+		"source":                        s.hookProject(m.Source),
 		"target":                        s.hookProject(p),
 		"last_commit": map[string]any{
 			"id":        m.HeadSHA,

@@ -36,14 +36,18 @@ type MR struct {
 	SourceBranch string // default "feature-<iid>"
 	TargetBranch string // default the project's default branch ("main")
 	Author       string // username; default "dev"
-	HeadSHA      string // required; must have been committed
+	HeadSHA      string // required; must have been committed to the target project (GitLab keeps a fork's MR head there too)
 	Changes      []Change
 	Labels       []string
+	// SourceProject, when set, is the fork the changes come from (a project added with AddProject); empty,
+	// the source branch is in the target project.
+	SourceProject string
 }
 
 // mergeRequest is the fake's record of one MR. Fields are guarded by Server.mu.
 type mergeRequest struct {
 	ID, IID         int
+	Source          *project // the project the changes come from: the target project, or a fork
 	Title           string
 	SourceBranch    string
 	TargetBranch    string
@@ -72,11 +76,16 @@ func (s *Server) OpenMR(project string, mr MR) (int, Hook) {
 	if !p.hasCommit(mr.HeadSHA) {
 		s.fatalf("OpenMR: head %q of %s was never committed", mr.HeadSHA, project)
 	}
+	source := p
+	if mr.SourceProject != "" {
+		source = s.mustProject(mr.SourceProject)
+	}
 	p.nextIID++
 	now := s.stamp()
 	m := &mergeRequest{
 		ID:           s.id(),
 		IID:          p.nextIID,
+		Source:       source,
 		Title:        valueOr(mr.Title, "Change"),
 		SourceBranch: valueOr(mr.SourceBranch, "feature-"+strconv.Itoa(p.nextIID)),
 		TargetBranch: valueOr(mr.TargetBranch, p.DefaultBranch),
@@ -246,7 +255,7 @@ func (s *Server) mrJSON(p *project, m *mergeRequest) map[string]any {
 		"merge_user":        merged,
 		"target_branch":     m.TargetBranch,
 		"source_branch":     m.SourceBranch,
-		"source_project_id": p.ID,
+		"source_project_id": m.Source.ID,
 		"target_project_id": p.ID,
 		"author":            s.userJSON(m.Author),
 		"labels":            labels,

@@ -21,6 +21,7 @@ type Note struct {
 type note struct {
 	Note
 	author *user
+	awards []*award
 }
 
 // AddNote posts a comment on the MR as author (a user, not the token's bot) and returns its id, without a

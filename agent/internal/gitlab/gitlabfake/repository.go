@@ -27,6 +27,7 @@ type project struct {
 	statusLog     []Status        // every accepted state change, oldest first
 	nextIID       int
 	branches      map[string]string // branch name → head commit
+	members       map[int]int       // user id → access level
 }
 
 type commit struct {

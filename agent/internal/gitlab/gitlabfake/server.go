@@ -13,6 +13,7 @@
 //	GET  /user
 //	GET  /projects/:id
 //	GET  /projects/:id/repository/archive[.tar.gz]?sha=
+//	GET  /projects/:id/repository/branches/:branch
 //	POST /projects/:id/statuses/:sha
 //	GET  /projects/:id/repository/commits/:sha/statuses
 //	GET  /projects/:id/merge_requests
@@ -23,6 +24,10 @@
 //	POST /projects/:id/merge_requests/:iid/notes
 //	GET  /projects/:id/merge_requests/:iid/notes/:note_id
 //	PUT  /projects/:id/merge_requests/:iid/notes/:note_id
+//	GET  /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji
+//	POST /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji
+//	DELETE /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji/:award_id
+//	GET  /projects/:id/members/all/:user_id
 package gitlabfake
 
 import (
@@ -164,6 +169,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+api+"/projects/{id}/merge_requests/{iid}/notes", s.createNote)
 	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}", s.getNote)
 	mux.HandleFunc("PUT "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}", s.updateNote)
+	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}/award_emoji", s.listNoteAwards)
+	mux.HandleFunc("POST "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}/award_emoji", s.createNoteAward)
+	mux.HandleFunc("DELETE "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}/award_emoji/{award}", s.deleteNoteAward)
+	mux.HandleFunc("GET "+api+"/projects/{id}/members/all/{user}", s.getMemberAll)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		// Grape's answer for a route it does not know.
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})

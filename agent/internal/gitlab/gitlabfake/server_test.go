@@ -404,3 +404,90 @@ func TestFailuresAndRequestCount(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestMembersAndAwards(t *testing.T) {
+	srv := gitlabfake.New(t, token)
+	srv.AddProject("g/app")
+	srv.Commit("g/app", "h1", nil)
+	iid, _ := srv.OpenMR("g/app", gitlabfake.MR{HeadSHA: "h1"})
+	srv.AddMember("g/app", "dev", gitlabfake.Developer)
+	base := srv.URL() + "/api/v4/projects/g%2Fapp"
+
+	member := do(t, "GET", base+"/members/all/"+itoa(srv.UserID("dev")), auth(), "")
+	var m struct {
+		Username    string `json:"username"`
+		AccessLevel int    `json:"access_level"`
+	}
+	if err := json.Unmarshal([]byte(member.body), &m); err != nil || member.status != 200 || m.Username != "dev" || m.AccessLevel != 30 {
+		t.Errorf("member dev = %d %s", member.status, member.body)
+	}
+	if got := do(t, "GET", base+"/members/all/"+itoa(srv.UserID("stranger")), auth(), ""); got.status != 404 || got.body != `{"message":"404 Not found"}` {
+		t.Errorf("non-member = %d %s, want GitLab's 404", got.status, got.body)
+	}
+
+	note := srv.AddNote("g/app", iid, "dev", "/gitops plan")
+	awards := base + "/merge_requests/" + itoa(iid) + "/notes/" + itoa(note) + "/award_emoji"
+	first := do(t, "POST", awards, jsonAuth(), `{"name":"eyes"}`)
+	var a struct {
+		ID   int    `json:"id"`
+		Type string `json:"awardable_type"`
+	}
+	if err := json.Unmarshal([]byte(first.body), &a); err != nil || first.status != 201 || a.Type != "Note" {
+		t.Fatalf("award = %d %s", first.status, first.body)
+	}
+	for body, want := range map[string]string{
+		`{"name":"eyes"}`:     `{"message":"404 Award Emoji Name has already been taken"}`,
+		`{"name":"no-such"}`:  `{"message":"404 Award Emoji Name is not a valid emoji name"}`,
+		`{"name":"thumbsup"}`: "",
+	} {
+		got := do(t, "POST", awards, jsonAuth(), body)
+		if want == "" && got.status != 201 || want != "" && (got.status != 404 || got.body != want) {
+			t.Errorf("award %s = %d %s, want %s", body, got.status, got.body, want)
+		}
+	}
+	if got := do(t, "DELETE", awards+"/"+itoa(a.ID), auth(), ""); got.status != 204 {
+		t.Errorf("delete own award = %d %s, want 204", got.status, got.body)
+	}
+	var names []string
+	for _, aw := range srv.Awards("g/app", iid, note) {
+		names = append(names, aw.User+" "+aw.Name)
+	}
+	if diff := cmp.Diff([]string{"gitops-bot thumbsup"}, names); diff != "" {
+		t.Errorf("awards (-want +got):\n%s", diff)
+	}
+}
+
+func TestForkMergeRequest(t *testing.T) {
+	srv := gitlabfake.New(t, token)
+	target := srv.AddProject("g/app")
+	fork := srv.AddProject("outsider/app")
+	srv.Commit("g/app", "h1", nil)
+	iid, open := srv.OpenMR("g/app", gitlabfake.MR{HeadSHA: "h1", SourceProject: "outsider/app", Author: "outsider"})
+	note := srv.NoteHook("g/app", iid, "lead", "/gitops plan")
+	for _, h := range []gitlabfake.Hook{open, note} {
+		var body struct {
+			ObjectAttributes struct {
+				SourceProjectID int `json:"source_project_id"`
+				TargetProjectID int `json:"target_project_id"`
+			} `json:"object_attributes"`
+			MergeRequest struct {
+				SourceProjectID int `json:"source_project_id"`
+				TargetProjectID int `json:"target_project_id"`
+			} `json:"merge_request"`
+		}
+		if err := json.Unmarshal(h.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		got := body.ObjectAttributes
+		if h.Event == "Note Hook" {
+			got = body.MergeRequest
+		}
+		if got.SourceProjectID != fork || got.TargetProjectID != target {
+			t.Errorf("%s: source %d, target %d; want the fork %d into %d", h.Event, got.SourceProjectID, got.TargetProjectID, fork, target)
+		}
+	}
+	mr := do(t, "GET", srv.URL()+"/api/v4/projects/g%2Fapp/merge_requests/"+itoa(iid), auth(), "")
+	if !strings.Contains(mr.body, `"source_project_id":`+itoa(fork)) || !strings.Contains(mr.body, `"target_project_id":`+itoa(target)) {
+		t.Errorf("merge request = %s", mr.body)
+	}
+}
