@@ -15,16 +15,22 @@ const deployMarker = "<!-- gitops-agent:deploy -->"
 // WaitStatus waits up to 2 minutes until the gitops/plan status of sha is final, and returns it.
 func WaitStatus(t testing.TB, gl *gitlabfake.Server, sha string, a *Agent) gitlabfake.Status {
 	t.Helper()
+	return WaitStatusOf(t, gl, Project, sha, a)
+}
+
+// WaitStatusOf is WaitStatus for a commit of project.
+func WaitStatusOf(t testing.TB, gl *gitlabfake.Server, project, sha string, a *Agent) gitlabfake.Status {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		for _, s := range gl.Statuses(Project, sha) {
+		for _, s := range gl.Statuses(project, sha) {
 			if s.Name == "gitops/plan" && s.State != "running" && s.State != "pending" {
 				return s
 			}
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("no final gitops/plan status on %s after 2 minutes; agent logs:\n%s", sha[:8], a.Logs())
+	t.Fatalf("no final gitops/plan status on %s@%s after 2 minutes; agent logs:\n%s", project, sha[:8], a.Logs())
 	return gitlabfake.Status{}
 }
 
