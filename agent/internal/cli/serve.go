@@ -32,11 +32,41 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		return fail(env, fmt.Errorf("serve: %w", err))
 	}
 	log := zerolog.New(env.Stderr).Level(s.LogLevel).With().Timestamp().Logger()
+	if err := checkToken(ctx, s, &log); err != nil {
+		return fail(env, fmt.Errorf("serve: %w", err))
+	}
 	if err := serve(ctx, s, &log); err != nil {
 		log.Error().Err(err).Msg("serve stopped")
 		return ExitError
 	}
 	return ExitOK
+}
+
+// tokenCheckTimeout bounds the start-up check of GITLAB_TOKEN.
+const tokenCheckTimeout = 20 * time.Second
+
+// checkToken asks GitLab who GITLAB_TOKEN belongs to (GET /user) and logs the username. GitLab refusing
+// the token (401, or 403: a token without the api scope) is an error: no job could succeed. GitLab not
+// answering is only a warning: it may be back before the first job, and jobs retry transient failures.
+func checkToken(ctx context.Context, s settings, log *zerolog.Logger) error {
+	gl, err := gitlab.New(s.GitLabURL, s.GitLabToken, gitlab.WithRetries(1))
+	if err != nil {
+		return fmt.Errorf("gitlab client: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, tokenCheckTimeout)
+	defer cancel()
+	name, err := gl.Username(ctx)
+	switch {
+	case errors.Is(err, gitlab.ErrUnauthorized):
+		return fmt.Errorf("GitLab at %s refused GITLAB_TOKEN (401 Unauthorized): the token is wrong, revoked or expired", s.GitLabURL)
+	case errors.Is(err, gitlab.ErrForbidden):
+		return fmt.Errorf("GitLab at %s refused GITLAB_TOKEN (403 Forbidden): it needs the api scope", s.GitLabURL)
+	case err != nil:
+		log.Warn().Err(err).Str("gitlab", s.GitLabURL).Msg("could not check GITLAB_TOKEN: GitLab did not answer; starting anyway")
+		return nil
+	}
+	log.Info().Str("gitlab", s.GitLabURL).Str("user", name).Msg("GitLab token works")
+	return nil
 }
 
 // serve runs the agent until ctx ends, then drains: it stops taking webhooks, lets running jobs finish
@@ -150,14 +180,14 @@ func jobHandlers(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Logge
 	return queue.Handlers{
 		Command: commandHandler(runner, m, log),
 		Plan: func(ctx context.Context, req gitops.PlanRequest, job queue.Job) error {
-			jlog := log.With().Int64("job", job.ID).Str("kind", "plan").Logger()
+			jlog := log.With().Int64("job", job.ID).Int("attempt", job.Attempt).Str("kind", "plan").Logger()
 			start := time.Now()
 			err := runner.HandlePlan(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Supersede: job.Supersede})
 			m.Job("plan", time.Since(start), err != nil)
 			return err
 		},
 		Promote: func(ctx context.Context, req gitops.PromoteRequest, job queue.Job) error {
-			jlog := log.With().Int64("job", job.ID).Str("kind", "promote").Logger()
+			jlog := log.With().Int64("job", job.ID).Int("attempt", job.Attempt).Str("kind", "promote").Logger()
 			start := time.Now()
 			err := runner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
 				Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze,

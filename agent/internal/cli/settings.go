@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -135,7 +138,67 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	if s.ShutdownPeriod, err = time.ParseDuration(get("GITOPS_SHUTDOWN_TIMEOUT", "30s")); err != nil || s.ShutdownPeriod < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_SHUTDOWN_TIMEOUT %q is not a duration like 30s", getenv("GITOPS_SHUTDOWN_TIMEOUT")))
 	}
+	errs = append(errs, checkAddr("GITOPS_LISTEN", s.Listen), checkAddr("GITOPS_ADMIN_LISTEN", s.AdminListen))
+	errs = append(errs, checkEndpoint("AWS_ENDPOINT_URL_STS", s.STSEndpoint), checkEndpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL", "")))
+	for _, d := range s.PolicyDirs {
+		errs = append(errs, checkPolicyDir(d))
+	}
 	return s, errors.Join(errs...)
+}
+
+// checkAddr checks that addr, the value of the variable name, is a listen address: host:port or :port,
+// the port a number.
+func checkAddr(name, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s %q is not host:port (e.g. :8080 or 127.0.0.1:9090)", name, addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%s %q: port %q is not a number from 0 to 65535", name, addr, port)
+	}
+	return nil
+}
+
+// checkEndpoint checks that v, the value of the variable name, is empty or an absolute http(s) URL.
+func checkEndpoint(name, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s %q is not an absolute http(s) URL like https://sts.eu-west-1.amazonaws.com", name, v)
+	}
+	return nil
+}
+
+// checkPolicyDir checks that d, an entry of GITOPS_POLICY_DIR, is a directory holding at least one .rego
+// file, in it or below it.
+func checkPolicyDir(d string) error {
+	fi, err := os.Stat(d)
+	switch {
+	case err != nil:
+		return fmt.Errorf("GITOPS_POLICY_DIR entry %q: %w", d, err)
+	case !fi.IsDir():
+		return fmt.Errorf("GITOPS_POLICY_DIR entry %q is not a directory", d)
+	}
+	found := false
+	err = filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".rego") {
+			found = true
+			return fs.SkipAll
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("GITOPS_POLICY_DIR entry %q: %w", d, err)
+	case !found:
+		return fmt.Errorf("GITOPS_POLICY_DIR entry %q holds no .rego file", d)
+	}
+	return nil
 }
 
 // commaList splits a comma-separated list, dropping blanks.

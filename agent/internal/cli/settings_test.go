@@ -74,3 +74,70 @@ func TestSecretsFromFiles(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestReadSettingsValidatesEverySetting(t *testing.T) {
+	dir := t.TempDir()
+	mkdir := func(name string, files ...string) string {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(p, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(p, f), []byte("package x\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return p
+	}
+	good := mkdir("good", "s3.rego")
+	nested := mkdir("nested")
+	mkdir(filepath.Join("nested", "aws"), "iam.rego")
+	empty := mkdir("empty", "README.md")
+	file := filepath.Join(good, "s3.rego")
+	base := map[string]string{"GITLAB_TOKEN": "t", "GITLAB_WEBHOOK_SECRET": "w"}
+	with := func(kv ...string) map[string]string {
+		m := map[string]string{}
+		for k, v := range base {
+			m[k] = v
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		vars map[string]string
+		want []string // "" entries: no error
+	}{
+		{"defaults", with(), nil},
+		{"good values", with("GITOPS_POLICY_DIR", good+string(os.PathListSeparator)+nested, "GITOPS_LISTEN", "0.0.0.0:8080",
+			"GITOPS_ADMIN_LISTEN", "[::1]:9090", "AWS_ENDPOINT_URL_STS", "http://127.0.0.1:4566", "AWS_ENDPOINT_URL", "https://aws.example"), nil},
+		{"missing policy dir", with("GITOPS_POLICY_DIR", "nope"), []string{`GITOPS_POLICY_DIR entry "nope"`}},
+		{"policy dir without rego", with("GITOPS_POLICY_DIR", empty), []string{"holds no .rego file"}},
+		{"policy dir is a file", with("GITOPS_POLICY_DIR", file), []string{"is not a directory"}},
+		{"listen without port", with("GITOPS_LISTEN", "abc"), []string{`GITOPS_LISTEN "abc" is not host:port`}},
+		{"admin port not a number", with("GITOPS_ADMIN_LISTEN", "localhost:metrics"), []string{`GITOPS_ADMIN_LISTEN "localhost:metrics": port "metrics"`}},
+		{"port too large", with("GITOPS_LISTEN", ":70000"), []string{`port "70000" is not a number from 0 to 65535`}},
+		{"sts not a URL", with("AWS_ENDPOINT_URL_STS", "notaurl"), []string{`AWS_ENDPOINT_URL_STS "notaurl" is not an absolute http(s) URL`}},
+		{"sts wrong scheme", with("AWS_ENDPOINT_URL_STS", "ftp://sts.example"), []string{"AWS_ENDPOINT_URL_STS"}},
+		{"endpoint without host", with("AWS_ENDPOINT_URL", "https://"), []string{`AWS_ENDPOINT_URL "https://"`}},
+		{"all at once", with("GITOPS_POLICY_DIR", "nope", "GITOPS_LISTEN", "abc", "AWS_ENDPOINT_URL_STS", "notaurl"),
+			[]string{"GITOPS_POLICY_DIR", "GITOPS_LISTEN", "AWS_ENDPOINT_URL_STS"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := readSettings(env(tc.vars), serving)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("error %v does not say %q", err, w)
+				}
+			}
+		})
+	}
+}

@@ -179,6 +179,13 @@ func (e *APIError) Temporary() bool {
 	return e.StatusCode == http.StatusTooManyRequests || e.StatusCode >= 500
 }
 
+// Permanent reports whether trying again cannot succeed: a 4xx answer other than 408 (request timeout)
+// and 429 (rate limiting), e.g. a wrong token (401), a refused operation (403) or no such MR (404).
+func (e *APIError) Permanent() bool {
+	return e.StatusCode >= 400 && e.StatusCode < 500 &&
+		e.StatusCode != http.StatusRequestTimeout && e.StatusCode != http.StatusTooManyRequests
+}
+
 // wrap turns a client-go error into the package's: "gitlab: <op>: <answer>", with an *APIError for
 // HTTP answers and the token scrubbed from any text.
 func (c *Client) wrap(op string, err error) error {
@@ -280,6 +287,19 @@ func (c *Client) currentUser(ctx context.Context) (int64, error) {
 	c.me = u.ID
 	c.mu.Unlock()
 	return u.ID, nil
+}
+
+// Username returns the username of the token's user (GET /user): the check that the token works. A wrong,
+// revoked or expired token gives an error wrapping ErrUnauthorized.
+func (c *Client) Username(ctx context.Context) (string, error) {
+	u, _, err := c.api.Users.CurrentUser(gl.WithContext(ctx))
+	if err != nil {
+		return "", c.wrap("get current user", err)
+	}
+	c.mu.Lock()
+	c.me = u.ID
+	c.mu.Unlock()
+	return u.Username, nil
 }
 
 // leveledLogger adapts zerolog to the retrying HTTP client's logger.

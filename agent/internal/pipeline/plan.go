@@ -127,7 +127,7 @@ func (j *planJob) report(ctx context.Context, at Attempt, start time.Time, errp 
 		}
 		log.Info().Msg("plan interrupted")
 		return
-	case err != nil && !at.Last:
+	case err != nil && !at.Last && !permanent(err):
 		if j.running { // retried later: the status says so rather than "running" meanwhile
 			j.setStatus(ctx, gitops.Status{Name: gitops.PlanStatusName, State: gitops.StatusCanceled, Description: "will retry: " + err.Error()})
 		}
@@ -135,6 +135,11 @@ func (j *planJob) report(ctx context.Context, at Attempt, start time.Time, errp 
 		return
 	case err != nil:
 		j.out.Error = err.Error()
+		log.Error().Err(err).Bool("permanent", permanent(err)).Msg("plan failed")
+	case j.out.ConfigError != "":
+		log.Error().Str("reason", j.out.ConfigError).Msg("plan failed: invalid .gitops.yaml")
+	case j.out.Error != "":
+		log.Error().Str("reason", j.out.Error).Msg("plan failed")
 	}
 	status := j.out.Status()
 	errs := []error{*errp}

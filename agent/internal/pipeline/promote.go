@@ -23,6 +23,7 @@ type promotion struct {
 	sent     map[string]gitops.Status // the statuses last set, by name
 	posted   bool                     // the deploy note was posted at least once
 	quiet    bool                     // the job went back to the queue before it started: nothing to report
+	final    bool                     // the last publish is under way: a failure to post is an error
 }
 
 // HandlePromote promotes a merged merge request's commit: for each stage in order, for each affected

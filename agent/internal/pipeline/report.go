@@ -6,6 +6,8 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
@@ -15,7 +17,7 @@ import (
 func (j *promotion) publish(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	if err := j.r.Reporter.DeployNote(ctx, j.out); err != nil {
-		j.log.Warn().Err(err).Msg("post the deploy note")
+		j.postLog().Err(err).Msg("post the deploy note")
 	} else {
 		j.posted = true
 	}
@@ -24,7 +26,7 @@ func (j *promotion) publish(ctx context.Context) {
 			continue
 		}
 		if err := j.r.Reporter.SetStatus(ctx, j.out.Project, j.out.Commit, s); err != nil {
-			j.log.Warn().Err(err).Str("status", s.Name).Msg("set the apply status")
+			j.postLog().Err(err).Str("status", s.Name).Msg("set the apply status")
 			continue
 		}
 		j.sent[s.Name] = s
@@ -63,12 +65,13 @@ func (j *promotion) finish(ctx context.Context, at Attempt, errp *error) {
 		j.out.Interrupt("the agent stopped; the promotion resumes", now)
 		*errp = err
 		j.log.Info().Msg("promotion interrupted")
-	case at.Last:
+	case at.Last || permanent(err):
+		at.Last = true // nothing to retry: report it now
 		j.out.Interrupt(err.Error(), now)
 		if !j.anyFailed() {
 			j.out.Error = err.Error()
 		}
-		j.log.Error().Err(err).Msg("promotion failed")
+		j.log.Error().Err(err).Bool("permanent", permanent(err)).Msg("promotion failed")
 	default:
 		j.out.Interrupt(err.Error(), now)
 		j.log.Warn().Err(err).Msg("promotion attempt failed; it will be retried")
@@ -76,8 +79,38 @@ func (j *promotion) finish(ctx context.Context, at Attempt, errp *error) {
 	if err != nil && !j.posted && !at.Last {
 		return // nothing was shown yet, and the job runs again
 	}
+	if reason := j.failure(); err == nil && reason != "" {
+		j.log.Error().Str("reason", reason).Msg("promotion failed")
+	}
+	j.final = true
 	j.publish(ctx)
 	j.log.Info().Interface("steps", j.out.Counts()).Msg("promotion reported")
+}
+
+// postLog is where a failure to post goes: a warning while a later publish may carry it, an error on the
+// last one, which nothing follows.
+func (j *promotion) postLog() *zerolog.Event {
+	if j.final {
+		return j.log.Error()
+	}
+	return j.log.Warn()
+}
+
+// failure says why a promotion that returned no error failed: its config, its error or the first failed
+// step; "" when it did not fail.
+func (j *promotion) failure() string {
+	switch {
+	case j.out.ConfigError != "":
+		return "invalid .gitops.yaml: " + j.out.ConfigError
+	case j.out.Error != "":
+		return j.out.Error
+	}
+	for _, s := range j.out.Steps {
+		if s.State == gitops.StepFailed {
+			return fmt.Sprintf("stack %q stage %q: %s", s.Stack, s.Stage, s.Error)
+		}
+	}
+	return ""
 }
 
 func (j *promotion) anyFailed() bool {

@@ -68,6 +68,20 @@ func settle(err error, configErr, jobErr *string) error {
 	return err
 }
 
+// PermanentError is an error an adapter knows trying again cannot cure (GitLab answering 401, 403 or
+// 404, say): the job reports it at once instead of retrying. The queue checks the same method to end the
+// job without a retry.
+type PermanentError interface {
+	error
+	Permanent() bool
+}
+
+// permanent reports whether err, or an error it wraps, is a PermanentError that says so.
+func permanent(err error) bool {
+	var pe PermanentError
+	return errors.As(err, &pe) && pe.Permanent()
+}
+
 // affectedStacks is every stack when the pipeline's own config changed, else the stacks the change affects.
 func affectedStacks(cfg *config.Config, changed []string) []config.Stack {
 	if slices.Contains(changed, config.FileName) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
@@ -91,12 +92,25 @@ func (q *Queue) queuePlan(ctx context.Context, req gitops.PlanRequest) (gitops.P
 		Project: req.Project, ProjectID: req.ProjectID, MR: req.MR, HeadSHA: req.HeadSHA, Rerun: req.Rerun,
 		Stacks: req.Stacks, Stages: req.Stages, ApprovedBy: req.ApprovedBy, RequestedBy: req.RequestedBy,
 	}
-	res, err := q.client.Insert(ctx, args, &river.InsertOpts{
+	opts := &river.InsertOpts{
 		MaxAttempts: maxAttempts,
 		Tags:        []string{mrTag(req.Project, req.MR)},
 		// Waiting and running only: once it has turned into a plan, the next command queues anew.
 		UniqueOpts: river.UniqueOpts{ByArgs: true, ByState: activeStates},
-	})
+	}
+	res, err := q.client.Insert(ctx, args, opts)
+	// A waiting plan that is running at this moment either goes back to waiting (a plan of the merge
+	// request still runs) or has just turned into a plan job and is about to complete: River marks jobs
+	// completed a few milliseconds after their worker returns. Look again until it has done either.
+	for deadline := time.Now().Add(2 * time.Second); err == nil && res.UniqueSkippedAsDuplicate && res.Job != nil &&
+		res.Job.State == rivertype.JobStateRunning && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return gitops.PlanRequest{}, "", ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+		res, err = q.client.Insert(ctx, args, opts)
+	}
 	if err != nil {
 		return gitops.PlanRequest{}, "", fmt.Errorf("enqueue %s job: %w", args.Kind(), err)
 	}
@@ -149,10 +163,11 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 		Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, NoteID: a.NoteID, Author: a.Author, AuthorID: a.AuthorID,
 		Command: a.Command, Args: a.Args, Problem: a.Problem, HeadSHA: a.HeadSHA, MRState: a.MRState,
 	}
-	return w.handle(ctx, req, Job{
+	err := w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
 		QueuePlan: w.q.queuePlan, RetryPromote: w.q.retryPromote,
 	})
+	return w.q.ended(ctx, job.JobRow, a.Project, a.MR, err)
 }
 
 // queuedPlanWorker turns a waiting plan into a plan job once no plan of its merge request is queued or

@@ -244,12 +244,13 @@ func (w *planWorker) Work(ctx context.Context, job *river.Job[PlanArgs]) error {
 		Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, HeadSHA: a.HeadSHA, Rerun: a.Rerun, Trigger: a.Trigger,
 		Stacks: a.Stacks, Stages: a.Stages, ApprovedBy: a.ApprovedBy, RequestedBy: a.RequestedBy,
 	}
-	return w.handle(ctx, req, Job{
+	err := w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
 		Supersede: func(ctx context.Context) (int, error) {
 			return w.q.supersede(ctx, mrTag(a.Project, a.MR), job.ID, a.HeadSHA)
 		},
 	})
+	return w.q.ended(ctx, job.JobRow, a.Project, a.MR, err)
 }
 
 type promoteWorker struct {
@@ -263,9 +264,46 @@ func (w *promoteWorker) Timeout(*river.Job[PromoteArgs]) time.Duration { return 
 func (w *promoteWorker) Work(ctx context.Context, job *river.Job[PromoteArgs]) error {
 	a := job.Args
 	req := gitops.PromoteRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, Commit: a.Commit, Trigger: a.Trigger, Retry: a.Retry}
-	return w.handle(ctx, req, Job{
+	err := w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
 		Earlier: func(ctx context.Context) ([]int, error) { return w.q.earlier(ctx, a.Project, job.ID) },
 		Later:   func(ctx context.Context) (int, error) { return w.q.later(ctx, a.Project, job.ID) },
 	})
+	return w.q.ended(ctx, job.JobRow, a.Project, a.MR, err)
+}
+
+// permanentError is an error that says trying again cannot cure it (GitLab's 401, 403 or 404, say).
+type permanentError interface {
+	error
+	Permanent() bool
+}
+
+// ended logs a job's failure at error level, naming the job, its attempt, its merge request and the
+// reason, and returns what River is to do with it: a permanent failure is cancelled (recorded, never
+// retried), any other failure is retried up to the last attempt. A snooze, and a job interrupted by its
+// context ending (superseded, or the agent stopping), are no failures and pass through unlogged.
+func (q *Queue) ended(ctx context.Context, job *rivertype.JobRow, project string, mr int, err error) error {
+	var snoozed *river.JobSnoozeError
+	if err == nil || errors.As(err, &snoozed) {
+		return err
+	}
+	if ctx.Err() != nil {
+		q.log.Info().Int64("job", job.ID).Str("kind", job.Kind).Int("attempt", job.Attempt).
+			Str("project", project).Int("mr", mr).Err(err).Msg("job interrupted")
+		return err
+	}
+	var pe permanentError
+	final := errors.As(err, &pe) && pe.Permanent()
+	ev := q.log.Error().Int64("job", job.ID).Str("kind", job.Kind).Int("attempt", job.Attempt).
+		Int("max_attempts", job.MaxAttempts).Str("project", project).Int("mr", mr).Str("reason", err.Error())
+	switch {
+	case final:
+		ev.Msg(job.Kind + " job failed for good; not retried")
+		return river.JobCancel(err)
+	case job.Attempt >= job.MaxAttempts:
+		ev.Msg(job.Kind + " job failed on its last attempt; given up")
+	default:
+		ev.Msg(job.Kind + " job failed; it will be retried")
+	}
+	return err
 }

@@ -49,6 +49,7 @@ type Queue struct {
 	ping   func(context.Context) error
 	count  func(ctx context.Context, query string) (int, error)
 	close  func()
+	log    zerolog.Logger // job failures are logged here
 }
 
 // riverClient is the part of *river.Client[TTx] the queue uses; both drivers' clients have it.
@@ -68,7 +69,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if opts.Logger != nil {
 		log = *opts.Logger
 	}
-	q := &Queue{}
+	q := &Queue{log: log}
 	cfg := riverConfig(q, opts, log)
 	if opts.DatabaseURL != "" {
 		pool, err := pgxpool.New(ctx, opts.DatabaseURL)
