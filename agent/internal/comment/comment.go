@@ -32,6 +32,7 @@ var templateFS embed.FS
 
 var templates = template.Must(template.New("").Funcs(template.FuncMap{
 	"code":     code,
+	"htmlCode": htmlCode,
 	"cellCode": cellCode,
 	"text":     text,
 	"fenced":   block,
@@ -57,21 +58,25 @@ const (
 	maxSkipped      = 200    // names in the "not affected" line
 	maxName         = 100    // bytes of a stack, stage or project name
 	maxMessage      = 50_000 // bytes of a config error, job error or one run's diagnostics
-	maxFindings     = 100    // policy findings listed per run
+	maxFindings     = 100    // policy findings listed in a note, denials first
 	maxFindingText  = 2_000  // bytes of one finding's message
 	maxAttrValue    = 300    // bytes of one rendered attribute value
 	maxAddress      = 500    // bytes of a resource address or attribute path
 	maxReplacePaths = 20     // attributes named as forcing one replacement
-	maxDanger       = 100    // stateful deletions and replacements listed per run
+	maxDanger       = 100    // stateful deletions and replacements listed in a note
 )
 
 // RenderPlan renders the plan note body.
 //
-// The first line is exactly PlanMarker; a header names the commit; a summary table gives, per stack ×
-// stage, Terraform's summary line and the policy verdict. Then one section per stack × stage: the summary
-// line, stateful deletions and replacements called out, the changed resources grouped by action, output
-// changes, policy findings (denials first, then warnings), the plain-text plan folded in <details>, or the
-// error with Terraform's diagnostics. A ConfigError or Error is shown instead of the runs.
+// It is laid out to be read at a glance. The first line is exactly PlanMarker; a header names the commit;
+// then the verdict; the policy findings of all runs (denials first, then warnings, then policies that could
+// not be evaluated), each naming its stack × stage; the stateful resources destroyed or replaced, called out;
+// a summary table with one row per stack × stage that changes something (Terraform's summary line and the
+// policy verdict), the runs that change nothing named in one line. Then per stack × stage with changes one
+// folded <details> whose summary is Terraform's summary line, holding the changed resources grouped by
+// action with their attributes, output changes and, in a nested <details>, the plain-text plan: every
+// resource is shown once unfolded and once in the plain text. A failed run shows Terraform's diagnostics
+// unfolded. A ConfigError or Error is shown instead of the runs.
 //
 // The body never exceeds MaxNoteSize: first the plain-text plans are cut, then attribute details dropped,
 // then resource lists shortened, then whole sections left out, each with a visible marker such as

@@ -151,7 +151,7 @@ func checkNote(t testing.TB, got string, limit int) {
 	if open, closed := strings.Count(prose, "<details>"), strings.Count(prose, "</details>"); open != closed {
 		t.Errorf("%d <details> but %d </details>", open, closed)
 	}
-	for _, own := range []string{PlanMarker, "<details>", "</details>", "<summary>", "</summary>"} {
+	for _, own := range []string{PlanMarker, "<details>", "</details>", "<summary>", "</summary>", "<code>", "</code>"} {
 		prose = strings.ReplaceAll(prose, own, "")
 	}
 	if m := rawHTML.FindString(strings.ReplaceAll(prose, `\<`, "")); m != "" {
@@ -182,17 +182,27 @@ func outsideCode(got string) string {
 	return stripCodeSpans(b.String())
 }
 
-// stripCodeSpans removes inline code spans: a run of n backticks up to the next run of exactly n.
+// stripCodeSpans removes inline code spans: a run of n backticks up to the next run of exactly n in the
+// same paragraph. A backslash-escaped backtick outside a span opens none.
 func stripCodeSpans(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
+		if s[i] == '\\' && i+1 < len(s) {
+			b.WriteString(s[i : i+2])
+			i += 2
+			continue
+		}
 		if s[i] != '`' {
 			b.WriteByte(s[i])
 			i++
 			continue
 		}
 		n := longestRun(s[i:i+len(s[i:])-len(strings.TrimLeft(s[i:], "`"))], '`')
-		end := closingRun(s[i+n:], n)
+		paragraph := s[i+n:]
+		if blank := strings.Index(paragraph, "\n\n"); blank >= 0 {
+			paragraph = paragraph[:blank]
+		}
+		end := closingRun(paragraph, n)
 		if end < 0 {
 			b.WriteString(s[i : i+n])
 			i += n
@@ -250,7 +260,7 @@ func TestRenderPlanNeverShowsSecrets(t *testing.T) {
 		if strings.Contains(got, tc.secret) {
 			t.Errorf("note for %s shows the secret %q", tc.fixture, tc.secret)
 		}
-		if !strings.Contains(got, "(sensitive value)") {
+		if !strings.Contains(got, "= (sensitive)") {
 			t.Errorf("note for %s does not say a value is sensitive", tc.fixture)
 		}
 	}
@@ -341,6 +351,34 @@ func TestRenderPlanLimitsHostileSizes(t *testing.T) {
 	got := RenderPlan(n)
 	checkNote(t, got, MaxNoteSize)
 	for _, marker := range []string{"more stack × stage sections not shown", "more stack × stage rows not shown", "more lines of diagnostics not shown"} {
+		if !strings.Contains(got, marker) {
+			t.Errorf("note has no %q marker", marker)
+		}
+	}
+
+	// Findings, policy errors and data-loss callouts of every run go to the top of the note, which is not
+	// budgeted by size: their caps must hold it within the limit.
+	var finding []gitops.Finding
+	for i := range 120 {
+		finding = append(finding, gitops.Finding{Severity: []gitops.Severity{gitops.Deny, gitops.Warn}[i%2], ID: huge, Rule: huge, Address: huge, Message: huge})
+	}
+	var stateful []gitops.ResourceChange
+	for range 120 {
+		stateful = append(stateful, gitops.ResourceChange{Address: huge, Action: gitops.ActionDelete, Stateful: true})
+	}
+	runs = runs[:0]
+	for i := range 550 {
+		runs = append(runs, gitops.StackRun{
+			Stack: huge, Stage: fmt.Sprint(i), Plan: &gitops.Plan{Summary: gitops.PlanSummary{Destroy: len(stateful)}, Changes: stateful},
+			Findings: finding, PolicyError: diagnostics, InfoFindings: finding, InfoPolicyError: diagnostics,
+		}, gitops.StackRun{Stack: huge, Stage: fmt.Sprint(i), Plan: &gitops.Plan{}})
+	}
+	n = note(runs...)
+	n.Skipped = strings.Split(strings.Repeat(huge[:1000]+",", 1000), ",")
+	n.Trust = gitops.Trust{Branch: huge, Commit: huge, Problem: huge, NoRole: n.Skipped, Changes: n.Skipped, OwnPolicies: true}
+	got = RenderPlan(n)
+	checkNote(t, got, MaxNoteSize)
+	for _, marker := range []string{"more findings not shown", "could not be evaluated either", "more stack × stage rows not shown", "> - … "} {
 		if !strings.Contains(got, marker) {
 			t.Errorf("note has no %q marker", marker)
 		}

@@ -1,6 +1,7 @@
 package comment
 
 import (
+	"html"
 	"net/url"
 	"strconv"
 	"strings"
@@ -37,6 +38,10 @@ func code(s string) string {
 	}
 	return fence + s + fence
 }
+
+// htmlCode renders s as an HTML <code> element, for raw HTML such as a <summary>, where markdown is not
+// interpreted: HTML special characters are escaped, and GitLab finds no mention or reference inside code.
+func htmlCode(s string) string { return "<code>" + html.EscapeString(oneLine(s)) + "</code>" }
 
 // cellCode is code for a table cell: a pipe would end the cell even inside a code span, so it is escaped
 // (GitLab and GitHub unescape it inside the span).

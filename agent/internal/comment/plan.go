@@ -24,8 +24,14 @@ type headView struct {
 	ConfigError string
 	Error       string
 	Verdict     string
-	Rows        []rowView
+	Policy      policyView  // the gating verdict's findings, over all runs
+	Info        *policyView // the merge request's own policies, for information; nil when it changes none
+	Danger      []runChange // stateful resources destroyed or replaced, over all runs
+	MoreDanger  int
+	Rows        []rowView // runs with changes, and failed or flagged runs
 	MoreRows    int
+	NoChanges   []runName // runs that change nothing and pass policy, collapsed into one line
+	MoreNoChg   int
 	Skipped     []string
 	MoreSkipped int
 	Trust       *trustView // nil when there is nothing to say about the settings
@@ -38,62 +44,22 @@ type headView struct {
 	Stacks, Stages []string
 }
 
-// trustView is what the note says about the settings read from the default branch.
-type trustView struct {
-	Branch, Commit, Problem string
-	NoRole                  []string
-	Changes                 []string
-	MoreChanges             int
-	OwnPolicies             bool
-}
-
 type rowView struct {
 	Stack, Stage, Plan, Policy string
 }
 
+// runName names one stack × stage run.
+// sectionView is the part of the note for one run with changes (folded) or one failed run (unfolded).
 type sectionView struct {
-	Run        gitops.StackRun
-	Failed     bool
-	Summary    string
-	Error      string
-	ErrorCut   int // lines of the error left out
-	Danger     []gitops.ResourceChange
-	MoreDanger int
-	Groups     []groupView
-	More       int  // resources not listed
-	NoAttrs    bool // attribute details were left out for size
-	Outputs    []gitops.AttributeChange
-	findingsView
-	// Info is the verdict of the merge request's own policies, shown for information; nil when the merge
-	// request does not change policies.
-	Info *findingsView
-}
-
-// findingsView is one policy verdict: denials first, then warnings, capped, or the evaluation error.
-type findingsView struct {
-	Denials     []gitops.Finding
-	Warnings    []gitops.Finding
-	MoreFinds   int
-	PolicyError string
-}
-
-func findingsOf(findings []gitops.Finding, policyError string) findingsView {
-	var v findingsView
-	for _, f := range findings {
-		if len(v.Denials)+len(v.Warnings) == maxFindings {
-			v.MoreFinds++
-			continue
-		}
-		f.Message = clip(f.Message, maxFindingText)
-		f.ID, f.Rule, f.Address = clip(f.ID, maxName), clip(f.Rule, maxName), clip(f.Address, maxAddress)
-		if f.Severity == gitops.Deny {
-			v.Denials = append(v.Denials, f)
-		} else {
-			v.Warnings = append(v.Warnings, f)
-		}
-	}
-	v.PolicyError = clip(policyError, maxMessage)
-	return v
+	Run      runName
+	Failed   bool
+	Summary  string
+	Error    string
+	ErrorCut int // lines of the error left out
+	Groups   []groupView
+	More     int  // resources not listed
+	NoAttrs  bool // attribute details were left out for size
+	Outputs  []gitops.AttributeChange
 }
 
 // textView is the plain-text plan of one run, cut to fit.
@@ -127,14 +93,22 @@ func renderPlan(n gitops.PlanOutcome, limit int) string {
 	const reserve = 400 // room for the marker that says sections were left out
 	avail := limit - len(head) - reserve
 
-	// A section is its body (summary, resources, policy) and its plain-text plan, rendered apart so that
-	// sharing the room left between the texts does not render the bodies again.
+	// A section is its body (summary line, resources, outputs) and its plain-text plan, rendered apart so
+	// that sharing the room left between the texts does not render the bodies again.
 	lim := fullLimits
 	bodies := renderBodies(n.Runs, lim)
 	texts := make([]string, len(n.Runs))
 	for i, r := range n.Runs {
 		texts[i] = execute("text", textOf(r, 0))
 	}
+	// A run with changes folds its body and text in one <details>: ends[i] closes it.
+	ends := make([]string, len(n.Runs))
+	for i, r := range n.Runs {
+		if hasSection(r) && !failed(r) {
+			ends[i] = "\n</details>\n"
+		}
+	}
+	avail -= total(ends)
 	for size := total(bodies) + total(texts); size > avail && (lim.attrs > 0 || lim.resources > 0); size = total(bodies) + total(texts) {
 		if lim.attrs > 0 {
 			lim.attrs = 0
@@ -149,7 +123,7 @@ func renderPlan(n gitops.PlanOutcome, limit int) string {
 	}
 	sections := make([]string, len(n.Runs))
 	for i := range sections {
-		sections[i] = bodies[i] + texts[i]
+		sections[i] = bodies[i] + texts[i] + ends[i]
 	}
 	return assembleWith(head, sections, limit, "cut")
 }
@@ -157,7 +131,9 @@ func renderPlan(n gitops.PlanOutcome, limit int) string {
 func renderBodies(runs []gitops.StackRun, lim limits) []string {
 	out := make([]string, len(runs))
 	for i, r := range runs {
-		out[i] = execute("section", sectionOf(r, lim))
+		if hasSection(r) {
+			out[i] = execute("section", sectionOf(r, lim))
+		}
 	}
 	return out
 }
@@ -246,14 +222,18 @@ func longest(allow map[int]int) int {
 }
 
 // assembleWith joins head and sections, leaving out the sections that would take the note past limit, with
-// the marker template cut (given the number left out) in their place.
+// the marker template cut (given the number of non-empty sections left out) in their place.
 func assembleWith(head string, sections []string, limit int, cut string) string {
 	var b strings.Builder
 	b.Grow(min(limit, len(head)+total(sections)))
 	b.WriteString(head)
 	for i, s := range sections {
 		if b.Len()+len(s) > limit-400 {
-			b.WriteString(execute(cut, len(sections)-i))
+			left := 0
+			for _, s := range sections[i:] {
+				left += boolInt(s != "")
+			}
+			b.WriteString(execute(cut, left))
 			break
 		}
 		b.WriteString(s)
@@ -271,12 +251,42 @@ func headOf(n gitops.PlanOutcome) headView {
 		ConfigError: clip(n.ConfigError, maxMessage),
 		Error:       clip(n.Error, maxMessage),
 	}
-	for i, r := range n.Runs {
-		if i == maxRows {
-			v.MoreRows = len(n.Runs) - i
-			break
+	for _, r := range n.Runs {
+		switch {
+		case collapsed(r) && len(v.NoChanges) == maxSkipped:
+			v.MoreNoChg++
+		case collapsed(r):
+			v.NoChanges = append(v.NoChanges, nameOf(r))
+		case len(v.Rows) == maxRows:
+			v.MoreRows++
+		default:
+			v.Rows = append(v.Rows, rowOf(r))
 		}
-		v.Rows = append(v.Rows, rowOf(r))
+		if failed(r) {
+			continue
+		}
+		for _, c := range r.Plan.Changes {
+			if c.Stateful && (c.Action == gitops.ActionDelete || c.Action == gitops.ActionReplace) {
+				if len(v.Danger) == maxDanger {
+					v.MoreDanger++
+				} else {
+					v.Danger = append(v.Danger, runChange{nameOf(r), clipChange(c)})
+				}
+			}
+		}
+	}
+	v.Policy = policyOf(n.Runs, maxFindings, func(r gitops.StackRun) ([]gitops.Finding, string) { return r.Findings, r.PolicyError })
+	v.Policy.Clean, v.Policy.MoreClean = nil, 0
+	var informed []gitops.StackRun
+	for _, r := range n.Runs {
+		if r.InfoFindings != nil || r.InfoPolicyError != "" {
+			informed = append(informed, r)
+		}
+	}
+	if len(informed) > 0 {
+		info := policyOf(informed, maxInfoFindings, func(r gitops.StackRun) ([]gitops.Finding, string) { return r.InfoFindings, r.InfoPolicyError })
+		info.Info = true
+		v.Info = &info
 	}
 	for i, s := range n.Skipped {
 		if i == maxSkipped {
@@ -290,33 +300,6 @@ func headOf(n gitops.PlanOutcome) headView {
 	v.NotPlanned, v.ApprovedBy = n.NotPlanned(), clip(n.ApprovedBy, maxName)
 	v.Partial, v.RequestedBy = n.Partial(), clip(n.RequestedBy, maxName)
 	v.Stacks, v.Stages = names(n.Stacks), names(n.Stages)
-	return v
-}
-
-// maxTrustChanges caps the settings changes listed.
-const maxTrustChanges = 50
-
-func trustOf(t gitops.Trust) *trustView {
-	if t.Problem == "" && len(t.NoRole) == 0 && len(t.Changes) == 0 && !t.OwnPolicies {
-		return nil
-	}
-	v := &trustView{
-		Branch: clip(t.Branch, maxName), Commit: clip(t.Commit, maxName), Problem: clip(t.Problem, maxMessage),
-		OwnPolicies: t.OwnPolicies,
-	}
-	for i, s := range t.NoRole {
-		if i == maxSkipped {
-			break
-		}
-		v.NoRole = append(v.NoRole, clip(s, maxName))
-	}
-	for i, c := range t.Changes {
-		if i == maxTrustChanges {
-			v.MoreChanges = len(t.Changes) - i
-			break
-		}
-		v.Changes = append(v.Changes, clip(c, maxFindingText))
-	}
 	return v
 }
 
@@ -337,7 +320,7 @@ func verdict(n gitops.PlanOutcome) string {
 
 func rowOf(r gitops.StackRun) rowView {
 	row := rowView{Stack: clip(r.Stack, maxName), Stage: clip(r.Stage, maxName)}
-	if r.Error != "" || r.Plan == nil {
+	if failed(r) {
 		row.Plan, row.Policy = "❌ plan failed", "—"
 		return row
 	}
@@ -372,10 +355,21 @@ var groupTitles = map[gitops.Action]string{
 	gitops.ActionRead:    "Read during apply",
 }
 
+// failed reports whether planning r failed.
+func failed(r gitops.StackRun) bool { return r.Error != "" || r.Plan == nil }
+
+// collapsed reports whether r changes nothing and passes policy: the note names it in one line and shows
+// nothing else of it.
+func collapsed(r gitops.StackRun) bool {
+	return !failed(r) && summaryLine(r.Plan) == "No changes." && len(r.Findings) == 0 && r.PolicyError == ""
+}
+
+// hasSection reports whether r gets a section of its own: it failed, or it changes something.
+func hasSection(r gitops.StackRun) bool { return failed(r) || summaryLine(r.Plan) != "No changes." }
+
 func sectionOf(r gitops.StackRun, lim limits) sectionView {
-	v := sectionView{Run: r}
-	v.Run.Stack, v.Run.Stage = clip(r.Stack, maxName), clip(r.Stage, maxName)
-	if r.Error != "" || r.Plan == nil {
+	v := sectionView{Run: nameOf(r)}
+	if failed(r) {
 		v.Failed = true
 		v.Error, v.ErrorCut = cutLines(r.Error, maxMessage)
 		if v.Error == "" {
@@ -389,13 +383,6 @@ func sectionOf(r gitops.StackRun, lim limits) sectionView {
 	for _, c := range r.Plan.Changes {
 		c = clipChange(c)
 		byAction[c.Action] = append(byAction[c.Action], c)
-		if c.Stateful && (c.Action == gitops.ActionDelete || c.Action == gitops.ActionReplace) {
-			if len(v.Danger) < maxDanger {
-				v.Danger = append(v.Danger, c)
-			} else {
-				v.MoreDanger++
-			}
-		}
 	}
 	for _, a := range gitops.Actions {
 		changes := byAction[a]
@@ -431,11 +418,6 @@ func sectionOf(r gitops.StackRun, lim limits) sectionView {
 	if lim.attrs > 0 {
 		v.Outputs = r.Plan.Outputs
 	}
-	v.findingsView = findingsOf(r.Findings, r.PolicyError)
-	if r.InfoFindings != nil || r.InfoPolicyError != "" {
-		info := findingsOf(r.InfoFindings, r.InfoPolicyError)
-		v.Info = &info
-	}
 	return v
 }
 
@@ -456,7 +438,7 @@ func clipChange(c gitops.ResourceChange) gitops.ResourceChange {
 
 // textOf keeps up to size bytes of the run's plain-text plan; a failed run shows none.
 func textOf(r gitops.StackRun, size int) textView {
-	if r.Text == "" || r.Error != "" || r.Plan == nil {
+	if r.Text == "" || failed(r) || !hasSection(r) {
 		return textView{}
 	}
 	v := textView{HasText: true, TextLines: strings.Count(r.Text, "\n") + boolInt(!strings.HasSuffix(r.Text, "\n"))}
@@ -479,8 +461,8 @@ func summaryLine(p *gitops.Plan) string {
 	return p.Summary.String()
 }
 
-// attrLine renders one attribute change, e.g. `input`: `"a"` → `"b"`, or `input` = `"b"` when the object
-// is new (createLike) or the attribute had no value before.
+// attrLine renders one attribute change, e.g. `input` = `"a"` → `"b"`, or `input` = `"b"` when the object
+// is new (createLike) or the attribute had no value before, or `password` = (sensitive).
 func attrLine(createLike bool, a gitops.AttributeChange) string {
 	path := code(clip(a.Path, maxAddress))
 	after := "(known after apply)"
@@ -489,9 +471,9 @@ func attrLine(createLike bool, a gitops.AttributeChange) string {
 	}
 	switch {
 	case a.Sensitive:
-		return path + ": (sensitive value)"
+		return path + " = (sensitive)"
 	case createLike || a.Before == "":
 		return path + " = " + after
 	}
-	return path + ": " + code(clip(a.Before, maxAttrValue)) + " → " + after
+	return path + " = " + code(clip(a.Before, maxAttrValue)) + " → " + after
 }
