@@ -2,6 +2,9 @@
 # Terraform-compatible binary are started or built as needed (see scripts/).
 GO        ?= go
 BIN       := bin
+# The version `gitops-agent version` prints: the nearest tag, commits since and the commit, -dirty when the
+# tree has uncommitted changes.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
 # Resolved (and OpenTofu built, when no terraform or tofu is on PATH) only by the targets that run it.
 TF_BINARY ?= $(shell scripts/terraform-bin)
 TF        = TF_BINARY=$(TF_BINARY) CHECKPOINT_DISABLE=1
@@ -14,7 +17,7 @@ all: build
 
 ## build: the agent binary, bin/gitops-agent
 build:
-	$(GO) build -o $(BIN)/gitops-agent ./agent
+	$(GO) build -ldflags "-X gitlab.com/gitops-agent/gitops-agent/agent/internal/cli.Version=$(VERSION)" -o $(BIN)/gitops-agent ./agent
 
 ## lambda: the API function for provided.al2023 on arm64 and amd64 (bin/lambda-<arch>/bootstrap)
 lambda:

@@ -6,14 +6,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 )
 
-// Exit codes shared by every command.
+// Exit codes shared by every command; `status` adds ExitNoLedger.
 const (
 	ExitOK     = 0
-	ExitDenied = 1 // a policy denied
+	ExitDenied = 1 // a policy denied, or a policy test failed
 	ExitError  = 2 // anything went wrong
 )
 
@@ -25,26 +25,47 @@ type Env struct {
 }
 
 type command struct {
-	run   func(ctx context.Context, args []string, env Env) int
-	usage string
+	run      func(ctx context.Context, args []string, env Env) int
+	synopsis string        // the command line, as the top-level usage lists it
+	summary  string        // what it does, in a few words
+	help     func() string // the full help of `gitops-agent COMMAND -h` for commands that print it themselves
 }
 
+// order is the order of the commands in the usage.
+var order = []string{"plan", "policy", "status", "serve", "version"}
+
 var commands = map[string]command{
-	"serve":   {runServe, "serve                       run the service (webhooks, queue, workers, poller)"},
-	"plan":    {runPlan, "plan [--repo DIR] [--stage NAME] [--stack NAME]   plan a local checkout and print the MR note"},
-	"policy":  {runPolicy, "policy test [DIR] | policy check --plan FILE [--stage S] [--label L] [--format table|json]"},
-	"status":  {runStatus, "status                      print what is live per project, stack and stage"},
-	"version": {runVersion, "version                     print the version"},
+	"serve": {runServe, "serve", "run the service (webhooks, queue, workers, poller); configured by environment, see serve -h", serveUsage},
+	"plan": {runPlan, "plan [--repo DIR] [--stage NAME]... [--stack NAME]... [-v]",
+		"plan a local checkout and print the MR note", nil},
+	"policy": {runPolicy, "policy test [-v] [DIR]...\n  policy check --plan FILE [--stage S] [--stack S] [--project P] [--label L]... [--policies DIR]... [--format table|json] [-v]",
+		"run the Rego unit tests, or check one plan JSON against the policies", nil},
+	"status":  {runStatus, "status [--project P]", "print what is live per project, stack and stage (read-only)", nil},
+	"version": {runVersion, "version | --version", "print the version", nil},
 }
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
 
 // Run runs the command named by args[0] and returns the process exit code.
 func Run(ctx context.Context, args []string, env Env) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	switch {
+	case len(args) == 0:
 		usage(env.Stderr)
-		if len(args) == 0 {
-			return ExitError
-		}
+		return ExitError
+	case isHelp(args[0]):
+		usage(env.Stdout)
 		return ExitOK
+	case args[0] == "help":
+		if len(args) > 1 {
+			if _, ok := commands[args[1]]; ok {
+				return Run(ctx, append(args[1:2:2], "-h"), env)
+			}
+		}
+		usage(env.Stdout)
+		return ExitOK
+	case args[0] == "--version" || args[0] == "-version":
+		return runVersion(ctx, nil, env)
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
@@ -52,20 +73,22 @@ func Run(ctx context.Context, args []string, env Env) int {
 		usage(env.Stderr)
 		return ExitError
 	}
+	// serve and version take no flags of their own: their help is answered here.
+	if cmd.help != nil && slices.ContainsFunc(args[1:], isHelp) {
+		fmt.Fprint(env.Stdout, cmd.help())
+		return ExitOK
+	}
 	return cmd.run(ctx, args[1:], env)
 }
 
 func usage(w io.Writer) {
-	names := make([]string, 0, len(commands))
-	for name := range commands {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	var b strings.Builder
 	b.WriteString("usage: gitops-agent COMMAND [ARGS]\n\ncommands:\n")
-	for _, name := range names {
-		b.WriteString("  " + commands[name].usage + "\n")
+	for _, name := range order {
+		c := commands[name]
+		fmt.Fprintf(&b, "  %s\n      %s\n", c.synopsis, c.summary)
 	}
+	b.WriteString("\nRun `gitops-agent COMMAND -h` for a command's flags; `gitops-agent --version` prints the version.\n")
 	fmt.Fprint(w, b.String())
 }
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/rs/zerolog"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/comment"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
@@ -23,14 +20,14 @@ import (
 // runPlan plans a local checkout and prints the merge request note. Exit 0: plans made and no policy
 // denied; 1: a policy denied; 2: an error (bad config, a failed plan, bad flags).
 func runPlan(ctx context.Context, args []string, env Env) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlagSet("plan", env)
 	repo := fs.String("repo", ".", "the repository checkout to plan")
 	var stages, stacks listFlag
 	fs.Var(&stages, "stage", "plan only this stage (repeatable; default all)")
 	fs.Var(&stacks, "stack", "plan only this stack (repeatable; default all)")
-	if err := fs.Parse(args); err != nil {
-		return ExitError
+	verbose := fs.Bool("v", false, "verbose: log progress (info and debug) to stderr, not only warnings and errors")
+	if code, ok := parseFlags(fs, args, env); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		return fail(env, fmt.Errorf("plan: unexpected argument %q", fs.Arg(0)))
@@ -38,6 +35,9 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	tree, err := filepath.Abs(*repo)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
+	}
+	if st, err := os.Stat(tree); err != nil || !st.IsDir() {
+		return fail(env, fmt.Errorf("plan: repository dir %s does not exist", *repo))
 	}
 	cfg, err := config.Load(tree)
 	if err != nil {
@@ -58,7 +58,7 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	}
 	defer os.RemoveAll(dataDir)
 	s.DataDir = dataDir
-	log := zerolog.New(env.Stderr).Level(s.LogLevel).With().Timestamp().Logger()
+	log := consoleLogger(env, *verbose)
 	tf, err := newTerraform(s, &log)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
@@ -80,25 +80,37 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	for _, r := range runs {
 		switch {
 		case r.Error != "":
-			return ExitError
-		case r.Denied():
+			fmt.Fprintf(env.Stderr, "gitops-agent: plan: stack %q stage %q failed: %s (details in the note on stdout)\n",
+				r.Stack, r.Stage, firstLine(r.Error))
+			code = ExitError
+		case r.Denied() && code != ExitError:
 			code = ExitDenied
 		}
 	}
 	return code
 }
 
-// selectTargets keeps the named stacks and stages; names that do not exist are errors.
+// selectTargets keeps the named stacks and stages; names that do not exist are errors that list the
+// names that do.
 func selectTargets(cfg *config.Config, stacks, stages []string) ([]pipeline.Target, error) {
+	var stackNames, stageNames []string
+	for _, s := range cfg.Stacks {
+		stackNames = append(stackNames, s.Name)
+	}
+	for _, s := range cfg.Stages {
+		stageNames = append(stageNames, s.Name)
+	}
 	var errs []error
 	for _, name := range stacks {
-		if !slices.ContainsFunc(cfg.Stacks, func(s config.Stack) bool { return s.Name == name }) {
-			errs = append(errs, fmt.Errorf("--stack %q is not a stack of %s", name, config.FileName))
+		if !slices.Contains(stackNames, name) {
+			errs = append(errs, fmt.Errorf("--stack %q is not a stack of %s%s; its stacks: %s",
+				name, config.FileName, config.DidYouMean(name, stackNames), strings.Join(stackNames, ", ")))
 		}
 	}
 	for _, name := range stages {
 		if _, ok := cfg.Stage(name); !ok {
-			errs = append(errs, fmt.Errorf("--stage %q is not a stage of %s", name, config.FileName))
+			errs = append(errs, fmt.Errorf("--stage %q is not a stage of %s%s; its stages: %s",
+				name, config.FileName, config.DidYouMean(name, stageNames), strings.Join(stageNames, ", ")))
 		}
 	}
 	if len(errs) > 0 {
@@ -113,13 +125,19 @@ func selectTargets(cfg *config.Config, stacks, stages []string) ([]pipeline.Targ
 	return out, nil
 }
 
-// localCommit names the checkout's HEAD commit, or says it is a working tree.
+// localCommit names what was planned: the checkout's HEAD commit; "working tree: uncommitted changes on
+// top of SHA" when git status shows changes; "working tree" outside a git checkout.
 func localCommit(ctx context.Context, dir string) string {
 	out, err := exec.CommandContext(ctx, "git", "-C", dir, "rev-parse", "HEAD").Output()
 	if err != nil {
 		return "working tree"
 	}
-	return strings.TrimSpace(string(out))
+	sha := strings.TrimSpace(string(out))
+	status, err := exec.CommandContext(ctx, "git", "-C", dir, "status", "--porcelain", "--", ".").Output()
+	if err != nil || len(strings.TrimSpace(string(status))) > 0 {
+		return "working tree: uncommitted changes on top of " + sha
+	}
+	return sha
 }
 
 // listFlag collects a repeatable string flag.
@@ -127,3 +145,13 @@ type listFlag []string
 
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
+
+// firstLine is the first non-blank line of s.
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return s
+}

@@ -1,14 +1,15 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -21,9 +22,13 @@ import (
 // including a policy that does not compile or fails at evaluation.
 func runPolicy(ctx context.Context, args []string, env Env) int {
 	if len(args) == 0 {
-		return fail(env, errors.New("policy: want a subcommand: test [DIR] | check --plan FILE"))
+		fmt.Fprint(env.Stderr, commandHelp["policy"])
+		return ExitError
 	}
 	switch args[0] {
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(env.Stdout, commandHelp["policy"])
+		return ExitOK
 	case "test":
 		return runPolicyTest(ctx, args[1:], env)
 	case "check":
@@ -34,11 +39,10 @@ func runPolicy(ctx context.Context, args []string, env Env) int {
 }
 
 func runPolicyTest(ctx context.Context, args []string, env Env) int {
-	fs := flag.NewFlagSet("policy test", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
-	verbose := fs.Bool("v", false, "list every test, not only failures")
-	if err := fs.Parse(args); err != nil {
-		return ExitError
+	fs := newFlagSet("policy test", env)
+	verbose := fs.Bool("v", false, "verbose: list every test, not only failures")
+	if code, ok := parseFlags(fs, args, env); !ok {
+		return code
 	}
 	dirs := fs.Args()
 	if len(dirs) == 0 {
@@ -47,6 +51,9 @@ func runPolicyTest(ctx context.Context, args []string, env Env) int {
 	results, err := policy.Test(ctx, dirs)
 	if err != nil {
 		return fail(env, fmt.Errorf("policy test: %w", err))
+	}
+	if len(results) == 0 {
+		return fail(env, fmt.Errorf("policy test: no tests found in %s (tests are Rego rules named test_*)", strings.Join(dirs, ", ")))
 	}
 	failed := 0
 	for _, r := range results {
@@ -78,8 +85,7 @@ func runPolicyTest(ctx context.Context, args []string, env Env) int {
 }
 
 func runPolicyCheck(ctx context.Context, args []string, env Env) int {
-	fs := flag.NewFlagSet("policy check", flag.ContinueOnError)
-	fs.SetOutput(env.Stderr)
+	fs := newFlagSet("policy check", env)
 	planFile := fs.String("plan", "", "the plan JSON (terraform show -json PLANFILE)")
 	var pc gitops.PolicyContext
 	fs.StringVar(&pc.Stage, "stage", "", "the stage the plan is for (data.gitops.stage)")
@@ -89,8 +95,9 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 	fs.Var(&labels, "label", "a merge request label (repeatable)")
 	fs.Var(&dirs, "policies", "a policy directory (repeatable; default policies)")
 	format := fs.String("format", "table", "output: table or json")
-	if err := fs.Parse(args); err != nil {
-		return ExitError
+	verbose := fs.Bool("v", false, "verbose: log what is evaluated (info and debug) to stderr")
+	if code, ok := parseFlags(fs, args, env); !ok {
+		return code
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -108,11 +115,20 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check: %w", err))
 	}
+	if err := checkPlanJSON(*planFile, planJSON); err != nil {
+		return fail(env, fmt.Errorf("policy check: %w", err))
+	}
 	s, err := readSettings(env.Getenv, local)
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check: %w", err))
 	}
-	engine := policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs})
+	log := consoleLogger(env, *verbose)
+	evaluated := strings.Join(append(slices.Clone(dirs), s.PolicyDirs...), ", ")
+	if pc.Stage == "" {
+		fmt.Fprintf(env.Stderr, "gitops-agent: policy check: warning: no --stage given: rules scoped to a stage cannot fire\n")
+	}
+	fmt.Fprintf(env.Stderr, "policy check: %s against policy dirs %s, stage %s\n", *planFile, evaluated, orNone(pc.Stage))
+	engine := policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: &log})
 	findings, err := engine.Check(ctx, absAll(dirs), planJSON, pc)
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check %s: %w", *planFile, err))
@@ -131,6 +147,25 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 		}
 	}
 	return ExitOK
+}
+
+// checkPlanJSON tells a saved binary plan, or anything else that is not JSON, from plan JSON before the
+// engine sees it.
+func checkPlanJSON(path string, b []byte) error {
+	if bytes.HasPrefix(b, []byte("PK")) {
+		return fmt.Errorf("%s is not plan JSON (it looks like a saved binary plan): run `terraform show -json PLANFILE` and check its output", path)
+	}
+	if !json.Valid(b) {
+		return fmt.Errorf("%s is not plan JSON: run `terraform show -json PLANFILE`", path)
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 func absAll(dirs []string) []string {

@@ -58,6 +58,8 @@ func decode(p *problems, root *yaml.Node) (*Config, *nodes) {
 			n.version = v
 			if v.Kind == yaml.ScalarNode && v.Tag == "!!int" && v.Value == "1" {
 				c.Version = 1
+			} else if v.Kind == yaml.ScalarNode && v.Tag == "!!int" {
+				p.at(v, "version %s is not supported: this agent reads version 1", v.Value)
 			} else {
 				p.at(v, "version must be 1, not %s", kindOrValue(v))
 			}

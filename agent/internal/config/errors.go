@@ -131,3 +131,7 @@ func didYouMean(word string, options []string) string {
 	}
 	return fmt.Sprintf(" (did you mean %q?)", best)
 }
+
+// DidYouMean returns ` (did you mean "x"?)` for the option closest to word, or "" when none is close:
+// for callers that check names against the config, such as the command line's --stage and --stack.
+func DidYouMean(word string, options []string) string { return didYouMean(word, options) }

@@ -118,7 +118,7 @@ func TestParseErrors(t *testing.T) {
 		{"tab indentation", "version: 1\n\tstages: []\n", ".gitops.yaml:2: invalid YAML: found a tab character that violates indentation"},
 		{"two documents", valid + "---\nversion: 1\n", ".gitops.yaml:5:1: holds more than one YAML document; keep only one"},
 		{"missing version", "stages: [{name: dev}]\n", ".gitops.yaml:1:1: version is missing: add \"version: 1\""},
-		{"version 2", "version: 2\nstages: [{name: dev}]\n", ".gitops.yaml:1:10: version must be 1, not a number (2)"},
+		{"version 2", "version: 2\nstages: [{name: dev}]\n", ".gitops.yaml:1:10: version 2 is not supported: this agent reads version 1"},
 		{"version as string", "version: \"1\"\nstages: [{name: dev}]\n", ".gitops.yaml:1:10: version must be 1, not a string (1)"},
 		{"unknown top-level key with suggestion", valid + "stack: []\n", ".gitops.yaml:5:1: unknown key \"stack\" (did you mean \"stacks\"?)"},
 		{"unknown key far from any", valid + "kubernetes: true\n", ".gitops.yaml:5:1: unknown key \"kubernetes\""},

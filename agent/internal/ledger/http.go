@@ -33,8 +33,8 @@ type Query struct {
 }
 
 // ParseQuery reads the query string of GET /api/v1/deployments: project (required, 1 to 255 bytes of
-// UTF-8) and limit (optional, 1 to MaxHistoryLimit; larger values are lowered to MaxHistoryLimit,
-// default DefaultHistoryLimit). A parameter given twice is an error. The error text is fit for the
+// UTF-8) and limit (optional, a whole number from 1 to MaxHistoryLimit, default DefaultHistoryLimit;
+// anything else is an error naming the range). A parameter given twice is an error. The error text is fit for the
 // client.
 func ParseQuery(v url.Values) (Query, error) {
 	q := Query{Limit: DefaultHistoryLimit}
@@ -50,10 +50,10 @@ func ParseQuery(v url.Values) (Query, error) {
 	}
 	if s := v.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			return Query{}, fmt.Errorf("limit must be a whole number from 1 to %d", MaxHistoryLimit)
+		if err != nil || n < 1 || n > MaxHistoryLimit {
+			return Query{}, fmt.Errorf("limit must be a whole number from 1 to %d, got %q", MaxHistoryLimit, s)
 		}
-		q.Limit = min(n, MaxHistoryLimit)
+		q.Limit = n
 	}
 	return q, nil
 }

@@ -56,10 +56,7 @@ func TestHandler(t *testing.T) {
 				{name: "limit", query: "project=group/app&limit=1", wantStatus: 200, want: &Deployments{
 					Project: "group/app", Live: live, History: []gitops.Run{run(2, gitops.RunFailed)},
 				}},
-				{name: "limit above max is lowered", query: "project=group/app&limit=100000", wantStatus: 200, want: &Deployments{
-					Project: "group/app", Live: live,
-					History: []gitops.Run{run(2, gitops.RunFailed), run(1, gitops.RunApplied), run(0, gitops.RunApplied)},
-				}},
+				{name: "limit above max", query: "project=group/app&limit=501", wantStatus: 400, wantError: "limit must be a whole number from 1 to 500"},
 				{name: "unknown project", query: "project=nobody/here", wantStatus: 200, want: &Deployments{
 					Project: "nobody/here", Live: []gitops.Live{}, History: []gitops.Run{},
 				}},
@@ -183,7 +180,6 @@ func TestParseQuery(t *testing.T) {
 		{"project=a", Query{Project: "a", Limit: DefaultHistoryLimit}},
 		{"project=group%2Fsub%2Fapp&limit=7", Query{Project: "group/sub/app", Limit: 7}},
 		{"project=a&limit=500", Query{Project: "a", Limit: 500}},
-		{"project=a&limit=501", Query{Project: "a", Limit: MaxHistoryLimit}},
 		{"project=a&unknown=1", Query{Project: "a", Limit: DefaultHistoryLimit}},
 	}
 	for _, c := range cases {

@@ -3,6 +3,10 @@
 package commands_test
 
 import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -46,6 +50,12 @@ func TestPlanCommand(t *testing.T) {
 		{name: "unknown stack", args: []string{"--repo", clitest.Quickstart(t), "--stack", "nope"}, code: cli.ExitError,
 			stderr: `--stack "nope" is not a stack of .gitops.yaml`},
 		{name: "not a repo", args: []string{"--repo", t.TempDir()}, code: cli.ExitError, stderr: ".gitops.yaml"},
+		{name: "no such dir", args: []string{"--repo", "/nonexistent/repo"}, code: cli.ExitError,
+			stderr: "repository dir /nonexistent/repo does not exist"},
+		{name: "stage typo", args: []string{"--repo", clitest.Quickstart(t), "--stage", "prdo"}, code: cli.ExitError,
+			stderr: `--stage "prdo" is not a stage of .gitops.yaml (did you mean "prod"?); its stages: dev, prod`},
+		{name: "stack typo", args: []string{"--repo", clitest.Quickstart(t), "--stack", "ap"}, code: cli.ExitError,
+			stderr: `--stack "ap" is not a stack of .gitops.yaml (did you mean "app"?); its stacks: base, app`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,5 +78,54 @@ func TestPlanCommand(t *testing.T) {
 				t.Errorf("stderr %q lacks %q", stderr, tt.stderr)
 			}
 		})
+	}
+}
+
+// TestPlanLogs: a failed plan logs for people: plain text, nothing below warnings by default, and
+// durations with their unit under -v.
+func TestPlanLogs(t *testing.T) {
+	t.Parallel()
+	broken := clitest.WithFile(t, "stacks/base/main.tf", "resource \"terraform_data\" \"x\" {\n  input = \n}\n")
+	_, _, quiet := runPlan(t, "--repo", broken, "--stack", "base", "--stage", "dev")
+	_, _, verbose := runPlan(t, "--repo", broken, "--stack", "base", "--stage", "dev", "-v")
+	for name, stderr := range map[string]string{"quiet": quiet, "verbose": verbose} {
+		if strings.Contains(stderr, `{"level"`) || strings.Contains(stderr, os.TempDir()+"/gitops-plan-") && name == "quiet" {
+			t.Errorf("%s: stderr holds JSON logs or temp paths:\n%s", name, stderr)
+		}
+	}
+	if strings.Contains(quiet, "INF") || strings.Contains(quiet, "DBG") {
+		t.Errorf("quiet by default, yet:\n%s", quiet)
+	}
+	if !regexp.MustCompile(`took=[0-9.]+(ms|s|µs|m[0-9])`).MatchString(verbose) {
+		t.Errorf("-v: no duration with a unit:\n%s", verbose)
+	}
+}
+
+// TestPlanDirtyTree: a plan of a checkout with uncommitted changes does not claim HEAD's commit.
+func TestPlanDirtyTree(t *testing.T) {
+	t.Parallel()
+	dir := clitest.WithFile(t, "README.md", "clean\n")
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("add", "-A")
+	git("commit", "-q", "-m", "init")
+	head := git("rev-parse", "HEAD")
+	args := []string{"--repo", dir, "--stack", "base", "--stage", "dev"}
+	if code, note, stderr := runPlan(t, args...); code != cli.ExitOK || !strings.Contains(note, head) || strings.Contains(note, "uncommitted") {
+		t.Errorf("clean tree: exit %d, stderr %s\n%s", code, stderr, note)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "README.md"), []byte("dirty\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, note, stderr := runPlan(t, args...); code != cli.ExitOK || !strings.Contains(note, "working tree: uncommitted changes on top of "+head) {
+		t.Errorf("dirty tree: exit %d, stderr %s\n%s", code, stderr, note)
 	}
 }

@@ -178,3 +178,46 @@ func TestPolicyUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyMessages(t *testing.T) {
+	t.Parallel()
+	policies := repoPath(t, "policies")
+	prodPlan := repoPath(t, "policies/testdata/plan-prod.json")
+
+	// -v after the directory is a flag, not a directory.
+	code, out, errOut := runCLI(t, nil, "policy", "test", policies, "-v")
+	if code != cli.ExitOK || !strings.Contains(out, "PASS ") || !strings.Contains(out, " 0 failed") {
+		t.Errorf("policy test DIR -v: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	// A directory without tests is an error, not a pass.
+	empty := t.TempDir()
+	if err := os.WriteFile(filepath.Join(empty, "main.tf"), []byte("# no rego\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "policy", "test", empty)
+	if code == cli.ExitOK || !strings.Contains(errOut, "no tests found in "+empty) {
+		t.Errorf("no tests: exit %d, stderr %q", code, errOut)
+	}
+
+	// A saved binary plan, or anything else that is not JSON, gets the command that makes plan JSON.
+	binary := filepath.Join(t.TempDir(), "tfplan")
+	if err := os.WriteFile(binary, []byte("PK\x03\x04\x14\x00binary"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "policy", "check", "--plan", binary, "--policies", policies)
+	if code != cli.ExitError || !strings.Contains(errOut, binary+" is not plan JSON") || !strings.Contains(errOut, "terraform show -json PLANFILE") || strings.Contains(errOut, "invalid character") {
+		t.Errorf("binary plan: exit %d, stderr %q", code, errOut)
+	}
+
+	// It says what it evaluated, and warns when no stage was given.
+	code, _, errOut = runCLI(t, nil, "policy", "check", "--plan", prodPlan, "--policies", policies)
+	if code != cli.ExitOK || !strings.Contains(errOut, "no --stage given: rules scoped to a stage cannot fire") ||
+		!strings.Contains(errOut, "against policy dirs "+policies+", stage (none)") {
+		t.Errorf("no stage: exit %d, stderr %q", code, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "policy", "check", "--plan", prodPlan, "--policies", policies, "--stage", "prod")
+	if code != cli.ExitOK || strings.Contains(errOut, "warning") || !strings.Contains(errOut, "stage prod") {
+		t.Errorf("with a stage: exit %d, stderr %q", code, errOut)
+	}
+}

@@ -1,0 +1,38 @@
+package cli
+
+// serveUsage is the help of `gitops-agent serve -h`: the environment it reads (settings.go).
+func serveUsage() string {
+	return `usage: gitops-agent serve
+
+Runs the service: the webhook listener, the queue and its workers, the poller and the admin listener
+(metrics, /api/v1/deployments). It takes no flags or arguments; it is configured by environment.
+Variables marked * may instead name a file holding the value in NAME_FILE.
+
+environment:
+  GITLAB_URL               GitLab base URL (default https://gitlab.com)
+  GITLAB_TOKEN *           token with api scope (required)
+  GITLAB_WEBHOOK_SECRET *  compared with X-Gitlab-Token (required)
+  GITOPS_WEBHOOK_SECRETS * per-project webhook secrets: group/project=secret, comma-separated
+  GITOPS_LISTEN            webhook listen address (default :8080)
+  GITOPS_ADMIN_LISTEN      admin listen address: metrics and the API (default 127.0.0.1:9090)
+  GITOPS_DATA_DIR          work dirs, saved plans, the SQLite database (default ./.gitops-data)
+  DATABASE_URL *           postgres:// URL; empty: SQLite in the data dir
+  TF_BINARY                the Terraform-compatible binary (default terraform on PATH, else tofu)
+  GITOPS_PROJECTS          projects (path or id, comma-separated) the poller watches
+  GITOPS_DEPLOY_BRANCHES   branches whose merges are promoted (default the project's default branch)
+  GITOPS_POLL_INTERVAL     how often the poller looks for missed events (default 60s; 0 disables it)
+  GITOPS_MAX_PARALLEL      concurrent terraform runs (default the CPU count)
+  GITOPS_POLICY_DIR        server-side policy dirs every repo gets (a path list)
+  GITOPS_ALLOWED_ROLES     the role ARNs stages may assume
+  GITOPS_AWS_EXTERNAL_ID   external id sent when assuming a stage's role_arn
+  AWS_ENDPOINT_URL_STS     STS endpoint override
+  LOG_LEVEL                debug, info, warn or error (default info); logs are JSON on stderr
+  GITOPS_LOCK_TIMEOUT      how long a promotion waits for the terraform state lock (default 5m)
+  GITOPS_STEP_TIMEOUT      deadline of one terraform step (default 30m)
+  GITOPS_SHUTDOWN_TIMEOUT  on SIGTERM, how long running jobs may finish (default 30s)
+  GITOPS_REPLICA_ID        this replica's name among those sharing DATABASE_URL (default the host name)
+  GITOPS_RESCUE_AFTER      when another replica resumes a job whose runner went silent (default 2h15m)
+
+Exit codes: 0 stopped cleanly; 2 an error.
+`
+}
