@@ -40,6 +40,7 @@ type headView struct {
 	NotPlanned     bool
 	ApprovedBy     string
 	Partial        bool
+	Merged         bool // the partial plan was merged into the last full plan: fresh rows are marked
 	RequestedBy    string
 	Stacks, Stages []string
 }
@@ -298,7 +299,7 @@ func headOf(n gitops.PlanOutcome) headView {
 	v.Verdict = verdict(n)
 	v.Trust = trustOf(n.Trust)
 	v.NotPlanned, v.ApprovedBy = n.NotPlanned(), clip(n.ApprovedBy, maxName)
-	v.Partial, v.RequestedBy = n.Partial(), clip(n.RequestedBy, maxName)
+	v.Partial, v.Merged, v.RequestedBy = n.Partial(), n.Merged, clip(n.RequestedBy, maxName)
 	v.Stacks, v.Stages = names(n.Stacks), names(n.Stages)
 	return v
 }
@@ -325,6 +326,9 @@ func rowOf(r gitops.StackRun) rowView {
 		return row
 	}
 	row.Plan = summaryLine(r.Plan)
+	if r.Fresh {
+		row.Plan = "🔄 " + row.Plan
+	}
 	warnings := 0
 	for _, f := range r.Findings {
 		if f.Severity == gitops.Warn {
@@ -361,7 +365,7 @@ func failed(r gitops.StackRun) bool { return r.Error != "" || r.Plan == nil }
 // collapsed reports whether r changes nothing and passes policy: the note names it in one line and shows
 // nothing else of it.
 func collapsed(r gitops.StackRun) bool {
-	return !failed(r) && summaryLine(r.Plan) == "No changes." && len(r.Findings) == 0 && r.PolicyError == ""
+	return !failed(r) && !r.Fresh && summaryLine(r.Plan) == "No changes." && len(r.Findings) == 0 && r.PolicyError == ""
 }
 
 // hasSection reports whether r gets a section of its own: it failed, or it changes something.

@@ -130,6 +130,12 @@ func TestRenderPlanForkAndPartial(t *testing.T) {
 			n.RequestedBy, n.Stacks, n.Stages = "dev<b>", []string{"app", "a`b"}, []string{"dev"}
 			return n
 		}},
+		{"partial-merged", func(t testing.TB) gitops.PlanOutcome {
+			full := note(fixtureRun(t, "creates", "app", "dev"), fixtureRun(t, "nochanges", "app", "prod"))
+			partial := note(fixtureRun(t, "updates", "app", "dev"), fixtureRun(t, "nochanges", "app", "staging"))
+			partial.RequestedBy, partial.Stacks, partial.Stages = "dev", []string{"app"}, []string{"dev", "staging"}
+			return full.Merge(partial)
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -121,6 +121,8 @@ type StackRun struct {
 	PolicyError string
 	// Role is the IAM role the plan ran with; empty: no AWS credentials.
 	Role string
+	// Fresh marks, in a note that merges a partial plan into the last full one, the runs planned now.
+	Fresh bool `json:",omitempty"`
 	// InfoFindings and InfoPolicyError are the verdict of the merge request's own policies, when it
 	// changes them: shown for information, never blocking (the policies that gate are the default
 	// branch's and the server's).

@@ -20,6 +20,9 @@ type PlanOutcome struct {
 	// Canceled is set when the job stopped before it finished (a newer commit superseded it, or the agent
 	// is stopping and the job will run again).
 	Canceled bool
+	// Merged is set when the runs of a partial plan were merged into the last full plan of the same commit
+	// (see Merge): the runs it planned are marked Fresh.
+	Merged bool `json:",omitempty"`
 	// Trust says where the settings that choose credentials and policies came from, and what the merge
 	// request would change in them.
 	Trust Trust
@@ -41,6 +44,37 @@ func (o PlanOutcome) NotPlanned() bool { return o.Fork && o.ApprovedBy == "" }
 // Partial reports whether only some stacks or stages were planned, as a "/gitops plan" asked: such a plan
 // leaves the gitops/plan status to the full plans.
 func (o PlanOutcome) Partial() bool { return len(o.Stacks) > 0 || len(o.Stages) > 0 }
+
+// Merge returns the last full plan o of a commit with the runs of partial, a plan of some of its stacks or
+// stages made later, put in: a run of the same stack and stage is replaced, a new one added in partial's
+// order after the others, and the runs partial planned are marked Fresh. What partial says about itself
+// (who asked, which stacks and stages, its trust settings, a failure) is kept; Merged is set.
+func (o PlanOutcome) Merge(partial PlanOutcome) PlanOutcome {
+	out := partial
+	out.Merged, out.Skipped = true, o.Skipped
+	out.Runs = make([]StackRun, 0, len(o.Runs)+len(partial.Runs))
+	fresh := map[[2]string]StackRun{}
+	for _, r := range partial.Runs {
+		r.Fresh = true
+		fresh[[2]string{r.Stack, r.Stage}] = r
+	}
+	for _, r := range o.Runs {
+		key := [2]string{r.Stack, r.Stage}
+		if f, ok := fresh[key]; ok {
+			out.Runs = append(out.Runs, f)
+			delete(fresh, key)
+			continue
+		}
+		r.Fresh = false
+		out.Runs = append(out.Runs, r)
+	}
+	for _, r := range partial.Runs {
+		if f, ok := fresh[[2]string{r.Stack, r.Stage}]; ok {
+			out.Runs = append(out.Runs, f)
+		}
+	}
+	return out
+}
 
 // Trust is what a merge request plan takes from the project's default branch rather than from the merge
 // request: the stages' roles and the policies that gate.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -223,9 +224,10 @@ func (f policiesFunc) Check(ctx context.Context, _ []string, _ []byte, pc gitops
 
 // memLedger is an in-memory Ledger.
 type memLedger struct {
-	mu      sync.Mutex
-	runs    []gitops.Run
-	reviews map[string][]string
+	mu       sync.Mutex
+	runs     []gitops.Run
+	reviews  map[string][]string
+	outcomes map[string]gitops.PlanOutcome // by project!mr
 	// review, when set, replaces Review.
 	review func(ctx context.Context) error
 }
@@ -280,6 +282,23 @@ func (l *memLedger) Review(ctx context.Context, _ string, _ int, stack, stage st
 	defer l.mu.Unlock()
 	c, ok := l.reviews[stack+"/"+stage]
 	return c, ok, nil
+}
+
+func (l *memLedger) SavePlanOutcome(_ context.Context, o gitops.PlanOutcome) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.outcomes == nil {
+		l.outcomes = map[string]gitops.PlanOutcome{}
+	}
+	l.outcomes[o.Project+"!"+strconv.Itoa(o.MR)] = o
+	return nil
+}
+
+func (l *memLedger) PlanOutcome(_ context.Context, project string, mr int, commit string) (gitops.PlanOutcome, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	o, ok := l.outcomes[project+"!"+strconv.Itoa(mr)]
+	return o, ok && o.Commit == commit, nil
 }
 
 func (l *memLedger) Live(_ context.Context, project string) ([]gitops.Live, error) {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -105,5 +106,48 @@ func TestPartialPlanPlansWhatWasNamedAndLeavesTheStatus(t *testing.T) {
 				t.Errorf("a partial plan set statuses %v or listed unaffected stacks %v", rep.history, rep.plan.Skipped)
 			}
 		})
+	}
+}
+
+func TestPartialPlanIsMergedIntoTheLastFullPlan(t *testing.T) {
+	t.Parallel()
+	r, rep, _ := newTestRunner(t, map[int][]string{3: {"stacks/a/main.tf", "stacks/b/main.tf"}}, fakeTerraform{}, nil)
+	r.MRs = mrs{changed: map[int][]string{3: {"stacks/a/main.tf", "stacks/b/main.tf"}}, state: gitops.MergeRequestOpened, head: sha}
+	ctx := context.Background()
+	if err := r.HandlePlan(ctx, gitops.PlanRequest{Project: "g/p", MR: 3, HeadSHA: sha}, Attempt{}); err != nil {
+		t.Fatal(err)
+	}
+	statuses := len(rep.history)
+	partial := gitops.PlanRequest{Project: "g/p", MR: 3, HeadSHA: sha, Trigger: "command", Stacks: []string{"b"}, Stages: []string{"prod"}, RequestedBy: "dev", Rerun: "note-9"}
+	if err := r.HandlePlan(ctx, partial, Attempt{}); err != nil {
+		t.Fatal(err)
+	}
+	got := rep.plan
+	if !got.Merged || !got.Partial() || got.RequestedBy != "dev" {
+		t.Fatalf("note %+v: want the partial plan merged into the full one", got)
+	}
+	var fresh []string
+	for _, run := range got.Runs {
+		if run.Fresh {
+			fresh = append(fresh, run.Stack+"/"+run.Stage)
+		}
+	}
+	if diff := cmp.Diff([]string{"a/dev", "a/prod", "b/dev", "b/prod"}, runsOf(got)); diff != "" {
+		t.Errorf("merged runs (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"b/prod"}, fresh); diff != "" {
+		t.Errorf("fresh runs (-want +got):\n%s", diff)
+	}
+	if len(rep.history) != statuses {
+		t.Errorf("the partial plan set statuses: %v", rep.history[statuses:])
+	}
+	// A partial plan of another commit has nothing to merge into: it shows alone.
+	r.MRs = mrs{changed: map[int][]string{3: {"stacks/a/main.tf"}}, state: gitops.MergeRequestOpened, head: strings.Repeat("f", 40)}
+	partial.HeadSHA = strings.Repeat("f", 40)
+	if err := r.HandlePlan(ctx, partial, Attempt{}); err != nil {
+		t.Fatal(err)
+	}
+	if rep.plan.Merged || !cmp.Equal(runsOf(rep.plan), []string{"b/prod"}) {
+		t.Errorf("a partial plan of a commit never fully planned: merged %v, runs %v", rep.plan.Merged, runsOf(rep.plan))
 	}
 }

@@ -130,6 +130,10 @@ type Ledger interface {
 	// showed; Review returns the last one saved.
 	SaveReview(ctx context.Context, project string, mr int, stack, stage, commit string, changes []string) error
 	Review(ctx context.Context, project string, mr int, stack, stage string) (changes []string, ok bool, err error)
+	// SavePlanOutcome keeps o as the last plan of its merge request and commit; PlanOutcome returns it (ok
+	// false when none was kept for that commit). A partial plan is merged into it.
+	SavePlanOutcome(ctx context.Context, o gitops.PlanOutcome) error
+	PlanOutcome(ctx context.Context, project string, mr int, commit string) (o gitops.PlanOutcome, ok bool, err error)
 	// Live returns the commit live on each stack × stage of project.
 	Live(ctx context.Context, project string) ([]gitops.Live, error)
 }

@@ -102,7 +102,32 @@ func (j *planJob) run(ctx context.Context, req gitops.PlanRequest, at Attempt) e
 		return err
 	}
 	j.saveReviews(ctx)
+	j.keep(ctx)
 	return nil
+}
+
+// keep merges a partial plan into the last full plan of the same commit, when one was kept, so that the
+// note stays whole with the fresh runs marked; then it keeps the outcome for the next partial plan. A
+// failure only means a later partial plan shows alone.
+func (j *planJob) keep(ctx context.Context) {
+	l := j.r.Ledger
+	if l == nil {
+		return
+	}
+	if j.out.Partial() {
+		last, ok, err := l.PlanOutcome(ctx, j.out.Project, j.out.MR, j.out.Commit)
+		if err != nil {
+			j.log.Warn().Err(err).Msg("read the last plan to merge the partial plan into; it shows alone")
+			return
+		}
+		if !ok {
+			return // no full plan of this commit to merge into: the partial plan shows alone
+		}
+		j.out = last.Merge(j.out)
+	}
+	if err := l.SavePlanOutcome(ctx, j.out); err != nil {
+		j.log.Warn().Err(err).Msg("keep the plan for later partial plans")
+	}
 }
 
 // report is the plan job's one place that reports, deferred: it settles a panic, a cancellation or a

@@ -266,3 +266,34 @@ func onlyPlanNote(t *testing.T, gl *gitlabfake.Server, iid int) string {
 	}
 	return plans[0]
 }
+
+// TestPartialPlanIsMergedIntoTheOnePlanNote: after the full plan of a commit, `/gitops plan --stack app
+// --stage dev` plans that one stack × stage again and the one plan note keeps every row, the fresh one marked.
+func TestPartialPlanIsMergedIntoTheOnePlanNote(t *testing.T) {
+	t.Parallel()
+	gl := project(t)
+	a := clitest.Start(t, gl, clitest.Backend{Name: "sqlite"}, t.TempDir())
+	iid, opened := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha1, Author: "dev", Changes: gitlabfake.Modified("stacks/base/main.tf")})
+	a.DeliverOK(opened, "queued")
+	if h := quiet(t, gl, a, sha1, false); h[len(h)-1] != "success" {
+		t.Fatalf("the full plan ended %v", h)
+	}
+	id := command(t, gl, a, iid, "dev", "/gitops plan --stack app --stage dev")
+	answered(t, gl, a, iid, id)
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(onlyPlanNote(t, gl, iid), "were planned again now") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the partial plan was not merged into the note:\n%s\nagent logs:\n%s", onlyPlanNote(t, gl, iid), a.Logs())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	note := onlyPlanNote(t, gl, iid)
+	for _, row := range []string{"| `base` | `dev` |", "| `base` | `prod` |", "| `app` | `prod` |", "| `app` | `dev` | 🔄 "} {
+		if !strings.Contains(note, row) {
+			t.Errorf("the merged note lacks the row %q:\n%s", row, note)
+		}
+	}
+	if strings.Count(note, "🔄") != 2 { // the row, and the explanation
+		t.Errorf("want exactly the app · dev row marked fresh:\n%s", note)
+	}
+}
