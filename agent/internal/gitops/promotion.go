@@ -1,6 +1,7 @@
 package gitops
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"time"
@@ -116,14 +117,14 @@ func (p Promotion) stageStatus(stage string) (Status, bool) {
 		st := p.Steps[i]
 		switch st.State {
 		case StepFailed:
-			failed = cmpOr(failed, st.Stack)
+			failed = cmp.Or(failed, st.Stack)
 		case StepInterrupted:
-			interrupted = cmpOr(interrupted, st.Stack)
+			interrupted = cmp.Or(interrupted, st.Stack)
 		case StepDone:
 			done++
 		case StepSkipped:
 			skipped++
-			reason = cmpOr(reason, st.Reason)
+			reason = cmp.Or(reason, st.Reason)
 		case StepWaiting:
 			waiting++
 		default:
@@ -141,7 +142,7 @@ func (p Promotion) stageStatus(stage string) (Status, bool) {
 	case waiting == total:
 		return s, false
 	case done == 0:
-		s.State, s.Description = StatusCanceled, cmpOr(reason, "skipped")
+		s.State, s.Description = StatusCanceled, cmp.Or(reason, "skipped")
 	default:
 		s.State, s.Description = StatusSuccess, plural(total, "stack", "stacks")+" applied"
 	}
@@ -178,13 +179,6 @@ func (p Promotion) Counts() map[StepState]int {
 		out[s.State]++
 	}
 	return out
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // String names the step for logs and errors: "apply api in prod".

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -125,7 +126,7 @@ func (j *commandJob) plan(ctx context.Context, at Attempt) error {
 	if !j.inState(mr, gitops.MergeRequestOpened) {
 		return nil
 	}
-	head := cmpOr(mr.HeadSHA, j.req.HeadSHA)
+	head := cmp.Or(mr.HeadSHA, j.req.HeadSHA)
 	j.out.Commit = head
 	if mr.FromFork() && j.req.HeadSHA != "" && j.req.HeadSHA != head {
 		// The approval is for the commit the Maintainer saw, never for one pushed after.

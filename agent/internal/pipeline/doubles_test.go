@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"os"
@@ -35,13 +36,13 @@ func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error
 }
 
 func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (gitops.MergeRequest, error) {
-	mr := gitops.MergeRequest{IID: iid, ProjectID: 1, SourceProjectID: 1, State: m.state, HeadSHA: m.head, TargetBranch: cmpOr(m.target, "main")}
+	mr := gitops.MergeRequest{IID: iid, ProjectID: 1, SourceProjectID: 1, State: m.state, HeadSHA: m.head, TargetBranch: cmp.Or(m.target, "main")}
 	if m.fork {
 		mr.SourceProjectID = 2
 	}
 	if mr.State == "" || mr.State == gitops.MergeRequestMerged {
 		mr.State = gitops.MergeRequestMerged
-		mr.MergeCommitSHA = cmpOr(m.merge, promoteReq.Commit)
+		mr.MergeCommitSHA = cmp.Or(m.merge, promoteReq.Commit)
 	}
 	if at, ok := m.mergedAt[iid]; ok {
 		mr.MergedAt = &at

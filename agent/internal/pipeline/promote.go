@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -131,7 +132,7 @@ func (j *promotion) runStage(ctx context.Context, at Attempt, c *change, stage c
 // or "" when it may; an error is transient.
 func (j *promotion) verify(ctx context.Context, mr gitops.MergeRequest) (refusal string, err error) {
 	if mr.State != gitops.MergeRequestMerged {
-		return fmt.Sprintf("!%d is %s, not merged", j.req.MR, cmpOr(mr.State, "in an unknown state")), nil
+		return fmt.Sprintf("!%d is %s, not merged", j.req.MR, cmp.Or(mr.State, "in an unknown state")), nil
 	}
 	branches := j.r.DeployBranches
 	if len(branches) == 0 {
@@ -152,13 +153,6 @@ func (j *promotion) verify(ctx context.Context, mr gitops.MergeRequest) (refusal
 		return fmt.Sprintf("commit %s is not what merging !%d put on %s (%s)", j.req.Commit, j.req.MR, mr.TargetBranch, mr.MergedCommit()), nil
 	}
 	return "", nil
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (j *promotion) started(idx []int) bool {
