@@ -56,15 +56,21 @@ func (s *Server) awardJSON(n *note, a *award) map[string]any {
 	}
 }
 
+// findMRNote resolves the merge request and the note a note's route names, or answers 404 and returns
+// false. Callers hold s.mu.
+func (s *Server) findMRNote(w http.ResponseWriter, r *http.Request) (*note, bool) {
+	_, m, ok := s.findMR(w, r)
+	if !ok {
+		return nil, false
+	}
+	return findNote(w, r, m)
+}
+
 // listNoteAwards serves GET .../notes/:note_id/award_emoji, paginated.
 func (s *Server) listNoteAwards(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, m, ok := s.findMR(w, r)
-	if !ok {
-		return
-	}
-	n, ok := findNote(w, r, m)
+	n, ok := s.findMRNote(w, r)
 	if !ok {
 		return
 	}
@@ -90,11 +96,7 @@ func (s *Server) createNoteAward(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, m, ok := s.findMR(w, r)
-	if !ok {
-		return
-	}
-	n, ok := findNote(w, r, m)
+	n, ok := s.findMRNote(w, r)
 	if !ok {
 		return
 	}
@@ -117,11 +119,7 @@ func (s *Server) createNoteAward(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteNoteAward(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, m, ok := s.findMR(w, r)
-	if !ok {
-		return
-	}
-	n, ok := findNote(w, r, m)
+	n, ok := s.findMRNote(w, r)
 	if !ok {
 		return
 	}
