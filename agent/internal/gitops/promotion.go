@@ -38,11 +38,6 @@ const (
 // Running reports whether the state is one a step is in while it works.
 func (s StepState) Running() bool { return s == StepPlanning || s == StepApplying }
 
-// Ended reports whether the step is over for this run of the promotion.
-func (s StepState) Ended() bool {
-	return s == StepDone || s == StepFailed || s == StepSkipped || s == StepInterrupted
-}
-
 // Step is one step of a promotion: one stack (or, for later kinds, one function) in one stage.
 type Step struct {
 	Kind     StepKind
