@@ -267,6 +267,16 @@ func (s *Server) getArchive(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
+	gate := s.archives
+	s.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+	}
+	s.mu.Lock()
 	p := s.findProjectLocked(r.PathValue("id"))
 	if p == nil {
 		s.mu.Unlock()

@@ -63,6 +63,7 @@ type Server struct {
 	requests int
 	failures []failure
 	latency  time.Duration
+	archives chan struct{} // while non-nil, archive downloads wait for it to close
 }
 
 type failure struct {
@@ -123,6 +124,26 @@ func (s *Server) SetLatency(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.latency = d
+}
+
+// HoldArchives makes repository archive downloads wait until the returned release is called (or the
+// client gives up), to hold a job that has started but cannot finish.
+func (s *Server) HoldArchives() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gate := make(chan struct{})
+	s.archives = gate
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			if s.archives == gate {
+				s.archives = nil
+			}
+			s.mu.Unlock()
+			close(gate)
+		})
+	}
 }
 
 // stamp returns the current time at GitLab's millisecond precision. Callers hold s.mu.
