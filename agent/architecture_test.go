@@ -93,6 +93,7 @@ var architecture = map[string]part{
 	"policy":    {role: adapter},
 	"poller":    {role: adapter},
 	"queue":     {role: adapter},
+	"sandbox":   {role: adapter},
 	"server":    {role: adapter},
 	"source":    {role: adapter},
 	"terraform": {role: adapter},
@@ -104,7 +105,8 @@ var architecture = map[string]part{
 
 	// Harnesses. clitest runs the whole agent for the end-to-end tests below cli/e2e, which hold only
 	// _test.go files and so need no entry here.
-	"cli/clitest": {role: harness},
+	"cli/clitest":         {role: harness},
+	"sandbox/sandboxtest": {role: harness},
 
 	// Wiring: cli builds everything; main only calls cli.
 	"cli":  {role: wiring},

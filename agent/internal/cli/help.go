@@ -15,9 +15,13 @@ environment:
   GITOPS_WEBHOOK_SECRETS * per-project webhook secrets: group/project=secret, comma-separated
   GITOPS_LISTEN            webhook listen address (default :8080)
   GITOPS_ADMIN_LISTEN      admin listen address: metrics and the API (default 127.0.0.1:9090)
-  GITOPS_DATA_DIR          work dirs, saved plans, the SQLite database (default ./.gitops-data)
+  GITOPS_DATA_DIR          work dirs, plugin caches, the SQLite database; mode 0700 (default ./.gitops-data)
   DATABASE_URL *           postgres:// URL; empty: SQLite in the data dir
   TF_BINARY                the Terraform-compatible binary (default terraform on PATH, else tofu)
+  GITOPS_PROVIDER_MIRROR   https URL of the provider network mirror (default each provider's registry)
+  GITOPS_SANDBOX           how terraform runs are sealed off: auto, namespaces, uid or off (default auto)
+  GITOPS_SANDBOX_DIR       the sandboxed runs' files (default the data dir's path + .sandbox)
+  GITOPS_SANDBOX_WRITABLE  absolute paths every run may write (a path list; e.g. local state dirs)
   GITOPS_PROJECTS          projects (path or id, comma-separated) the poller watches
   GITOPS_DEPLOY_BRANCHES   branches whose merges are promoted (default the project's default branch)
   GITOPS_POLL_INTERVAL     how often the poller looks for missed events (default 60s; 0 disables it)

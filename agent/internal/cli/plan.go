@@ -58,16 +58,20 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	}
 	defer os.RemoveAll(dataDir)
 	s.DataDir = dataDir
+	// The runs' files go beside the temporary data dir, whose parents let a run's uid through.
+	s.SandboxDir = dataDir + ".sandbox"
+	defer os.RemoveAll(s.SandboxDir)
 	log := consoleLogger(env, *verbose)
-	tf, err := newTerraform(s, &log)
+	tf, closeSandbox, err := newTerraform(ctx, s, &log)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}
-	runner := newRunner(s, tf, nil, nil, nil, &log)
+	defer closeSandbox()
+	runner := newRunner(s, tf, nil, nil, nil, nil, &log)
 	project := filepath.Base(tree)
 	runs, err := runner.PlanTree(ctx, pipeline.PlanSet{
 		Tree: tree, Targets: targets, Policy: gitops.PolicyContext{Project: project},
-		PolicyDirs: pipeline.PolicyDirs(tree, cfg), PlanDir: filepath.Join(dataDir, "plans"),
+		PolicyDirs: pipeline.PolicyDirs(tree, cfg),
 	})
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))

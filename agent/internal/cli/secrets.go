@@ -1,10 +1,14 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // maxSecretFile bounds a secret file: a token, a URL or a list of project secrets.
@@ -63,4 +67,72 @@ func projectSecrets(v string) (map[string]string, error) {
 		out = nil
 	}
 	return out, errors.Join(errs...)
+}
+
+// secretMask is what secretSet.Mask writes in place of a secret of the agent.
+const secretMask = "[masked]"
+
+// minMasked is the length, in characters, from which a secret of the agent is masked: shorter values
+// would mask ordinary text and hide nothing worth hiding.
+const minMasked = 4
+
+// awsSecretVars are the variables of the agent's own AWS credentials (read by the AWS SDK, not by
+// readSettings) that secretSet masks.
+var awsSecretVars = []string{"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID"}
+
+// secretSet masks the agent's own secrets in text it writes to merge requests: the GitLab token, the
+// webhook secret and every project's own one, DATABASE_URL and its password, the AWS external id, and the
+// agent's AWS credentials (awsSecretVars). It holds them only inside a strings.Replacer, so printing a
+// secretSet shows none; it is safe for concurrent use. The zero value and nil mask nothing.
+type secretSet struct {
+	r *strings.Replacer
+}
+
+// newSecretSet returns the secretSet of s and of the AWS variables getenv returns. Values shorter than
+// minMasked characters are left out; a value that reads differently in a URL (percent-encoded) is masked
+// in both forms.
+func newSecretSet(s settings, getenv func(string) string) *secretSet {
+	values := []string{s.GitLabToken, s.WebhookSecret, s.DatabaseURL, s.AWSExternalID}
+	for _, v := range s.ProjectSecrets {
+		values = append(values, v)
+	}
+	if u, err := url.Parse(s.DatabaseURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			values = append(values, pw)
+		}
+		if i := strings.LastIndex(u.User.String(), ":"); i >= 0 {
+			values = append(values, u.User.String()[i+1:]) // the password as the URL writes it
+		}
+	}
+	for _, name := range awsSecretVars {
+		values = append(values, strings.TrimSpace(getenv(name)))
+	}
+	seen := map[string]bool{}
+	for _, v := range values {
+		if utf8.RuneCountInString(v) < minMasked {
+			continue
+		}
+		seen[v] = true
+		seen[url.QueryEscape(v)] = true
+		seen[url.PathEscape(v)] = true
+	}
+	sorted := make([]string, 0, len(seen))
+	for v := range seen {
+		sorted = append(sorted, v)
+	}
+	// Longer secrets first, so one that contains another (DATABASE_URL its password) is masked whole.
+	slices.SortFunc(sorted, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	pairs := make([]string, 0, 2*len(sorted))
+	for _, v := range sorted {
+		pairs = append(pairs, v, secretMask)
+	}
+	return &secretSet{r: strings.NewReplacer(pairs...)}
+}
+
+// Mask returns text with every occurrence of each secret replaced by "[masked]".
+func (m *secretSet) Mask(text string) string {
+	if m == nil || m.r == nil {
+		return text
+	}
+	return m.r.Replace(text)
 }

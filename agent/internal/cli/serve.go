@@ -24,6 +24,7 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, env Env) int {
+	dumpErr := notDumpable() // before any secret is read
 	if len(args) > 0 {
 		return fail(env, fmt.Errorf("serve takes no arguments (configuration is by environment), got %q", args[0]))
 	}
@@ -32,6 +33,9 @@ func runServe(ctx context.Context, args []string, env Env) int {
 		return fail(env, fmt.Errorf("serve: %w", err))
 	}
 	log := zerolog.New(env.Stderr).Level(s.LogLevel).With().Timestamp().Logger()
+	if dumpErr != nil {
+		log.Warn().Err(dumpErr).Msg("could not make the process non-dumpable: other processes of its user may read its memory")
+	}
 	if err := checkToken(ctx, s, &log); err != nil {
 		return fail(env, fmt.Errorf("serve: %w", err))
 	}
@@ -72,6 +76,9 @@ func checkToken(ctx context.Context, s settings, log *zerolog.Logger) error {
 // serve runs the agent until ctx ends, then drains: it stops taking webhooks, lets running jobs finish
 // within the shutdown period and returns the rest to the queue.
 func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
+	if err := makeDataDir(s.DataDir); err != nil {
+		return err
+	}
 	gl, err := gitlab.New(s.GitLabURL, s.GitLabToken)
 	if err != nil {
 		return fmt.Errorf("gitlab client: %w", err)
@@ -79,11 +86,16 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	var q *queue.Queue
 	m := metrics.New(func(ctx context.Context) (int, error) { return q.Depth(ctx) })
 	src := source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
-	tf, err := newTerraform(s, log)
+	tf, closeSandbox, err := newTerraform(ctx, s, log)
 	if err != nil {
 		return err
 	}
-	runner := newRunner(s, tf, gl, src, m, log)
+	defer func() {
+		if err := closeSandbox(); err != nil {
+			log.Warn().Err(err).Msg("close the sandbox")
+		}
+	}()
+	runner := newRunner(s, tf, gl, src, m, s.Secrets, log)
 	l, locker, err := openStores(ctx, s)
 	if err != nil {
 		return err
@@ -142,7 +154,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	if len(s.Projects) > 0 && s.PollInterval > 0 {
 		go runPoller(pollCtx, s, gl, q, log)
 	}
-	go prune(pollCtx, src, runner, log)
+	go prune(pollCtx, src, log)
 
 	select {
 	case <-ctx.Done():
@@ -212,24 +224,18 @@ func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queu
 	p.Run(ctx)
 }
 
-// Retention in the data dir: extracted source trees are fetched again when needed; saved plans are kept
-// as long as the queue remembers their plan jobs.
-const (
-	keepSources = 24 * time.Hour
-	keepPlans   = 14 * 24 * time.Hour
-)
+// keepSources is how long extracted source trees stay in the data dir: they are fetched again when needed.
+// (Saved plans need no retention: each job removes its own.)
+const keepSources = 24 * time.Hour
 
-// prune removes, every hour until ctx ends, the source trees and saved plans past their retention, so the
-// data dir does not grow without bound.
-func prune(ctx context.Context, src *source.Cache, runner *pipeline.Runner, log *zerolog.Logger) {
+// prune removes, every hour until ctx ends, the source trees past their retention, so the data dir does
+// not grow without bound.
+func prune(ctx context.Context, src *source.Cache, log *zerolog.Logger) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
 		if err := src.Prune(keepSources); err != nil {
 			log.Warn().Err(err).Msg("prune source trees")
-		}
-		if err := runner.PrunePlans(keepPlans); err != nil {
-			log.Warn().Err(err).Msg("prune saved plans")
 		}
 		select {
 		case <-ctx.Done():

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/awsrole"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox"
 )
 
 // settings is the agent's environment, read and checked in one place for every command.
@@ -42,6 +43,17 @@ type settings struct {
 	AllowedRoles   awsrole.Allowlist
 	LockTimeout    time.Duration // how long a promotion's terraform waits for the state lock
 	StepTimeout    time.Duration // deadline of one terraform step
+	// ProviderMirror is GITOPS_PROVIDER_MIRROR: the https URL of the provider network mirror terraform
+	// installs every provider from; empty means from each provider's registry.
+	ProviderMirror string
+	// Sandbox is GITOPS_SANDBOX (auto, namespaces, uid or off); SandboxDir is GITOPS_SANDBOX_DIR, where runs
+	// keep their files (default: the data dir's path + ".sandbox"); SandboxWritable is
+	// GITOPS_SANDBOX_WRITABLE, a path list bound read-write into every run.
+	Sandbox         string
+	SandboxDir      string
+	SandboxWritable []string
+	// Secrets is the agent's own secret set: no note or status shows any of its values.
+	Secrets *secretSet
 }
 
 // scope is what a command needs of the environment.
@@ -65,13 +77,14 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 		return def
 	}
 	s := settings{
-		GitLabURL:     strings.TrimRight(get("GITLAB_URL", "https://gitlab.com"), "/"),
-		Listen:        get("GITOPS_LISTEN", ":8080"),
-		AdminListen:   get("GITOPS_ADMIN_LISTEN", "127.0.0.1:9090"),
-		DataDir:       get("GITOPS_DATA_DIR", "./.gitops-data"),
-		TFBinary:      get("TF_BINARY", ""),
-		AWSExternalID: get("GITOPS_AWS_EXTERNAL_ID", ""),
-		STSEndpoint:   get("AWS_ENDPOINT_URL_STS", ""),
+		GitLabURL:      strings.TrimRight(get("GITLAB_URL", "https://gitlab.com"), "/"),
+		Listen:         get("GITOPS_LISTEN", ":8080"),
+		AdminListen:    get("GITOPS_ADMIN_LISTEN", "127.0.0.1:9090"),
+		DataDir:        get("GITOPS_DATA_DIR", "./.gitops-data"),
+		TFBinary:       get("TF_BINARY", ""),
+		AWSExternalID:  get("GITOPS_AWS_EXTERNAL_ID", ""),
+		STSEndpoint:    get("AWS_ENDPOINT_URL_STS", ""),
+		ProviderMirror: get("GITOPS_PROVIDER_MIRROR", ""),
 	}
 	var err error
 	for _, v := range []struct {
@@ -104,6 +117,18 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
 		errs = append(errs, errors.New("DATABASE_URL must be a postgres:// URL"))
+	}
+	if s.Sandbox, err = sandbox.ParseMode(getenv("GITOPS_SANDBOX")); err != nil {
+		errs = append(errs, err)
+	}
+	s.SandboxDir = get("GITOPS_SANDBOX_DIR", filepath.Clean(s.DataDir)+".sandbox")
+	for _, d := range filepath.SplitList(getenv("GITOPS_SANDBOX_WRITABLE")) {
+		if d = strings.TrimSpace(d); d != "" {
+			if !filepath.IsAbs(d) {
+				errs = append(errs, fmt.Errorf("GITOPS_SANDBOX_WRITABLE: %q is not an absolute path", d))
+			}
+			s.SandboxWritable = append(s.SandboxWritable, d)
+		}
 	}
 	s.Projects = commaList(getenv("GITOPS_PROJECTS"))
 	s.DeployBranches = commaList(getenv("GITOPS_DEPLOY_BRANCHES"))
@@ -140,10 +165,44 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	errs = append(errs, checkAddr("GITOPS_LISTEN", s.Listen), checkAddr("GITOPS_ADMIN_LISTEN", s.AdminListen))
 	errs = append(errs, checkEndpoint("AWS_ENDPOINT_URL_STS", s.STSEndpoint), checkEndpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL", "")))
+	errs = append(errs, checkMirror(s.ProviderMirror))
 	for _, d := range s.PolicyDirs {
 		errs = append(errs, checkPolicyDir(d))
 	}
+	s.Secrets = newSecretSet(s, getenv)
 	return s, errors.Join(errs...)
+}
+
+// checkMirror checks GITOPS_PROVIDER_MIRROR: empty, or an https URL with a host and no user info, query
+// or fragment (Terraform requires https of a network mirror; credentials belong in a credentials block,
+// not in the CLI configuration every plan can read).
+func checkMirror(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return fmt.Errorf("GITOPS_PROVIDER_MIRROR %q is not an https URL without credentials like https://mirror.example.com/providers/", v)
+	}
+	return nil
+}
+
+// makeDataDir creates the data dir with mode 0700, or narrows an existing one to 0700: it holds the
+// embedded database, source trees, plugin caches and the work dirs of running plans, none of them for
+// other users of the host.
+func makeDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	// Agents before this one kept merge request plans, sensitive values and all, for 14 days in plans/;
+	// nothing reads them any more.
+	if err := os.RemoveAll(filepath.Join(dir, "plans")); err != nil {
+		return fmt.Errorf("data dir: remove old saved plans: %w", err)
+	}
+	return nil
 }
 
 // checkAddr checks that addr, the value of the variable name, is a listen address: host:port or :port,

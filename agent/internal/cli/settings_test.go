@@ -122,6 +122,11 @@ func TestReadSettingsValidatesEverySetting(t *testing.T) {
 		{"sts not a URL", with("AWS_ENDPOINT_URL_STS", "notaurl"), []string{`AWS_ENDPOINT_URL_STS "notaurl" is not an absolute http(s) URL`}},
 		{"sts wrong scheme", with("AWS_ENDPOINT_URL_STS", "ftp://sts.example"), []string{"AWS_ENDPOINT_URL_STS"}},
 		{"endpoint without host", with("AWS_ENDPOINT_URL", "https://"), []string{`AWS_ENDPOINT_URL "https://"`}},
+		{"provider mirror", with("GITOPS_PROVIDER_MIRROR", "https://mirror.example.com/providers/"), nil},
+		{"provider mirror over http", with("GITOPS_PROVIDER_MIRROR", "http://mirror.example.com/"), []string{`GITOPS_PROVIDER_MIRROR "http://mirror.example.com/" is not an https URL`}},
+		{"provider mirror not a URL", with("GITOPS_PROVIDER_MIRROR", "mirror.example.com"), []string{"GITOPS_PROVIDER_MIRROR"}},
+		{"provider mirror with credentials", with("GITOPS_PROVIDER_MIRROR", "https://u:p@mirror.example.com/"), []string{"GITOPS_PROVIDER_MIRROR"}},
+		{"provider mirror with a query", with("GITOPS_PROVIDER_MIRROR", "https://mirror.example.com/?token=x"), []string{"GITOPS_PROVIDER_MIRROR"}},
 		{"all at once", with("GITOPS_POLICY_DIR", "nope", "GITOPS_LISTEN", "abc", "AWS_ENDPOINT_URL_STS", "notaurl"),
 			[]string{"GITOPS_POLICY_DIR", "GITOPS_LISTEN", "AWS_ENDPOINT_URL_STS"}},
 	} {
@@ -139,5 +144,36 @@ func TestReadSettingsValidatesEverySetting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestMakeDataDir: serve's data dir is 0700 from its first mkdir, an existing wider one is narrowed, and
+// the plans an older agent kept are removed.
+func TestMakeDataDir(t *testing.T) {
+	fresh := filepath.Join(t.TempDir(), "a", "data")
+	old := t.TempDir()
+	plans := filepath.Join(old, "plans", "0123", "abc")
+	if err := os.MkdirAll(plans, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(plans, "a.dev.tfplan"), []byte("plan"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{fresh, old} {
+		if err := makeDataDir(dir); err != nil {
+			t.Fatalf("makeDataDir(%s): %v", dir, err)
+		}
+		if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v (err %v), want 0700", dir, fi.Mode(), err)
+		}
+	}
+	if fi, err := os.Stat(filepath.Dir(fresh)); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s, created on the way: mode %v (err %v), want 0700", filepath.Dir(fresh), fi.Mode(), err)
+	}
+	if _, err := os.Stat(filepath.Join(old, "plans")); !os.IsNotExist(err) {
+		t.Errorf("old saved plans left: %v", err)
 	}
 }

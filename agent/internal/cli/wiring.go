@@ -17,26 +17,40 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/pipeline"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/planjson"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/policy"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
 )
 
-// newTerraform is the terraform runner of the settings: TF_BINARY, else terraform, else tofu on PATH.
-func newTerraform(s settings, log *zerolog.Logger) (*terraform.Runner, error) {
-	tf, err := terraform.NewRunner(terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log, LockTimeout: s.LockTimeout})
+// newTerraform is the terraform runner of the settings: TF_BINARY, else terraform, else tofu on PATH, its
+// processes sealed off by the sandbox of GITOPS_SANDBOX. Call closeSandbox when done with it.
+func newTerraform(ctx context.Context, s settings, log *zerolog.Logger) (tf *terraform.Runner, closeSandbox func() error, err error) {
+	opts := terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log, LockTimeout: s.LockTimeout, ProviderMirror: s.ProviderMirror}
+	sb, err := newSandbox(ctx, s, log)
 	if err != nil {
-		return nil, fmt.Errorf("terraform: %w", err)
+		return nil, nil, err
 	}
-	return tf, nil
+	switch sb.Mode() {
+	case sandbox.UID:
+		// The runs reach the providers by path: they cannot pass the 0700 data dir.
+		opts.Sandbox, opts.CacheDir = sealer{sb}, filepath.Join(s.SandboxDir, "terraform")
+	case sandbox.Namespaces:
+		opts.Sandbox = sealer{sb}
+	}
+	if tf, err = terraform.NewRunner(opts); err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("terraform: %w", err), sb.Close())
+	}
+	return tf, sb.Close, nil
 }
 
 // newRunner wires the pipeline to its parts. gl and src may be nil for local runs (`plan`), which use
 // PlanTree only; serve adds the stages' credentials, the ledger and the locker.
-func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, log *zerolog.Logger) *pipeline.Runner {
+func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, mask *secretSet, log *zerolog.Logger) *pipeline.Runner {
 	r := &pipeline.Runner{
 		Terraform:      workspaces{tf},
 		Policies:       policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: log}),
 		DataDir:        s.DataDir,
+		WorkRoot:       tf.WorkRoot(),
 		MaxParallel:    s.MaxParallel,
 		StepTimeout:    s.StepTimeout,
 		DeployBranches: s.DeployBranches,
@@ -46,20 +60,29 @@ func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.
 		r.Observe = m.Terraform
 	}
 	if gl != nil {
-		r.Source, r.MRs, r.Reporter, r.Comments, r.CommitURL = src, gl, mrNotes{gl}, gl, gl.CommitURL
+		r.Source, r.MRs, r.Reporter, r.Comments, r.CommitURL = src, gl, mrNotes{gl, mask}, gl, gl.CommitURL
 	}
 	return r
 }
 
-// mrNotes renders outcomes as notes and writes them, and statuses, to the merge request.
-type mrNotes struct{ *gitlab.Client }
+// mrNotes renders outcomes as notes and writes them, and statuses, to the merge request: the one way
+// out to GitLab, where no value of the agent's own secret set passes (mask).
+type mrNotes struct {
+	*gitlab.Client
+	mask *secretSet
+}
 
 func (n mrNotes) PlanNote(ctx context.Context, o gitops.PlanOutcome) error {
-	return n.UpsertNote(ctx, o.Project, o.MR, comment.PlanMarker, comment.RenderPlan(o))
+	return n.UpsertNote(ctx, o.Project, o.MR, comment.PlanMarker, n.mask.Mask(comment.RenderPlan(o)))
 }
 
 func (n mrNotes) DeployNote(ctx context.Context, p gitops.Promotion) error {
-	return n.UpsertNote(ctx, p.Project, p.MR, comment.DeployMarker, comment.RenderDeploy(p))
+	return n.UpsertNote(ctx, p.Project, p.MR, comment.DeployMarker, n.mask.Mask(comment.RenderDeploy(p)))
+}
+
+func (n mrNotes) SetStatus(ctx context.Context, project, sha string, st gitops.Status) error {
+	st.Description = n.mask.Mask(st.Description)
+	return n.Client.SetStatus(ctx, project, sha, st)
 }
 
 // workspaces opens terraform workspaces for the pipeline, each in a private copy of the tree.
@@ -71,6 +94,7 @@ func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipe
 	}
 	ws, err := w.r.Open(ctx, terraform.Request{
 		Dir:           filepath.Join(spec.WorkDir, spec.StackDir),
+		Root:          spec.WorkDir,
 		VarFiles:      spec.VarFiles,
 		BackendConfig: spec.BackendConfig,
 		Workspace:     spec.Workspace,

@@ -196,6 +196,9 @@ func (w fakeWorkspace) Plan(ctx context.Context, planFile string) (PlanOutput, e
 	if err := os.MkdirAll(filepath.Dir(planFile), 0o700); err != nil {
 		return PlanOutput{}, err
 	}
+	if err := os.WriteFile(planFile, []byte("saved plan"), 0o600); err != nil {
+		return PlanOutput{}, err
+	}
 	plan := &gitops.Plan{Summary: gitops.PlanSummary{Add: 1}, Changes: []gitops.ResourceChange{{Address: "terraform_data.x", Action: gitops.ActionCreate}}}
 	if w.t.plan != nil {
 		p, err := w.t.plan(ctx)

@@ -87,7 +87,7 @@ func (j *planJob) run(ctx context.Context, req gitops.PlanRequest, at Attempt) e
 	}
 	set := PlanSet{
 		Tree: c.tree, Targets: only(Targets(c.cfg, chosen(c.cfg, req.Stacks, c.affected)), req.Stages), Policy: c.policy,
-		PolicyDirs: trust.policyDirs(), PlanDir: r.PlanDir(req.Project, req.HeadSHA),
+		PolicyDirs: trust.policyDirs(),
 	}
 	set.Roles, trust.note.NoRole = trust.planRoles(set.Targets)
 	trust.note.Changes = trust.changes(c.cfg)

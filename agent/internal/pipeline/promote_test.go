@@ -3,8 +3,6 @@ package pipeline
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -208,36 +206,6 @@ func TestPromoteNeverRollsBackALaterMerge(t *testing.T) {
 	}
 	if got, want := rep.promotion.Steps[0], "!4, merged later, is live here already and contains this change"; got.State != gitops.StepSkipped || got.Reason != want {
 		t.Errorf("a in dev is %s (%q), want skipped because %q", got.State, got.Reason, want)
-	}
-}
-
-func TestPrunePlansRemovesOnlyOldCommits(t *testing.T) {
-	t.Parallel()
-	p := &Runner{DataDir: t.TempDir()}
-	old, fresh := p.PlanDir("g/p", strings.Repeat("a", 40)), p.PlanDir("g/p", strings.Repeat("b", 40))
-	for _, dir := range []string{old, fresh} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "a.dev.tfplan"), []byte("plan"), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	month := time.Now().Add(-30 * 24 * time.Hour)
-	if err := os.Chtimes(old, month, month); err != nil {
-		t.Fatal(err)
-	}
-	if err := p.PrunePlans(14 * 24 * time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(old); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a month-old plan dir survived pruning (%v)", err)
-	}
-	if _, err := os.Stat(filepath.Join(fresh, "a.dev.tfplan")); err != nil {
-		t.Errorf("a fresh saved plan was pruned: %v", err)
-	}
-	if err := (&Runner{DataDir: t.TempDir()}).PrunePlans(time.Hour); err != nil {
-		t.Errorf("pruning a data dir with no plans: %v", err)
 	}
 }
 

@@ -2,11 +2,8 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -29,6 +26,9 @@ type Runner struct {
 	Ledger      Ledger
 	Locker      Locker
 	DataDir     string
+	// WorkRoot is where jobs make their work copies; empty means DataDir/work. A sandbox whose runs reach
+	// their work dir by host path needs one outside the data dir (see terraform.Runner.WorkRoot).
+	WorkRoot string
 	// MaxParallel bounds the terraform runs in flight across all jobs; 0 means 1. MR plans take at most
 	// MaxParallel-1 of them (at least one), so that a promotion finds one free.
 	MaxParallel int
@@ -129,7 +129,10 @@ func (r *Runner) loggerFor(ctx context.Context) *zerolog.Logger {
 
 // workRoot makes a private dir for one job's work copies under the data dir; the caller removes it.
 func (r *Runner) workRoot(prefix string) (string, error) {
-	dir := filepath.Join(r.DataDir, "work")
+	dir := r.WorkRoot
+	if dir == "" {
+		dir = filepath.Join(r.DataDir, "work")
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create work dir: %w", err)
 	}
@@ -142,43 +145,3 @@ func (r *Runner) workRoot(prefix string) (string, error) {
 
 // removeAll removes a job's work dir, best effort: work dirs hold copies of trees, never state.
 func removeAll(dir string) { _ = os.RemoveAll(dir) }
-
-// PlanDir is where the saved plans of one commit of a project are kept.
-func (r *Runner) PlanDir(project, sha string) string {
-	return filepath.Join(r.DataDir, "plans", projectKey(project), sha)
-}
-
-// PrunePlans removes the saved plans of commits planned more than keep ago (by their directory's time).
-func (r *Runner) PrunePlans(keep time.Duration) error {
-	root := filepath.Join(r.DataDir, "plans")
-	projects, err := os.ReadDir(root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("prune saved plans: %w", err)
-	}
-	cutoff := time.Now().Add(-keep)
-	var errs []error
-	for _, proj := range projects {
-		commits, err := os.ReadDir(filepath.Join(root, proj.Name()))
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		for _, c := range commits {
-			if info, err := c.Info(); err == nil && c.IsDir() && info.ModTime().Before(cutoff) {
-				errs = append(errs, os.RemoveAll(filepath.Join(root, proj.Name(), c.Name())))
-			}
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("prune saved plans: %w", err)
-	}
-	return nil
-}
-
-func projectKey(project string) string {
-	sum := sha256.Sum256([]byte(project))
-	return hex.EncodeToString(sum[:12])
-}

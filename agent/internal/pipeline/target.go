@@ -78,14 +78,17 @@ type PlanSet struct {
 	// InfoPolicyDirs (absolute), when set, give each run a second verdict shown for information only.
 	InfoPolicyDirs []string
 	// Roles maps a stage to the IAM role its plans assume; a stage not in it runs without AWS credentials.
-	Roles   map[string]string
-	PlanDir string // where the saved plans are kept
+	Roles map[string]string
 }
 
 // PlanTree plans every target of set, in parallel within the slots MR plans may use, read-only (the
 // state is not locked), and checks each plan against the policies. Failures, panics included, are
 // recorded in the runs, which come back in the order of the targets; the error is non-nil only when ctx
 // ended.
+//
+// The saved plans (they hold the values of sensitive variables) are made in the job's work dir and
+// removed with it before PlanTree returns, whatever the outcome: the runs keep what the note shows, and a
+// promotion plans again rather than applying a plan made for review.
 func (r *Runner) PlanTree(ctx context.Context, set PlanSet) ([]gitops.StackRun, error) {
 	root, err := r.workRoot("plan-")
 	if err != nil {
@@ -118,8 +121,8 @@ func (r *Runner) PlanTree(ctx context.Context, set PlanSet) ([]gitops.StackRun, 
 	return runs, ctx.Err()
 }
 
-// planRun plans one target of a merge request and checks it against the policies, recording the outcome
-// in run.
+// planRun plans one target of a merge request in workDir, saving the plan beside it, and checks it against
+// the policies, recording the outcome in run.
 func (r *Runner) planRun(ctx context.Context, set PlanSet, t Target, workDir string, run *gitops.StackRun) {
 	start := time.Now()
 	defer func() { run.Duration = time.Since(start) }()
@@ -128,7 +131,7 @@ func (r *Runner) planRun(ctx context.Context, set PlanSet, t Target, workDir str
 	stepCtx, cancel := r.withStepTimeout(ctx)
 	defer cancel()
 	_, out, err := r.planTarget(stepCtx, set.Tree, t, run.Role, pc.Project, pc.MergeRequest.IID, workDir,
-		filepath.Join(set.PlanDir, t.Stack.Name+"."+t.Stage.Name+".tfplan"), true)
+		workDir+".tfplan", true)
 	if err = timedOut(ctx, stepCtx, err); err != nil {
 		run.Error = err.Error()
 		return

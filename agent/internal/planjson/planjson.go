@@ -3,8 +3,9 @@
 // counts Terraform prints, and the changed attributes with sensitive values masked.
 //
 // A plan's JSON is a secret: its "variables" carry sensitive input variables in plain text and its
-// "configuration" keeps literal constants unmasked. Parse never decodes those parts; values come only from
-// resource_changes and output_changes, masked by their before_sensitive and after_sensitive shapes.
+// "configuration" keeps literal constants unmasked. The domain plan's values come only from resource_changes
+// and output_changes, masked by their before_sensitive and after_sensitive shapes; of the variables and the
+// prior state only the values marked sensitive are decoded, to be masked in the plan's text (Redact).
 package planjson
 
 import (
@@ -24,12 +25,15 @@ import (
 // MaxSize is the largest plan JSON Parse accepts, in bytes; larger input is rejected with an error.
 const MaxSize = 256 << 20
 
-// document is the part of the plan JSON Parse reads. Everything else (variables, configuration,
-// prior_state, planned_values) is skipped by the decoder and never held in memory as values.
+// document is the part of the plan JSON Parse reads. The domain plan comes from resource_changes and
+// output_changes only; sensitiveParts are read for redaction (variables and prior state values kept raw
+// until they are known to be sensitive). Everything else (planned_values, the configuration's expressions)
+// is skipped by the decoder and never held in memory as values.
 type document struct {
 	FormatVersion   string                    `json:"format_version"`
 	ResourceChanges []*tfjson.ResourceChange  `json:"resource_changes"`
 	OutputChanges   map[string]*tfjson.Change `json:"output_changes"`
+	sensitiveParts
 }
 
 // Decoded is a plan JSON document decoded once: the domain plan, and what Redact needs to mask the plan's
@@ -38,8 +42,8 @@ type document struct {
 type Decoded struct {
 	// Plan is the domain plan, as Parse returns it.
 	Plan *gitops.Plan
-	// redactor replaces every secret of the plan that RedactText masks with masked.
-	redactor *strings.Replacer
+	// redactor masks every secret of the plan in its text, as RedactText does.
+	redactor *redactor
 }
 
 // Decode reads `terraform show -json` output of a saved plan into the domain plan (see Parse) and keeps
@@ -81,7 +85,10 @@ func decodePlan(data []byte, limit int) (*Decoded, error) {
 	if err != nil {
 		return nil, err
 	}
-	secrets := collectAll(doc)
+	set := newSecretSet()
+	set.addChanges(doc)
+	secrets := set.rendered()
+	set.addParts(&doc.sensitiveParts)
 
 	plan := &gitops.Plan{}
 	for _, rc := range doc.ResourceChanges {
@@ -99,7 +106,7 @@ func decodePlan(data []byte, limit int) (*Decoded, error) {
 		return CompareAddresses(a.Address, b.Address)
 	})
 	plan.Outputs = outputChanges(secrets, doc.OutputChanges)
-	return &Decoded{Plan: plan, redactor: newRedactor(secrets)}, nil
+	return &Decoded{Plan: plan, redactor: newRedactor(set)}, nil
 }
 
 // decode reads the parts of the plan JSON Parse uses and checks their shape.
@@ -125,23 +132,6 @@ func decode(data []byte, limit int) (*document, error) {
 		}
 	}
 	return &doc, nil
-}
-
-// collectAll returns the rendered form of every scalar the plan marks sensitive in its resource and output
-// changes.
-func collectAll(doc *document) map[string]bool {
-	secrets := map[string]bool{}
-	for _, rc := range doc.ResourceChanges {
-		collectSecrets(secrets, rc.Change.Before, rc.Change.BeforeSensitive)
-		collectSecrets(secrets, rc.Change.After, rc.Change.AfterSensitive)
-	}
-	for _, c := range doc.OutputChanges {
-		if c != nil {
-			collectSecrets(secrets, c.Before, c.BeforeSensitive)
-			collectSecrets(secrets, c.After, c.AfterSensitive)
-		}
-	}
-	return secrets
 }
 
 // CompareAddresses orders resource addresses the way Terraform lists them: text in byte order, but runs of

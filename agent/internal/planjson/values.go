@@ -198,44 +198,6 @@ func scalar(v any) string {
 	return ""
 }
 
-// collectSecrets adds the rendered form of every scalar under a true mark of sens to secrets. Booleans and
-// null are left out: masking every "true" would hide nothing and blank the note.
-func collectSecrets(secrets map[string]bool, v, sens any) {
-	switch {
-	case isTrue(sens):
-		addScalars(secrets, v)
-	case sens == nil:
-		return
-	}
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			collectSecrets(secrets, e, child(sens, k))
-		}
-	case []any:
-		for i, e := range v {
-			collectSecrets(secrets, e, childAt(sens, i))
-		}
-	}
-}
-
-func addScalars(secrets map[string]bool, v any) {
-	switch v := v.(type) {
-	case string, json.Number:
-		if s := scalar(v); s != `""` {
-			secrets[s] = true
-		}
-	case map[string]any:
-		for _, e := range v {
-			addScalars(secrets, e)
-		}
-	case []any:
-		for _, e := range v {
-			addScalars(secrets, e)
-		}
-	}
-}
-
 // isTrue reports whether a sensitivity or unknown shape marks this node as a whole.
 func isTrue(mark any) bool {
 	b, ok := mark.(bool)

@@ -92,7 +92,7 @@ func (c *Cache) Checkout(ctx context.Context, project, sha string) (string, erro
 // fill fetches and extracts one tree. It runs once per flight, under the context of the Checkout that
 // started it; when that context ends it returns the context's error unwrapped.
 func (c *Cache) fill(ctx context.Context, project, sha, tree string) error {
-	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
 		return fmt.Errorf("checkout %s at %s: %w", project, sha, err)
 	}
 	if ok, err := c.touch(tree); err != nil || ok {

@@ -16,7 +16,7 @@ import (
 // Reported: each side's milliseconds per plan and their ratio (runner/raw), the runner's overhead.
 func BenchmarkPlan(b *testing.B) {
 	r := newRunner(b, Options{})
-	env, err := r.environ(nil)
+	env, err := r.environ(nil, false)
 	if err != nil {
 		b.Fatal(err)
 	}

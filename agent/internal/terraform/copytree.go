@@ -58,7 +58,7 @@ func prepareDst(root, dst string, perm fs.FileMode) (string, error) {
 		return "", err
 	}
 	parent := filepath.Dir(abs)
-	if err := os.MkdirAll(parent, 0o755); err != nil {
+	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return "", err
 	}
 	if parent, err = filepath.EvalSymlinks(parent); err != nil {

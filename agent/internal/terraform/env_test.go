@@ -62,7 +62,7 @@ func TestEnvironment(t *testing.T) {
 		"AWS_ACCESS_KEY_ID":   "AKIAEXAMPLE",
 		"TF_IN_AUTOMATION":    "1",
 		"CHECKPOINT_DISABLE":  "1",
-		"TF_CLI_CONFIG_FILE":  r.configFile,
+		"TF_CLI_CONFIG_FILE":  r.CLIConfig(false),
 		"TF_LOG":              "",
 		"TF_DATA_DIR":         "<unset>",
 		"TF_VAR_greeting":     "<unset>",
@@ -118,5 +118,59 @@ func TestEnvReachesBackend(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.Step != StepInit {
 		t.Errorf("plan without PG_CONN_STR: got %v, want an init *Error", err)
+	}
+}
+
+// TestCLIConfigByReadOnly opens a read-only request (a merge request plan) and another one (a promotion)
+// through a wrapper that records the TF_CLI_CONFIG_FILE of every terraform process: each uses its own CLI
+// configuration, which names its own plugin cache.
+func TestCLIConfigByReadOnly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "configs.log")
+	script := "#!/bin/sh\nprintf '%s %s\\n' \"$(basename \"$(pwd)\")\" \"$TF_CLI_CONFIG_FILE\" >> " + shellQuote(log) +
+		"\nexec " + shellQuote(testsvc.Terraform(t)) + " \"$@\"\n"
+	bin := filepath.Join(dir, "terraform")
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(Options{Binary: bin, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, readOnly := range map[string]bool{"review": true, "deploy": false} {
+		work := filepath.Join(t.TempDir(), name)
+		if err := CopyTree(filepath.Join("testdata", "stacks", "greeting"), work); err != nil {
+			t.Fatal(err)
+		}
+		mustPlan(t, r, planReq{Request{Dir: work, ReadOnly: readOnly}, planFile(t)})
+	}
+	raw, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]map[string]bool{}
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		d, config, _ := strings.Cut(line, " ")
+		if got[d] == nil {
+			got[d] = map[string]bool{}
+		}
+		got[d][config] = true
+	}
+	want := map[string]map[string]bool{"review": {r.CLIConfig(true): true}, "deploy": {r.CLIConfig(false): true}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("CLI config files by work dir (-want +got):\n%s", diff)
+	}
+	if r.CLIConfig(true) == r.CLIConfig(false) || r.PluginCache(true) == r.PluginCache(false) {
+		t.Fatalf("one CLI config or plugin cache for both kinds of request")
+	}
+	for _, readOnly := range []bool{true, false} {
+		raw, err := os.ReadFile(r.CLIConfig(readOnly))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(raw), hclString(r.PluginCache(readOnly))) {
+			t.Errorf("%s does not name %s:\n%s", r.CLIConfig(readOnly), r.PluginCache(readOnly), raw)
+		}
 	}
 }

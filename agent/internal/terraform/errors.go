@@ -2,11 +2,14 @@ package terraform
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -63,6 +66,104 @@ func firstSummary(diags string) string {
 		}
 	}
 	return ""
+}
+
+// ScrubDiagnostics hides the agent's host from Terraform diagnostics (Error.Diagnostics) before they are
+// shown to merge request authors. dirs maps directories to what is shown instead, such as
+// {workDir: "<work>", dataDir: "<data>"}: each directory is rewritten wherever it starts a path,
+// itself or followed by "/", so "/srv/data/state/prod.tfstate" becomes "<data>/state/prod.tfstate" (but
+// "/srv/data2" and "/x/srv/data" stay). Directories are matched as written, cleaned (filepath.Clean), the
+// longest first, so a work dir inside the data dir becomes "<work>"; give them absolute, as Terraform prints
+// them, and give a directory reached through a symbolic link under both names. "", "." and "/" are
+// ignored.
+//
+// In the lock information of a state-lock error ("Lock Info:" up to the next blank line), the value of the
+// "Who:" line (user@host of the lock holder) becomes "<redacted>"; the "Path:" line keeps its value, its
+// directories rewritten as above. Everything else is left as it is.
+func ScrubDiagnostics(text string, dirs map[string]string) string {
+	type rewrite struct{ dir, to string }
+	var rewrites []rewrite
+	for dir, to := range dirs {
+		if dir = filepath.Clean(dir); dir != "." && dir != "/" && dir != "" {
+			rewrites = append(rewrites, rewrite{dir, to})
+		}
+	}
+	slices.SortFunc(rewrites, func(a, b rewrite) int {
+		return cmp.Or(cmp.Compare(len(b.dir), len(a.dir)), strings.Compare(a.dir, b.dir))
+	})
+	for _, r := range rewrites {
+		text = rewriteDir(text, r.dir, r.to)
+	}
+	return scrubLockInfo(text)
+}
+
+// rewriteDir replaces dir with to wherever dir is a whole path or a path's leading directories.
+func rewriteDir(text, dir, to string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(text, dir)
+		if i < 0 {
+			break
+		}
+		end := i + len(dir)
+		if (i > 0 && pathByte(text[i-1])) || !pathEnd(text[end:]) {
+			b.WriteString(text[:i+1])
+			text = text[i+1:]
+			continue
+		}
+		b.WriteString(text[:i])
+		b.WriteString(to)
+		text = text[end:]
+	}
+	if b.Len() == 0 {
+		return text
+	}
+	b.WriteString(text)
+	return b.String()
+}
+
+// pathEnd reports whether rest, what follows a directory's name in the text, ends the name there: it is
+// empty, starts with "/", or starts with a byte no name holds (a full stop ending a sentence included).
+func pathEnd(rest string) bool {
+	switch {
+	case rest == "" || rest[0] == '/':
+		return true
+	case rest[0] == '.':
+		return len(rest) == 1 || !pathByte(rest[1])
+	}
+	return !pathByte(rest[0])
+}
+
+// pathByte reports whether c can be part of a path name next to a directory: a match preceded or followed
+// by one is part of another name.
+func pathByte(c byte) bool {
+	return c == '/' || c == '.' || c == '_' || c == '-' || c == '~' || c == '+' ||
+		c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
+}
+
+// lockWho matches the "Who:" line of Terraform's lock information, diagnostics box ("│ ") and
+// indentation included: group 1 is everything up to the value.
+var lockWho = regexp.MustCompile(`^([│ 	]*Who:[ 	]*)\S.*$`)
+
+// scrubLockInfo redacts the lock holder (the Who: line) in each "Lock Info:" block of text.
+func scrubLockInfo(text string) string {
+	if !strings.Contains(text, "Lock Info:") {
+		return text
+	}
+	lines := strings.Split(text, "\n")
+	inLock := false
+	for i, line := range lines {
+		bare := strings.TrimSpace(strings.TrimLeft(line, "│ \t"))
+		switch {
+		case bare == "Lock Info:":
+			inLock = true
+		case bare == "":
+			inLock = false
+		case inLock:
+			lines[i] = lockWho.ReplaceAllString(line, "${1}<redacted>")
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // stepError turns what a tfexec call returned into an *Error. stderr is what the step printed; grace is

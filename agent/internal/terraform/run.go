@@ -12,7 +12,10 @@ import (
 // Request says where and how to run: what Runner.Open needs to prepare a Workspace, and the var files
 // Workspace.Plan plans with (they belong to the stage, as the workspace and backend config do).
 type Request struct {
-	Dir           string            // the stack's directory inside a private work copy of the source
+	Dir string // the stack's directory inside a private work copy of the source
+	// Root is that work copy (Dir or a dir above it): a sandboxed run may write there and sees nothing
+	// else of the host's file system but its tools. Empty means Dir.
+	Root          string
 	VarFiles      []string          // relative to Dir, already expanded for the stage; used by Workspace.Plan
 	BackendConfig []string          // relative to Dir, passed to init; an entry with "=" is a key=value pair
 	Workspace     string            // "" or "default" means default

@@ -14,7 +14,6 @@ package terraform
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,9 +38,16 @@ const DefaultCancelGrace = 30 * time.Second
 type Options struct {
 	// Binary is the path or name of terraform/tofu. Empty means terraform on PATH, else tofu.
 	Binary string
-	// DataDir is the agent's data dir. The runner keeps its CLI configuration in DataDir/terraform.tfrc
-	// (plugin_cache_dir = DataDir/plugin-cache) and points TF_CLI_CONFIG_FILE at it.
+	// DataDir is the agent's data dir. The runner keeps two provider installations in it, each a CLI
+	// configuration and the plugin cache it names (see Runner.CLIConfig and Runner.PluginCache): one for
+	// read-only requests (merge request plans), one for the others (promotions). TF_CLI_CONFIG_FILE points
+	// at the request's. Every dir the runner creates in DataDir has mode 0700.
 	DataDir string
+	// ProviderMirror, when set, is the https URL of a provider network mirror (Terraform's provider network
+	// mirror protocol): every provider is installed from it and from nowhere else. Empty means every
+	// provider comes from its origin registry. Either way, local mirrors (terraform.d/plugins in the work
+	// dir, ~/.terraform.d/plugins, ...) are never used.
+	ProviderMirror string
 	// Logger receives one debug line per step; nil means no logging. Environment values are never logged.
 	Logger *zerolog.Logger
 	// CancelGrace is how long terraform gets after SIGINT, on cancellation, to stop and release its state
@@ -49,21 +55,61 @@ type Options struct {
 	CancelGrace time.Duration
 	// LockTimeout is how long plan and apply wait for a state lock held by someone else; 0 fails at once.
 	LockTimeout time.Duration
+	// Sandbox, when set, seals off every process of a workspace (see Sandbox). Its runs see the CLI
+	// configurations and plugin caches, so these are readable by others (the data dir above them is not).
+	Sandbox Sandbox
+	// CacheDir is where the CLI configurations and plugin caches are kept; empty means DataDir. A sandbox
+	// whose runs reach files by host path (uid mode) needs one outside the 0700 data dir.
+	CacheDir string
 }
 
 // Runner runs a Terraform-compatible binary for the pipeline. Safe for concurrent use on different work
 // dirs; two Workspaces on the same dir at once are not supported (they would share its .terraform dir).
 type Runner struct {
-	binary      string // absolute path
-	configFile  string
+	binary      string       // absolute path
+	review      installation // read-only requests: merge request plans
+	deploy      installation // the others: promotion plans and applies of merged code
 	baseEnv     map[string]string
 	log         zerolog.Logger
 	grace       time.Duration
 	lockTimeout time.Duration
-	// initSlot serializes the init process (only that one): Terraform does not support concurrent writes
-	// to one plugin cache dir.
+	sandbox     Sandbox
+	// hidden are the agent's dirs that diagnostics must not show, with what stands for them.
+	hidden map[string]string
+}
+
+// installation is where one kind of request gets its providers: a plugin cache and the CLI configuration
+// that names it. Merge request plans and promotions never share one, so that a provider binary a merge
+// request's init puts in a cache is never run by an apply.
+type installation struct {
+	config string // the CLI configuration file, TF_CLI_CONFIG_FILE
+	cache  string // the plugin cache dir
+	// initSlot serializes the init processes (only those) of the requests that use this cache: Terraform
+	// does not support concurrent writes to one plugin cache dir. There is one slot per cache, not one
+	// for the runner: the caches are separate dirs, and a merge request that holds its init for as long as
+	// its step may (a provider from a slow registry of its choosing) must not make a promotion's init wait.
 	initSlot chan struct{}
 }
+
+// installation is the provider installation of a read-only request (readOnly) or of another one.
+func (r *Runner) installation(readOnly bool) *installation {
+	if readOnly {
+		return &r.review
+	}
+	return &r.deploy
+}
+
+// initSlot is the init slot of the plugin cache a read-only request (readOnly), or another one, uses.
+func (r *Runner) initSlot(readOnly bool) chan struct{} { return r.installation(readOnly).initSlot }
+
+// CLIConfig is the absolute path of the CLI configuration file terraform runs with for a read-only
+// request (readOnly: merge request plans) or for another one (promotions). The runner writes both files
+// in NewRunner and never changes them afterwards.
+func (r *Runner) CLIConfig(readOnly bool) string { return r.installation(readOnly).config }
+
+// PluginCache is the absolute path of the plugin cache dir (mode 0700) of a read-only request (readOnly)
+// or of another one. Terraform writes provider binaries into it during init and runs them from there.
+func (r *Runner) PluginCache(readOnly bool) string { return r.installation(readOnly).cache }
 
 // inheritedEnv names the variables the subprocess takes from the agent's own environment, when set: what
 // a process needs to find programs (PATH) and scratch space (TMPDIR), HOME for tools that keep
@@ -98,17 +144,34 @@ func NewRunner(opts Options) (*Runner, error) {
 		// Terraform expands environment variables in plugin_cache_dir, and "$" cannot be escaped there.
 		return nil, fmt.Errorf("terraform runner: data dir %q contains '$'", dataDir)
 	}
-	configFile, err := writeCLIConfig(dataDir)
-	if err != nil {
-		return nil, fmt.Errorf("terraform runner: %w", err)
+	cacheRoot := dataDir
+	if opts.CacheDir != "" {
+		if cacheRoot, err = filepath.Abs(opts.CacheDir); err != nil {
+			return nil, fmt.Errorf("terraform runner: cache dir: %w", err)
+		}
+		if strings.Contains(cacheRoot, "$") {
+			return nil, fmt.Errorf("terraform runner: cache dir %q contains '$'", cacheRoot)
+		}
+		if err := os.MkdirAll(cacheRoot, 0o700); err != nil {
+			return nil, fmt.Errorf("terraform runner: cache dir: %w", err)
+		}
 	}
 	r := &Runner{
-		binary:      bin,
-		configFile:  configFile,
-		log:         zerolog.Nop(),
-		grace:       opts.CancelGrace,
-		lockTimeout: opts.LockTimeout,
-		initSlot:    make(chan struct{}, 1),
+		binary: bin, log: zerolog.Nop(), grace: opts.CancelGrace, lockTimeout: opts.LockTimeout, sandbox: opts.Sandbox,
+		hidden: map[string]string{cacheRoot: "<cache>", dataDir: "<data>"},
+	}
+	for name, in := range map[string]*installation{"review": &r.review, "deploy": &r.deploy} {
+		in.cache = filepath.Join(cacheRoot, "plugin-cache", name)
+		in.config = filepath.Join(cacheRoot, "terraform-"+name+".tfrc")
+		in.initSlot = make(chan struct{}, 1)
+		if err := writeCLIConfig(cacheRoot, in.config, in.cache, opts.ProviderMirror); err != nil {
+			return nil, fmt.Errorf("terraform runner: %w", err)
+		}
+		if opts.Sandbox != nil {
+			if err := shareInstallation(in, cacheRoot != dataDir); err != nil {
+				return nil, fmt.Errorf("terraform runner: %w", err)
+			}
+		}
 	}
 	if opts.Logger != nil {
 		r.log = opts.Logger.With().Str("component", "terraform").Logger()
@@ -116,16 +179,32 @@ func NewRunner(opts Options) (*Runner, error) {
 	if r.grace <= 0 {
 		r.grace = DefaultCancelGrace
 	}
-	r.baseEnv = map[string]string{
-		"TF_CLI_CONFIG_FILE": configFile,
-		"CHECKPOINT_DISABLE": "1",
-	}
+	r.baseEnv = map[string]string{"CHECKPOINT_DISABLE": "1"}
 	for _, k := range inheritedEnv {
 		if v, ok := os.LookupEnv(k); ok {
 			r.baseEnv[k] = v
 		}
 	}
 	return r, nil
+}
+
+// shareInstallation lets sandboxed runs, which have uids of their own, read an installation: the CLI
+// configuration and the plugin cache become readable by all (only the agent writes them; a run's init
+// borrows the cache, see Workspace.init). Their parent dirs let others through, not list, when the runs
+// reach them by host path (byPath: a cache dir outside the data dir, for uid mode); else the 0700 data
+// dir above keeps them from everyone on the host but the namespaced runs they are bound into.
+func shareInstallation(in *installation, byPath bool) error {
+	modes := map[string]os.FileMode{in.config: 0o644, in.cache: 0o755}
+	if byPath {
+		modes[filepath.Dir(in.cache)] = 0o711
+		modes[filepath.Dir(filepath.Dir(in.cache))] = 0o711
+	}
+	for path, mode := range modes {
+		if err := os.Chmod(path, mode); err != nil {
+			return fmt.Errorf("share the provider installation: %w", err)
+		}
+	}
+	return nil
 }
 
 // findBinary resolves name to an absolute executable path (tfexec runs it from the work dir, so a
@@ -147,52 +226,108 @@ func findBinary(name string) (string, error) {
 	return "", errors.New("no terraform or tofu on PATH: install one or set TF_BINARY (`make tofu` builds OpenTofu)")
 }
 
+// WorkRoot is where work dirs must be made for the runner's sandbox to reach them; "" means anywhere.
+func (r *Runner) WorkRoot() string {
+	if r.sandbox == nil {
+		return ""
+	}
+	return r.sandbox.WorkRoot()
+}
+
 // Binary is the absolute path of the binary the runner runs.
 func (r *Runner) Binary() string { return r.binary }
 
-// writeCLIConfig writes the runner's CLI configuration file into dataDir and creates the plugin cache
-// it names. The file is JSON (Terraform and OpenTofu read CLI configuration as HCL or JSON), written to a
-// temporary name and renamed so that concurrent runners never read a partial file.
-func writeCLIConfig(dataDir string) (string, error) {
-	cacheDir := filepath.Join(dataDir, "plugin-cache")
-	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
-		return "", fmt.Errorf("create plugin cache: %w", err)
+// writeCLIConfig creates the plugin cache dir cache (mode 0700, as is every dir it creates on the way,
+// dataDir included) and writes the CLI configuration file path that names it. The file is HCL, written
+// to a temporary name in dataDir and renamed, so that concurrent runners never read a partial file.
+//
+// The configuration has an explicit provider_installation with one method, direct (every provider from
+// its origin registry) or network_mirror (every provider from mirror): with an explicit
+// provider_installation, Terraform and OpenTofu use none of the implied local mirrors, such as
+// terraform.d/plugins in the work dir, where a merge request could ship a provider binary of its own.
+func writeCLIConfig(dataDir, path, cache, mirror string) error {
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		return fmt.Errorf("create plugin cache: %w", err)
 	}
-	body, err := json.Marshal(map[string]any{
-		"plugin_cache_dir":   cacheDir,
-		"disable_checkpoint": true,
-	})
+	// MkdirAll leaves existing dirs alone: a cache from an older agent may be wider.
+	for _, d := range []string{filepath.Dir(cache), cache} {
+		if err := os.Chmod(d, 0o700); err != nil {
+			return fmt.Errorf("plugin cache: %w", err)
+		}
+	}
+	f, err := os.CreateTemp(dataDir, "."+filepath.Base(path)+"-*")
 	if err != nil {
-		return "", err
+		return fmt.Errorf("write CLI config: %w", err)
 	}
-	f, err := os.CreateTemp(dataDir, ".terraform.tfrc-*")
-	if err != nil {
-		return "", fmt.Errorf("write CLI config: %w", err)
-	}
-	_, werr := f.Write(append(body, '\n'))
+	_, werr := io.WriteString(f, cliConfig(cache, mirror))
 	cerr := f.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(f.Name())
-		return "", fmt.Errorf("write CLI config: %w", err)
+		return fmt.Errorf("write CLI config: %w", err)
 	}
-	path := filepath.Join(dataDir, "terraform.tfrc")
 	if err := os.Rename(f.Name(), path); err != nil {
 		os.Remove(f.Name())
-		return "", fmt.Errorf("write CLI config: %w", err)
+		return fmt.Errorf("write CLI config: %w", err)
 	}
-	return path, nil
+	return nil
+}
+
+// cliConfig is the text of a CLI configuration with plugin cache cache, installing every provider from
+// mirror when it is set, else directly from its origin registry. mirror gets a trailing slash, which
+// Terraform requires of a network mirror's URL.
+func cliConfig(cache, mirror string) string {
+	method := "  direct {}\n"
+	if mirror != "" {
+		if !strings.HasSuffix(mirror, "/") {
+			mirror += "/"
+		}
+		method = "  network_mirror {\n    url = " + hclString(mirror) + "\n  }\n"
+	}
+	return "plugin_cache_dir   = " + hclString(cache) + "\n" +
+		"disable_checkpoint = true\n\n" +
+		"provider_installation {\n" + method + "}\n"
+}
+
+// hclString quotes s as an HCL string literal: quotes, backslashes and control characters escaped, and
+// the template sequences "${" and "%{" doubled so that they stand for themselves. (Terraform expands
+// environment variables in plugin_cache_dir after that, which is why NewRunner refuses a "$" there.)
+func hclString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, c := range s {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c < 0x20 || c == 0x7f:
+			fmt.Fprintf(&b, `\u%04x`, c)
+		case (c == '$' || c == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(c)
+			b.WriteRune(c)
+		default:
+			b.WriteRune(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // environ is the subprocess environment for one request: the inherited variables (inheritedEnv),
-// TF_CLI_CONFIG_FILE and CHECKPOINT_DISABLE=1, then extra. terraform-exec adds TF_IN_AUTOMATION=1 and
+// CHECKPOINT_DISABLE=1 and TF_CLI_CONFIG_FILE (the read-only requests' configuration when readOnly, else
+// the others'), then extra. terraform-exec adds TF_IN_AUTOMATION=1 and
 // empties TF_LOG, TF_LOG_CORE, TF_LOG_PATH and TF_LOG_PROVIDER itself; it passes -input=false to every
 // command that could prompt (it does not let TF_INPUT be set), and appends the agent's own
 // TF_APPEND_USER_AGENT, if set, to the user agent it sends.
-func (r *Runner) environ(extra map[string]string) (map[string]string, error) {
+func (r *Runner) environ(extra map[string]string, readOnly bool) (map[string]string, error) {
 	if err := checkEnv(extra); err != nil {
 		return nil, err
 	}
 	env := maps.Clone(r.baseEnv)
+	env["TF_CLI_CONFIG_FILE"] = r.CLIConfig(readOnly)
 	maps.Copy(env, extra)
 	return env, nil
 }
@@ -225,7 +360,7 @@ var versionLine = regexp.MustCompile(`^(Terraform|OpenTofu) v([0-9]+\.[0-9]+\.[0
 // It reads the first line of `version`: terraform-exec's Version reports the number only, and both
 // products print the same terraform_version key in `version -json`.
 func (r *Runner) Version(ctx context.Context) (string, error) {
-	env, err := r.environ(nil)
+	env, err := r.environ(nil, true)
 	if err != nil {
 		return "", err
 	}

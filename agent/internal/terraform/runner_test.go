@@ -1,7 +1,6 @@
 package terraform
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,34 +103,51 @@ func TestParseVersion(t *testing.T) {
 	}
 }
 
+// TestNewRunner starts a runner on a fresh data dir: the dir and both plugin caches are created 0700, and
+// each kind of request has a CLI configuration of its own that names its cache and installs providers
+// directly, or from ProviderMirror when set, never from a local mirror.
 func TestNewRunner(t *testing.T) {
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "tf")
 	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	dataDir := filepath.Join(t.TempDir(), "data")
-	r, err := NewRunner(Options{Binary: bin, DataDir: dataDir})
-	if err != nil {
-		t.Fatalf("NewRunner: %v", err)
-	}
-	raw, err := os.ReadFile(filepath.Join(dataDir, "terraform.tfrc"))
-	if err != nil {
-		t.Fatalf("CLI config: %v", err)
-	}
-	var cfg map[string]any
-	if err := json.Unmarshal(raw, &cfg); err != nil {
-		t.Fatalf("CLI config is not JSON: %v", err)
-	}
-	want := map[string]any{"plugin_cache_dir": filepath.Join(dataDir, "plugin-cache"), "disable_checkpoint": true}
-	if diff := cmp.Diff(want, cfg); diff != "" {
-		t.Errorf("CLI config (-want +got):\n%s", diff)
-	}
-	if fi, err := os.Stat(filepath.Join(dataDir, "plugin-cache")); err != nil || !fi.IsDir() {
-		t.Errorf("plugin cache dir: %v", err)
-	}
-	if r.grace != DefaultCancelGrace || r.binary != bin {
-		t.Errorf("grace %v binary %q; want %v and %q", r.grace, r.binary, DefaultCancelGrace, bin)
+	for _, mirror := range []string{"", "https://mirror.example.com/providers"} {
+		dataDir := filepath.Join(t.TempDir(), "data")
+		r, err := NewRunner(Options{Binary: bin, DataDir: dataDir, ProviderMirror: mirror})
+		if err != nil {
+			t.Fatalf("NewRunner: %v", err)
+		}
+		method := "  direct {}\n"
+		if mirror != "" {
+			method = "  network_mirror {\n    url = \"https://mirror.example.com/providers/\"\n  }\n"
+		}
+		got, want := map[string]string{}, map[string]string{}
+		for kind, readOnly := range map[string]bool{"review": true, "deploy": false} {
+			cache := filepath.Join(dataDir, "plugin-cache", kind)
+			config := filepath.Join(dataDir, "terraform-"+kind+".tfrc")
+			if r.PluginCache(readOnly) != cache || r.CLIConfig(readOnly) != config {
+				t.Errorf("%s: PluginCache %q CLIConfig %q; want %q and %q", kind, r.PluginCache(readOnly), r.CLIConfig(readOnly), cache, config)
+			}
+			raw, err := os.ReadFile(config)
+			if err != nil {
+				t.Fatalf("CLI config: %v", err)
+			}
+			got[kind] = string(raw)
+			want[kind] = "plugin_cache_dir   = \"" + cache + "\"\ndisable_checkpoint = true\n\n" +
+				"provider_installation {\n" + method + "}\n"
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("mirror %q: CLI configs (-want +got):\n%s", mirror, diff)
+		}
+		for _, d := range []string{dataDir, filepath.Join(dataDir, "plugin-cache"), r.PluginCache(true), r.PluginCache(false)} {
+			if fi, err := os.Stat(d); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s: %v, want a dir with mode 0700 (err %v)", d, fi.Mode(), err)
+			}
+		}
+		if r.grace != DefaultCancelGrace || r.binary != bin {
+			t.Errorf("grace %v binary %q; want %v and %q", r.grace, r.binary, DefaultCancelGrace, bin)
+		}
 	}
 
 	for name, opts := range map[string]Options{
@@ -141,6 +157,40 @@ func TestNewRunner(t *testing.T) {
 	} {
 		if _, err := NewRunner(opts); err == nil {
 			t.Errorf("%s: NewRunner succeeded", name)
+		}
+	}
+}
+
+// TestNewRunnerNarrowsOldCache: a plugin cache left wider by an older agent is narrowed to 0700.
+func TestNewRunnerNarrowsOldCache(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	old := filepath.Join(dataDir, "plugin-cache", "deploy")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dataDir, "plugin-cache"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(t, Options{DataDir: dataDir})
+	for _, d := range []string{filepath.Join(dataDir, "plugin-cache"), r.PluginCache(false), r.PluginCache(true)} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o700 {
+			t.Errorf("%s: mode %v (err %v), want 0700", d, fi.Mode(), err)
+		}
+	}
+}
+
+func TestHCLString(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"/var/lib/gitops/plugin-cache/review": `"/var/lib/gitops/plugin-cache/review"`,
+		`a"b\c`:                               `"a\"b\\c"`,
+		"https://m.example/${x}/%{y}/$z/%w":   `"https://m.example/$${x}/%%{y}/$z/%w"`,
+		"tab\tline\nbell\a":                   `"tab\tline\nbell\u0007"`,
+		"ünïcode":                             `"ünïcode"`,
+	} {
+		if got := hclString(in); got != want {
+			t.Errorf("hclString(%q) = %s, want %s", in, got, want)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/terraform-exec/tfexec"
@@ -23,12 +24,17 @@ const maxApplyOutput = 8 << 20
 // the first command that needs it) runs at most once per Workspace.
 //
 // A Workspace is not safe for concurrent use: run one command at a time. Use one Workspace per work dir:
-// two Workspaces on the same dir at once would share its .terraform dir. A Workspace holds no resources
-// and needs no closing.
+// two Workspaces on the same dir at once would share its .terraform dir. Without a sandbox a Workspace
+// holds no resources; with one it holds a sandbox run until the context it was opened with ends, or
+// Close.
 type Workspace struct {
 	r   *Runner
 	req Request
 	tf  *tfexec.Terraform
+
+	mu        sync.Mutex // held while a command runs, and by Close
+	run       SandboxRun // nil when the runner has no sandbox
+	stopClose func() bool
 }
 
 // Open validates req, initialises req.Dir (init with req.BackendConfig) and selects req.Workspace,
@@ -42,11 +48,26 @@ func (r *Runner) Open(ctx context.Context, req Request) (*Workspace, error) {
 	if err := req.check(); err != nil {
 		return nil, err
 	}
-	env, err := r.environ(req.Env)
+	env, err := r.environ(req.Env, req.ReadOnly)
 	if err != nil {
 		return nil, err
 	}
-	tf, err := tfexec.NewTerraform(req.Dir, r.binary)
+	w := &Workspace{r: r, req: req}
+	exe, err := w.seal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := w.open(ctx, exe, env)
+	if err != nil {
+		return nil, errors.Join(err, w.Close())
+	}
+	return ws, nil
+}
+
+// open makes the workspace's tfexec instance, running exe, and initialises the work dir.
+func (w *Workspace) open(ctx context.Context, exe string, env map[string]string) (*Workspace, error) {
+	r, req := w.r, w.req
+	tf, err := tfexec.NewTerraform(req.Dir, exe)
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
@@ -58,7 +79,7 @@ func (r *Runner) Open(ctx context.Context, req Request) (*Workspace, error) {
 	if err := tf.SetWaitDelay(r.grace); err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
-	w := &Workspace{r: r, req: req, tf: tf}
+	w.tf = tf
 	// tfexec checks the version before init (and show -json) and caches it in the instance; asking for
 	// it here keeps that process out of the init slot.
 	err = w.step(ctx, StepInit, nil, func() error {
@@ -90,8 +111,10 @@ func (w *Workspace) step(ctx context.Context, name string, stdout io.Writer, cal
 		w.tf.SetStderr(nil)
 		w.tf.SetStdout(nil)
 	}()
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	began := time.Now()
-	err := call()
+	err := w.sealed(ctx, call)
 	ev := w.r.log.Debug()
 	if err != nil {
 		ev = w.r.log.Info().Bool("failed", true)
@@ -99,23 +122,37 @@ func (w *Workspace) step(ctx context.Context, name string, stdout io.Writer, cal
 	ev.Str("step", name).Str("dir", w.req.Dir).Str("workspace", w.req.Workspace).
 		Dur("took", time.Since(began)).Msg("terraform step")
 	if err != nil {
-		return stepError(ctx, name, err, stderr.String(), w.r.grace)
+		e := stepError(ctx, name, err, stderr.String(), w.r.grace)
+		e.Diagnostics = ScrubDiagnostics(e.Diagnostics, w.hidden())
+		return e
 	}
 	return nil
 }
 
-// init runs `init` with the request's backend config. The init process alone holds the runner's init
-// slot: inits share one plugin cache, and concurrent installs into one cache race (terraform issue 31964:
+// init runs `init` with the request's backend config. The init process alone holds the init slot of the
+// request's plugin cache (Runner.initSlot): concurrent installs into one cache race (terraform issue 31964:
 // "doesn't match any of the checksums recorded in the dependency lock file").
 func (w *Workspace) init(ctx context.Context) error {
 	select {
-	case w.r.initSlot <- struct{}{}:
+	case w.r.initSlot(w.req.ReadOnly) <- struct{}{}:
 	case <-ctx.Done():
 		return &Error{Step: StepInit, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
 	}
-	defer func() { <-w.r.initSlot }()
+	defer func() { <-w.r.initSlot(w.req.ReadOnly) }()
 	opts := initOptions(w.req.BackendConfig)
-	return w.step(ctx, StepInit, nil, func() error { return w.tf.Init(ctx, opts...) })
+	if w.run == nil {
+		return w.step(ctx, StepInit, nil, func() error { return w.tf.Init(ctx, opts...) })
+	}
+	// The sealed run owns the plugin cache while its init fills it, and only then.
+	giveBack, err := w.run.Lend(w.r.PluginCache(w.req.ReadOnly))
+	if err != nil {
+		return &Error{Step: StepInit, Err: err}
+	}
+	err = w.step(ctx, StepInit, nil, func() error { return w.tf.Init(ctx, opts...) })
+	if gbErr := giveBack(); gbErr != nil && err == nil {
+		err = &Error{Step: StepInit, Err: gbErr}
+	}
+	return err
 }
 
 // selectWorkspace selects the request's workspace, creating it when the backend does not have it yet.
@@ -163,27 +200,31 @@ func (w *Workspace) Plan(ctx context.Context, planFile string) (PlanResult, erro
 	}
 	var out strings.Builder
 	var changes bool
+	out0 := w.planOut(pf)
 	err = w.step(ctx, StepPlan, &out, func() error {
 		var err error
-		changes, err = w.tf.Plan(ctx, planOptions(pf, w.req.VarFiles, w.r.lockTimeout, w.req.ReadOnly)...)
+		changes, err = w.tf.Plan(ctx, planOptions(out0, w.req.VarFiles, w.r.lockTimeout, w.req.ReadOnly)...)
 		return err
 	})
 	if err != nil {
 		return PlanResult{}, err
-	}
-	if err := os.Chmod(pf, 0o600); err != nil {
-		return PlanResult{}, fmt.Errorf("plan file: %w", err)
 	}
 	// terraform-exec has no call that returns `show -json` undecoded: ShowPlanFile decodes and validates
 	// it into a tfjson.Plan, which is dropped. The raw bytes are teed from stdout so that the caller gets
 	// exactly what terraform printed, fields terraform-json does not model included.
 	var raw bytes.Buffer
 	err = w.step(ctx, StepShow, &raw, func() error {
-		_, err := w.tf.ShowPlanFile(ctx, pf)
+		_, err := w.tf.ShowPlanFile(ctx, out0)
 		return err
 	})
 	if err != nil {
 		return PlanResult{}, err
+	}
+	if err := w.planOutDone(pf); err != nil {
+		return PlanResult{}, err
+	}
+	if err := os.Chmod(pf, 0o600); err != nil {
+		return PlanResult{}, fmt.Errorf("plan file: %w", err)
 	}
 	return PlanResult{PlanFile: pf, JSON: raw.Bytes(), Text: planText(out.String()), Changes: changes}, nil
 }
@@ -207,9 +248,13 @@ func (w *Workspace) Apply(ctx context.Context, planFile string) (string, error) 
 	if _, err := os.Stat(pf); err != nil {
 		return "", fmt.Errorf("saved plan: %w", err)
 	}
+	in, err := w.applyIn(pf)
+	if err != nil {
+		return "", err
+	}
 	out := newCapBuffer(maxApplyOutput)
 	err = w.step(ctx, StepApply, out, func() error {
-		return w.tf.Apply(ctx, applyOptions(pf, w.r.lockTimeout)...)
+		return w.tf.Apply(ctx, applyOptions(in, w.r.lockTimeout)...)
 	})
 	return cleanText(out.String()), err
 }

@@ -148,7 +148,7 @@ func TestInitSlotHoldsOnlyInit(t *testing.T) {
 	t.Parallel()
 	rec := newRecorder(t)
 	r := rec.runner(t)
-	r.initSlot <- struct{}{}
+	r.initSlot(false) <- struct{}{}
 	done := make(chan error, 1)
 	go func() {
 		_, err := r.Open(context.Background(), Request{Dir: stack(t, "greeting")})
@@ -167,7 +167,7 @@ func TestInitSlotHoldsOnlyInit(t *testing.T) {
 	if n := rec.calls(t)["init"]; n != 0 {
 		t.Fatalf("init ran %d times while the slot was held", n)
 	}
-	<-r.initSlot
+	<-r.initSlot(false)
 	if err := <-done; err != nil {
 		t.Fatalf("Open: %v\n%s", err, diagnostics(err))
 	}
@@ -179,7 +179,7 @@ func TestInitSlotHoldsOnlyInit(t *testing.T) {
 // showText is `show -no-color planFile` of the real binary, run in dir as the runner runs terraform.
 func showText(t testing.TB, r *Runner, dir, planFile string) string {
 	t.Helper()
-	env, err := r.environ(nil)
+	env, err := r.environ(nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,8 +35,9 @@ type Process struct {
 }
 
 // StartProcess runs bin serve against the fake GitLab and databaseURL, as replica id, and waits until it
-// is ready. It is killed when the test ends, unless stopped before.
-func StartProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, dataDir, id string) *Process {
+// is ready. extra holds more environment variables as "NAME=value". It is killed when the test ends,
+// unless stopped before.
+func StartProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, dataDir, id string, extra ...string) *Process {
 	t.Helper()
 	listen := "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
 	admin := "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
@@ -45,8 +46,9 @@ func StartProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, 
 		"GITLAB_URL=" + gl.URL(), "GITLAB_TOKEN=" + Token, "GITLAB_WEBHOOK_SECRET=" + Secret,
 		"GITOPS_LISTEN=" + listen, "GITOPS_ADMIN_LISTEN=" + admin, "GITOPS_DATA_DIR=" + dataDir, "DATABASE_URL=" + databaseURL,
 		"TF_BINARY=" + testsvc.Terraform(t), "GITOPS_POLL_INTERVAL=0", "GITOPS_SHUTDOWN_TIMEOUT=2s",
-		"GITOPS_MAX_PARALLEL=2", "GITOPS_REPLICA_ID=" + id, "LOG_LEVEL=debug",
+		"GITOPS_MAX_PARALLEL=2", "GITOPS_REPLICA_ID=" + id, "LOG_LEVEL=debug", "GITOPS_SANDBOX=off",
 	}
+	env = append(env, extra...)
 	logs := &syncBuffer{}
 	cmd := exec.Command(bin, "serve")
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, logs, logs

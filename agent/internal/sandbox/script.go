@@ -1,0 +1,146 @@
+package sandbox
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// The run's user inside its view, and its HOME there.
+const (
+	runUser = "run"
+	runHome = "/home/run"
+)
+
+// hostEtc are the files and dirs of the host's /etc a run sees (when present): CA certificates for
+// the registry and the providers' APIs, the links Debian's alternatives make from /usr/bin, the
+// dynamic linker's cache and the name service switch. Everything else of /etc (the agent's config and
+// secrets among it) is not there; passwd, group, hosts and resolv.conf are the run's own.
+var hostEtc = []string{
+	"/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/alternatives",
+	"/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/nsswitch.conf",
+	"/etc/protocols", "/etc/services", "/etc/localtime",
+}
+
+// rootDirs are the top-level dirs of programs and libraries: bound read-only, or recreated as the
+// links they are on a merged-/usr system.
+var rootDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+
+// writeEtc writes the run's own /etc files: a passwd and group naming its uid, hosts with localhost
+// only, and resolv.conf with slirp4netns's DNS forwarder.
+func (r *Run) writeEtc() error {
+	dir := filepath.Join(r.dir, "etc")
+	id := strconv.Itoa(r.uid.id)
+	files := map[string]string{
+		"passwd":      "root:x:0:0:root:/root:/usr/sbin/nologin\n" + runUser + ":x:" + id + ":" + id + "::" + runHome + ":/bin/sh\n",
+		"group":       "root:x:0:\n" + runUser + ":x:" + id + ":\n",
+		"hosts":       "127.0.0.1 localhost\n::1 localhost\n",
+		"resolv.conf": "nameserver 10.0.2.3\n",
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	return nil
+}
+
+// uidScript runs bin as the run's uid, with no capabilities, no_new_privs and the parent-death signal
+// (the agent's death kills it), HOME and TMPDIR its own.
+func (r *Run) uidScript(bin string) string {
+	return "#!/bin/sh\n" +
+		"HOME=" + quote(filepath.Join(r.dir, "home")) + " TMPDIR=" + quote(filepath.Join(r.dir, "tmp")) +
+		" USER=" + runUser + " LOGNAME=" + runUser + " exec " + r.setpriv(true) + " -- " + quote(bin) + ` "$@"` + "\n"
+}
+
+// setpriv is the command line that drops to the run's uid.
+func (r *Run) setpriv(deathSignal bool) string {
+	id := strconv.Itoa(r.uid.id)
+	s := quote(r.s.tools.setpriv) + " --reuid=" + id + " --regid=" + id + " --clear-groups --inh-caps=-all --no-new-privs"
+	if deathSignal {
+		s += " --pdeathsig=KILL"
+	}
+	return s
+}
+
+// namespacesScript runs bin in the run's network namespace, in a bubblewrap of its own. SIGINT is
+// ignored by the wrapper processes (bwrap would die of it and take the run down hard); terraform, a Go
+// program, takes it back, and Run.Interrupt delivers it.
+func (r *Run) namespacesScript(bin string) string {
+	a := []string{
+		quote(r.s.tools.nsenter), "--net=" + quote(r.net.path), "--", quote(r.s.tools.bwrap),
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
+		"--hostname", "gitops-run",
+	}
+	for _, d := range rootDirs {
+		fi, err := os.Lstat(d)
+		switch {
+		case err != nil:
+		case fi.Mode()&os.ModeSymlink != 0:
+			if target, err := os.Readlink(d); err == nil {
+				a = append(a, "--symlink", quote(target), d)
+			}
+		case fi.IsDir():
+			a = append(a, "--ro-bind", d, d)
+		}
+	}
+	for _, p := range hostEtc {
+		if _, err := os.Stat(p); err == nil {
+			a = append(a, "--ro-bind", quote(p), quote(p))
+		}
+	}
+	etc := filepath.Join(r.dir, "etc")
+	for _, f := range []string{"passwd", "group", "hosts", "resolv.conf"} {
+		a = append(a, "--ro-bind", quote(filepath.Join(etc, f)), "/etc/"+f)
+	}
+	a = append(a, "--proc", "/proc", "--dev", "/dev",
+		"--perms", "01777", "--tmpfs", "/tmp", "--perms", "0777", "--tmpfs", runHome)
+	made := map[string]bool{"/": true, "/tmp": true, "/etc": true, runHome: true}
+	for _, d := range rootDirs {
+		made[d] = true
+	}
+	bind := func(flag, p string) {
+		a = append(a, parents(p, made)...)
+		a = append(a, flag, quote(p), quote(p))
+	}
+	if !strings.HasPrefix(bin, "/usr/") {
+		bind("--ro-bind", bin)
+	}
+	for _, p := range append(append([]string(nil), r.s.opts.ReadOnly...), r.spec.ReadOnly...) {
+		bind("--ro-bind", p)
+	}
+	for _, p := range append(append([]string(nil), r.s.opts.Writable...), r.spec.Writable...) {
+		bind("--bind", p)
+	}
+	bind("--bind", r.work)
+	a = append(a, "--chdir", `"$PWD"`,
+		"--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+		"--setenv", "HOME", runHome, "--setenv", "TMPDIR", "/tmp", "--setenv", "USER", runUser, "--setenv", "LOGNAME", runUser,
+		"--", r.setpriv(false), "--", quote(bin), `"$@"`)
+	return "#!/bin/sh\ntrap '' INT\nexec " + strings.Join(a, " ") + "\n"
+}
+
+// parents are the bwrap options that make the dirs above p that are not made yet, each passable by
+// the run's uid (bwrap would otherwise copy the host's modes, 0700 for a data dir).
+func parents(p string, made map[string]bool) []string {
+	var dirs []string
+	for d := filepath.Dir(p); !made[d]; d = filepath.Dir(d) {
+		dirs = append(dirs, d)
+		made[d] = true
+	}
+	var a []string
+	for i := len(dirs) - 1; i >= 0; i-- {
+		a = append(a, "--perms", "0755", "--dir", quote(dirs[i]))
+	}
+	return a
+}
+
+// quote makes s one word for sh.
+func quote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
