@@ -85,7 +85,11 @@ func (r *Run) Command(binary string) (string, error) {
 	if r.mode == Off {
 		return binary, nil
 	}
+	// The binary is bound into the run's view by its real path: /bin may be a link there too.
 	bin, err := filepath.Abs(binary)
+	if err == nil {
+		bin, err = filepath.EvalSymlinks(bin)
+	}
 	if err != nil {
 		return "", fmt.Errorf("sandbox: binary: %w", err)
 	}

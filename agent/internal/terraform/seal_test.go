@@ -141,6 +141,10 @@ resource "terraform_data" "hang" {
 		case <-time.After(time.Minute):
 			t.Fatal("the cancelled apply did not return within a minute")
 		}
+		// terraform got the interrupt (not only a kill): it stopped gracefully and released the state lock.
+		if _, err := os.Stat(filepath.Join(work, ".terraform.tfstate.lock.info")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the state lock is still held after the cancelled apply (%v): terraform was killed, not interrupted", err)
+		}
 		// In namespaces mode pid is the process's id in the run's PID namespace: every process of that
 		// namespace is gone with it, so look at the run's uid instead.
 		if err := ws.Close(); err != nil {

@@ -13,9 +13,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
@@ -232,4 +234,104 @@ resource "terraform_data" "broken" {
 			t.Errorf("the note names a path of the agent (%s):\n%s", parent, note)
 		}
 	})
+}
+
+// TestKilledAgentLeavesNoProcessOfItsRuns: while a plan hangs (its code reads its own stderr, which never
+// ends), the agent process is SIGKILLed, as the OOM killer or a crashed container would. Nothing of
+// the run may stay: not terraform, not the sandbox's own processes (bwrap, slirp4netns).
+func TestKilledAgentLeavesNoProcessOfItsRuns(t *testing.T) {
+	sandboxtest.ForEachMode(t, func(t *testing.T, mode sandbox.Mode) {
+		sandboxtest.Require(t, mode)
+		dir, _ := dataDir(t)
+		gl := gitlabfake.New(t, clitest.Token)
+		gl.AddProject(clitest.Project)
+		hang := "resource \"terraform_data\" \"hang\" {\n  input = file(\"/proc/self/fd/2\")\n}\n"
+		if err := gl.CommitDir(clitest.Project, sha1, clitest.WithFile(t, "stacks/base/hang.tf", hang)); err != nil {
+			t.Fatal(err)
+		}
+		a := clitest.StartProcess(t, agentBin, gl, "", dir, "killed", "GITOPS_SANDBOX="+string(mode))
+		_, opened := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha1, Changes: gitlabfake.Modified("stacks/base/hang.tf")})
+		a.DeliverOK(opened, "queued")
+
+		var runs []process
+		deadline := time.Now().Add(time.Minute)
+		for len(runs) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("no sealed terraform plan running within a minute; agent logs:\n%s", a.Logs())
+			}
+			time.Sleep(100 * time.Millisecond)
+			for _, p := range processes() {
+				if p.uid >= 1_000_000 && p.uid < 1_065_536 && strings.Contains(p.cmdline, "plan") {
+					runs = append(runs, p)
+				}
+			}
+		}
+		a.Kill()
+		// What belongs to the killed agent's runs: its sandbox uids, and anything naming its data or
+		// sandbox dir or a network namespace of those uids on its command line.
+		belongs := func(p process) bool {
+			for _, r := range runs {
+				if p.uid == r.uid || strings.Contains(p.cmdline, "gitops-"+strconv.Itoa(r.uid)) {
+					return true
+				}
+			}
+			return strings.Contains(p.cmdline, dir)
+		}
+		deadline = time.Now().Add(15 * time.Second)
+		for {
+			var left []string
+			for _, p := range processes() {
+				if belongs(p) {
+					left = append(left, fmt.Sprintf("%d (uid %d) %s", p.pid, p.uid, p.cmdline))
+				}
+			}
+			if len(left) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("15s after the agent was killed, processes of its runs are alive:\n%s", strings.Join(left, "\n"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+}
+
+// process is a live process: its id, real uid and command line (arguments joined by spaces).
+type process struct {
+	pid, uid int
+	cmdline  string
+}
+
+// processes lists the live processes, zombies left out.
+func processes() []process {
+	entries, _ := os.ReadDir("/proc")
+	var out []process
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile("/proc/" + e.Name() + "/status")
+		if err != nil {
+			continue
+		}
+		p := process{pid: pid, uid: -1}
+		zombie := false
+		for _, line := range strings.Split(string(status), "\n") {
+			if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+				if f := strings.Fields(rest); len(f) > 0 {
+					p.uid, _ = strconv.Atoi(f[0])
+				}
+			}
+			if rest, ok := strings.CutPrefix(line, "State:"); ok && strings.HasPrefix(strings.TrimSpace(rest), "Z") {
+				zombie = true
+			}
+		}
+		cmd, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		p.cmdline = strings.ReplaceAll(string(cmd), "\x00", " ")
+		if !zombie {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -16,6 +16,8 @@ import (
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox/sandboxtest"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
@@ -236,4 +238,50 @@ func rss(b *testing.B, pid int) float64 {
 	}
 	b.Fatal("no VmRSS")
 	return 0
+}
+
+// BenchmarkSandboxPerMergeRequest measures what the sandbox costs one MR, from webhook to posted note
+// for a 2-stack × 3-stage change, in each sandbox mode: two agents, one sealed and one with
+// GITOPS_SANDBOX=off, plan the same tree turn about, so that both see the same machine load. Reported
+// per mode: each side's milliseconds per MR and their ratio sealed/off.
+func BenchmarkSandboxPerMergeRequest(b *testing.B) {
+	tree := threeStages(b)
+	for _, mode := range sandboxtest.Modes {
+		b.Run(string(mode), func(b *testing.B) {
+			sandboxtest.Require(b, mode)
+			gl := gitlabfake.New(b, clitest.Token)
+			gl.AddProject(clitest.Project)
+			start := func(m sandbox.Mode) *clitest.Agent {
+				return clitest.Start(b, gl, clitest.Backend{Name: "sqlite"}, filepath.Join(sandboxtest.SearchableDir(b), "data"),
+					"GITOPS_MAX_PARALLEL", "2", "LOG_LEVEL", "warn", "GITOPS_SANDBOX", string(m))
+			}
+			sealed, off := start(mode), start(sandbox.Off)
+			n := 0
+			plan := func(a *clitest.Agent) time.Duration {
+				n++
+				sha := fmt.Sprintf("%040x", 0x5b00+n)
+				if err := gl.CommitDir(clitest.Project, sha, tree); err != nil {
+					b.Fatal(err)
+				}
+				_, hook := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha, Changes: gitlabfake.Modified("stacks/base/main.tf")})
+				began := time.Now()
+				if code, _ := a.Deliver(hook, clitest.Secret); code != http.StatusAccepted {
+					b.Fatalf("hook answered %d", code)
+				}
+				if st := waitStatusB(b, gl, sha); st.State != "success" {
+					b.Fatalf("status %s: %s", st.State, st.Description)
+				}
+				return time.Since(began)
+			}
+			var sealedTime, offTime time.Duration
+			for b.Loop() {
+				sealedTime += plan(sealed)
+				offTime += plan(off)
+			}
+			k := float64(b.N)
+			b.ReportMetric(float64(sealedTime.Milliseconds())/k, "sealed-ms/MR")
+			b.ReportMetric(float64(offTime.Milliseconds())/k, "off-ms/MR")
+			b.ReportMetric(sealedTime.Seconds()/offTime.Seconds(), "sealed/off")
+		})
+	}
 }
