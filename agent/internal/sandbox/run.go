@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,6 +24,9 @@ type Run struct {
 	dir  string // the run's own files: scripts, etc files, HOME and TMPDIR (uid mode)
 	uid  *uidLease
 	net  *netns
+	// namespaces mode: the process holding the run's namespaces and view, and its host pid to enter.
+	holder    *exec.Cmd
+	holderPID int
 
 	mu      sync.Mutex
 	scripts int
@@ -61,7 +65,9 @@ func (s *Sandbox) start(ctx context.Context, m Mode, spec Spec) (*Run, error) {
 	case UID:
 		err = r.prepareUID()
 	case Namespaces:
-		err = r.writeEtc()
+		if err = r.writeEtc(); err == nil {
+			err = r.startHolder(ctx)
+		}
 	}
 	if err != nil {
 		return fail(err)
@@ -138,8 +144,8 @@ func (r *Run) Interrupt() {
 // Reap kills every process of the run that is still alive: what a command left behind must not
 // outlive it (a provisioner's background shell, a provider that ignored its plugin host).
 func (r *Run) Reap() error {
-	if r.mode != UID {
-		return nil // off: nothing to do; namespaces: the command's PID namespace ended with it
+	if r.mode == Off {
+		return nil
 	}
 	return killUID(r.uid.id)
 }
@@ -155,6 +161,7 @@ func (r *Run) Close() error {
 	r.closed = true
 	r.mu.Unlock()
 	var errs []error
+	errs = append(errs, r.stopHolder())
 	if r.uid != nil {
 		errs = append(errs, killUID(r.uid.id))
 	}

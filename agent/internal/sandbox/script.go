@@ -68,12 +68,13 @@ func (r *Run) setpriv(deathSignal bool) string {
 	return s
 }
 
-// namespacesScript runs bin in the run's network namespace, in a bubblewrap of its own. SIGINT is
-// ignored by the wrapper processes (bwrap would die of it and take the run down hard); terraform, a Go
-// program, takes it back, and Run.Interrupt delivers it.
-func (r *Run) namespacesScript(bin string) string {
+// view is the bwrap command line of a run's holder: the run's namespaces (PID, IPC, UTS, cgroup
+// where allowed; the network namespace is entered by nsenter around it) and its mount view, holding a
+// process that prints "ready" once the view is complete and then sleeps until the run closes. The
+// holder runs as root without capabilities, so that reaping the run's uid never ends it.
+func (r *Run) view() []string {
 	a := []string{
-		quote(r.s.tools.nsenter), "--net=" + quote(r.net.path), "--", quote(r.s.tools.bwrap),
+		r.s.tools.nsenter, "--net=" + r.net.path, "--", r.s.tools.bwrap,
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try", "--die-with-parent",
 		"--hostname", "gitops-run",
 	}
@@ -83,7 +84,7 @@ func (r *Run) namespacesScript(bin string) string {
 		case err != nil:
 		case fi.Mode()&os.ModeSymlink != 0:
 			if target, err := os.Readlink(d); err == nil {
-				a = append(a, "--symlink", quote(target), d)
+				a = append(a, "--symlink", target, d)
 			}
 		case fi.IsDir():
 			a = append(a, "--ro-bind", d, d)
@@ -91,12 +92,12 @@ func (r *Run) namespacesScript(bin string) string {
 	}
 	for _, p := range hostEtc {
 		if _, err := os.Stat(p); err == nil {
-			a = append(a, "--ro-bind", quote(p), quote(p))
+			a = append(a, "--ro-bind", p, p)
 		}
 	}
 	etc := filepath.Join(r.dir, "etc")
 	for _, f := range []string{"passwd", "group", "hosts", "resolv.conf"} {
-		a = append(a, "--ro-bind", quote(filepath.Join(etc, f)), "/etc/"+f)
+		a = append(a, "--ro-bind", filepath.Join(etc, f), "/etc/"+f)
 	}
 	a = append(a, "--proc", "/proc", "--dev", "/dev",
 		"--perms", "01777", "--tmpfs", "/tmp", "--perms", "0777", "--tmpfs", runHome)
@@ -106,23 +107,29 @@ func (r *Run) namespacesScript(bin string) string {
 	}
 	bind := func(flag, p string) {
 		a = append(a, parents(p, made)...)
-		a = append(a, flag, quote(p), quote(p))
-	}
-	if !strings.HasPrefix(bin, "/usr/") {
-		bind("--ro-bind", bin)
+		a = append(a, flag, p, p)
 	}
 	for _, p := range append(append([]string(nil), r.s.opts.ReadOnly...), r.spec.ReadOnly...) {
-		bind("--ro-bind", p)
+		if !strings.HasPrefix(p, "/usr/") {
+			bind("--ro-bind", p)
+		}
 	}
 	for _, p := range append(append([]string(nil), r.s.opts.Writable...), r.spec.Writable...) {
 		bind("--bind", p)
 	}
 	bind("--bind", r.work)
-	a = append(a, "--chdir", `"$PWD"`,
-		"--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-		"--setenv", "HOME", runHome, "--setenv", "TMPDIR", "/tmp", "--setenv", "USER", runUser, "--setenv", "LOGNAME", runUser,
-		"--", r.setpriv(false), "--", quote(bin), `"$@"`)
-	return "#!/bin/sh\ntrap '' INT\nexec " + strings.Join(a, " ") + "\n"
+	return append(a, "--", "/bin/sh", "-c", "echo ready && exec /usr/bin/sleep infinity")
+}
+
+// namespacesScript runs bin inside the run's holder (nsenter into all its namespaces, as root, then
+// setpriv to the run's uid) in the caller's dir. SIGINT is ignored by the wrapper processes (nsenter
+// would die of it and leave terraform orphaned); terraform, a Go program, takes it back, and
+// Run.Interrupt delivers it.
+func (r *Run) namespacesScript(bin string) string {
+	return "#!/bin/sh\ntrap '' INT\n" +
+		"HOME=" + runHome + " TMPDIR=/tmp USER=" + runUser + " LOGNAME=" + runUser + " exec " + quote(r.s.tools.nsenter) +
+		" --target=" + strconv.Itoa(r.holderPID) + ` --mount --uts --ipc --net --pid --wd="$PWD" -- ` +
+		r.setpriv(false) + " -- " + quote(bin) + ` "$@"` + "\n"
 }
 
 // parents are the bwrap options that make the dirs above p that are not made yet, each passable by
@@ -135,7 +142,7 @@ func parents(p string, made map[string]bool) []string {
 	}
 	var a []string
 	for i := len(dirs) - 1; i >= 0; i-- {
-		a = append(a, "--perms", "0755", "--dir", quote(dirs[i]))
+		a = append(a, "--perms", "0755", "--dir", dirs[i])
 	}
 	return a
 }
