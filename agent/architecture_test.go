@@ -85,6 +85,7 @@ var architecture = map[string]part{
 
 	// Adapters: one outside dependency each.
 	"awsrole":   {role: adapter},
+	"build":     {role: adapter},
 	"gitlab":    {role: adapter},
 	"ledger":    {role: adapter},
 	"lock":      {role: adapter},

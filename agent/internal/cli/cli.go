@@ -32,7 +32,7 @@ type command struct {
 }
 
 // order is the order of the commands in the usage.
-var order = []string{"plan", "policy", "status", "serve", "version"}
+var order = []string{"plan", "policy", "release", "status", "serve", "version"}
 
 var commands = map[string]command{
 	"serve": {runServe, "serve", "run the service (webhooks, queue, workers, poller); configured by environment, see serve -h", serveUsage},
@@ -40,6 +40,8 @@ var commands = map[string]command{
 		"plan a local checkout and print the MR note", nil},
 	"policy": {runPolicy, "policy test [-v] [DIR]...\n  policy check --plan FILE [--stage S] [--stack S] [--project P] [--label L]... [--policies DIR]... [--format table|json] [-v]",
 		"run the Rego unit tests, or check one plan JSON against the policies", nil},
+	"release": {runRelease, "release build [--repo DIR] [--function NAME]... [--out DIR] [-v]",
+		"build the functions of .gitops.yaml as releases do: sealed, reproducible zips, sha256 printed", nil},
 	"status":  {runStatus, "status [--project P]", "print what is live per project, stack and stage (read-only)", nil},
 	"version": {runVersion, "version | --version", "print the version", nil},
 }

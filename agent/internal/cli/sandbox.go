@@ -6,6 +6,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/build"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
 )
@@ -22,11 +23,15 @@ func newSandbox(ctx context.Context, s settings, log *zerolog.Logger) (*sandbox.
 	return sb, nil
 }
 
-// sealer gives the terraform runner the sandbox's runs.
+// sealer gives the terraform runner the sandbox's runs; builds are sealed the same way (buildSealer).
 type sealer struct{ sb *sandbox.Sandbox }
 
+func (s sealer) start(ctx context.Context, dir string, readOnly, writable []string) (*sandbox.Run, error) {
+	return s.sb.Start(ctx, sandbox.Spec{Dir: dir, ReadOnly: readOnly, Writable: writable})
+}
+
 func (s sealer) Start(ctx context.Context, dir string, readOnly, writable []string) (terraform.SandboxRun, error) {
-	run, err := s.sb.Start(ctx, sandbox.Spec{Dir: dir, ReadOnly: readOnly, Writable: writable})
+	run, err := s.start(ctx, dir, readOnly, writable)
 	if err != nil {
 		return nil, err
 	}
@@ -34,3 +39,14 @@ func (s sealer) Start(ctx context.Context, dir string, readOnly, writable []stri
 }
 
 func (s sealer) WorkRoot() string { return s.sb.WorkRoot() }
+
+// buildSealer gives the builder the sandbox's runs.
+type buildSealer struct{ sealer }
+
+func (s buildSealer) Start(ctx context.Context, dir string, readOnly, writable []string) (build.Run, error) {
+	run, err := s.start(ctx, dir, readOnly, writable)
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}

@@ -24,7 +24,8 @@ const (
 	MaxStacks = 5000
 )
 
-// StagePlaceholder is replaced by the stage name in var_files, backend_config and workspace.
+// StagePlaceholder is replaced by the stage name in var_files, backend_config and workspace, and in a
+// function's function_name and alarms.
 const StagePlaceholder = "{stage}"
 
 // Config is a validated .gitops.yaml. Every field is filled: defaults are applied by Parse.
@@ -33,6 +34,10 @@ type Config struct {
 	Stages   []Stage  // in promotion order
 	Policies []string // policy directories, repo-relative and cleaned; nil when the file names none
 	Stacks   []Stack  // in file order
+	// Functions are the Go Lambda functions released after their stacks apply, in file order.
+	Functions []Function
+	// Rollback holds the rollback settings, defaults filled in when the file has no rollback key.
+	Rollback Rollback
 }
 
 // Stage is one environment changes are promoted through.
@@ -63,9 +68,10 @@ var DefaultWhenModified = []string{"**/*.tf", "**/*.tfvars"}
 // DefaultPolicyDir is the policy directory used when the file names none and it exists.
 const DefaultPolicyDir = "policies"
 
-// Load reads and validates repoDir/.gitops.yaml. Beyond Parse, it checks that every stack dir and every
-// listed policy dir is a directory inside repoDir, symbolic links resolved. The error is an *Error (one
-// problem, or the file cannot be read: errors.Is(err, fs.ErrNotExist) when it is missing) or Errors.
+// Load reads and validates repoDir/.gitops.yaml. Beyond Parse, it checks that every stack dir, every
+// function package and every listed policy dir is a directory inside repoDir, and every smoke event a
+// regular file inside it, symbolic links resolved. The error is an *Error (one problem, or the file
+// cannot be read: errors.Is(err, fs.ErrNotExist) when it is missing) or Errors.
 func Load(repoDir string) (*Config, error) {
 	data, err := readConfig(repoDir)
 	if err != nil {
@@ -79,6 +85,17 @@ func Load(repoDir string) (*Config, error) {
 	for i, s := range c.Stacks {
 		if msg := checkDir(repoDir, s.Dir); msg != "" {
 			p.at(nodes.stacks[i].dir, "stack %q: dir %q %s", s.Name, s.Dir, msg)
+		}
+	}
+	for i, f := range c.Functions {
+		if msg := checkDir(repoDir, f.Package); msg != "" {
+			p.at(nodes.functions[i].pkg, "function %q: package %q %s", f.Name, f.Package, msg)
+		}
+		if f.Smoke == "" {
+			continue
+		}
+		if msg := checkPath(repoDir, f.Smoke, false); msg != "" {
+			p.at(nodes.functions[i].smoke, "function %q: smoke %q %s", f.Name, f.Smoke, msg)
 		}
 	}
 	for i, dir := range c.Policies {
@@ -117,7 +134,10 @@ func readConfig(repoDir string) ([]byte, error) {
 }
 
 // checkDir returns what is wrong with rel as a directory of the repository, or "".
-func checkDir(repoDir, rel string) string {
+func checkDir(repoDir, rel string) string { return checkPath(repoDir, rel, true) }
+
+// checkPath returns what is wrong with rel as a directory (dir) or regular file of the repository, or "".
+func checkPath(repoDir, rel string, dir bool) string {
 	root, err := filepath.EvalSymlinks(repoDir)
 	if err != nil {
 		return "cannot be checked: the repository directory cannot be resolved"
@@ -136,8 +156,11 @@ func checkDir(repoDir, rel string) string {
 	if err != nil {
 		return "cannot be read"
 	}
-	if !info.IsDir() {
+	if dir && !info.IsDir() {
 		return "is not a directory"
+	}
+	if !dir && !info.Mode().IsRegular() {
+		return "is not a regular file"
 	}
 	return ""
 }

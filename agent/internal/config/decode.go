@@ -3,17 +3,21 @@ package config
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 // nodes keeps where each value came from, so that checks after decoding can point at a line.
 type nodes struct {
-	root     *yaml.Node
-	version  *yaml.Node
-	stages   []stageNodes
-	policies []*yaml.Node
-	stacks   []stackNodes
+	root      *yaml.Node
+	version   *yaml.Node
+	stages    []stageNodes
+	policies  []*yaml.Node
+	stacks    []stackNodes
+	functions []functionNodes
+	rollback  *yaml.Node
 }
 
 type stageNodes struct {
@@ -26,10 +30,24 @@ type stackNodes struct {
 	stages, dependsOn                     []*yaml.Node
 }
 
+type functionNodes struct {
+	node, name, pkg, functionName, alias, architecture *yaml.Node
+	strategy, stepsKey, smoke, stagesKey               *yaml.Node
+	after, alarms, stages                              []*yaml.Node
+	steps                                              []stepNodes
+}
+
+type stepNodes struct {
+	node, weight, bake *yaml.Node
+}
+
 var (
-	topKeys   = []string{"version", "stages", "policies", "stacks"}
-	stageKeys = []string{"name", "role_arn", "plan_role_arn"}
-	stackKeys = []string{"name", "dir", "var_files", "backend_config", "workspace", "when_modified", "stages", "depends_on"}
+	topKeys      = []string{"version", "stages", "policies", "stacks", "functions", "rollback"}
+	stageKeys    = []string{"name", "role_arn", "plan_role_arn"}
+	stackKeys    = []string{"name", "dir", "var_files", "backend_config", "workspace", "when_modified", "stages", "depends_on"}
+	functionKeys = []string{"name", "package", "function_name", "alias", "architecture", "after", "strategy", "steps", "alarms", "smoke", "stages"}
+	stepKeys     = []string{"weight", "bake"}
+	rollbackKeys = []string{"auto_merge", "watch"}
 )
 
 // rejectAliases reports every alias: values are never expanded, so no alias bomb can grow, and a config
@@ -85,8 +103,24 @@ func decode(p *problems, root *yaml.Node) (*Config, *nodes) {
 					n.stacks = append(n.stacks, sn)
 				}
 			}
+		case "functions":
+			if items, ok := list(p, v, "functions"); ok && len(items) > MaxFunctions {
+				p.at(v, "functions lists %d functions; at most %d are supported", len(items), MaxFunctions)
+			} else if ok {
+				for _, item := range items {
+					f, fn := decodeFunction(p, item)
+					c.Functions = append(c.Functions, f)
+					n.functions = append(n.functions, fn)
+				}
+			}
+		case "rollback":
+			n.rollback = v
+			c.Rollback = decodeRollback(p, v)
 		}
 	})
+	if n.rollback == nil {
+		c.Rollback = Rollback{Watch: DefaultWatch}
+	}
 	if n.version == nil {
 		p.at(root, "version is missing: add \"version: 1\"")
 	}
@@ -151,6 +185,125 @@ func decodeStack(p *problems, v *yaml.Node) (Stack, stackNodes) {
 		}
 	})
 	return s, sn
+}
+
+func decodeFunction(p *problems, v *yaml.Node) (Function, functionNodes) {
+	var f Function
+	fn := functionNodes{node: v}
+	if v.Kind != yaml.MappingNode {
+		p.at(v, "a function must be a mapping with at least name, package and function_name, not %s", kindOf(v))
+		return f, fn
+	}
+	fields(p, v, "function: ", functionKeys, func(key string, v *yaml.Node) {
+		switch key {
+		case "name":
+			fn.name = v
+			f.Name, _ = str(p, v, "function name")
+		case "package":
+			fn.pkg = v
+			f.Package, _ = str(p, v, key)
+		case "function_name":
+			fn.functionName = v
+			f.FunctionName, _ = str(p, v, key)
+		case "alias":
+			fn.alias = v
+			f.Alias, _ = str(p, v, key)
+		case "architecture":
+			fn.architecture = v
+			f.Architecture, _ = str(p, v, key)
+		case "strategy":
+			fn.strategy = v
+			f.Strategy, _ = str(p, v, key)
+		case "smoke":
+			fn.smoke = v
+			f.Smoke, _ = str(p, v, key)
+		case "after":
+			f.After, fn.after = strList(p, v, key)
+		case "alarms":
+			f.Alarms, fn.alarms = strList(p, v, key)
+		case "stages":
+			fn.stagesKey = v
+			f.Stages, fn.stages = strList(p, v, key)
+		case "steps":
+			fn.stepsKey = v
+			if items, ok := list(p, v, key); ok {
+				f.Steps = make([]TrafficStep, 0, len(items))
+				for _, item := range items {
+					st, sn := decodeStep(p, item)
+					f.Steps = append(f.Steps, st)
+					fn.steps = append(fn.steps, sn)
+				}
+			}
+		}
+	})
+	return f, fn
+}
+
+func decodeStep(p *problems, v *yaml.Node) (TrafficStep, stepNodes) {
+	var st TrafficStep
+	sn := stepNodes{node: v}
+	if v.Kind != yaml.MappingNode {
+		p.at(v, "a step must be a mapping like {weight: 10, bake: 5m}, not %s", kindOf(v))
+		return st, sn
+	}
+	fields(p, v, "step: ", stepKeys, func(key string, v *yaml.Node) {
+		switch key {
+		case "weight":
+			sn.weight = v
+			if n, err := strconv.Atoi(v.Value); err == nil && v.Kind == yaml.ScalarNode && v.Tag == "!!int" {
+				st.Weight = n
+			} else {
+				p.at(v, "weight must be a whole number of percent, not %s", kindOrValue(v))
+			}
+		case "bake":
+			sn.bake = v
+			st.Bake, _ = duration(p, v, key, "5m")
+		}
+	})
+	return st, sn
+}
+
+func decodeRollback(p *problems, v *yaml.Node) Rollback {
+	r := Rollback{Watch: DefaultWatch}
+	if v.Kind != yaml.MappingNode {
+		p.at(v, "rollback must be a mapping like {auto_merge: false, watch: 15m}, not %s", kindOf(v))
+		return r
+	}
+	fields(p, v, "rollback: ", rollbackKeys, func(key string, v *yaml.Node) {
+		switch key {
+		case "auto_merge":
+			if b, err := strconv.ParseBool(v.Value); err == nil && v.Kind == yaml.ScalarNode && v.Tag == "!!bool" {
+				r.AutoMerge = b
+			} else {
+				p.at(v, "rollback: auto_merge must be true or false, not %s", kindOrValue(v))
+			}
+		case "watch":
+			if d, ok := duration(p, v, "rollback: watch", "15m"); ok && d < 0 {
+				p.at(v, "rollback: watch %s must not be negative", v.Value)
+			} else if ok {
+				r.Watch = d
+			}
+		}
+	})
+	return r
+}
+
+// duration decodes a Go duration such as "15m" or "1h30m"; a bare 0 is one too. example shows the
+// syntax in messages.
+func duration(p *problems, v *yaml.Node, what, example string) (time.Duration, bool) {
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!int" && v.Value == "0" {
+		return 0, true
+	}
+	if v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+		p.at(v, "%s must be a duration like %s, not %s", what, example, kindOrValue(v))
+		return 0, false
+	}
+	d, err := time.ParseDuration(v.Value)
+	if err != nil {
+		p.at(v, "%s %q is not a duration like %s", what, v.Value, example)
+		return 0, false
+	}
+	return d, true
 }
 
 // fields calls set for each key of the mapping m, reporting unknown and repeated keys. prefix names

@@ -12,7 +12,7 @@ import (
 
 func TestSeedsParseAsExpected(t *testing.T) {
 	t.Parallel()
-	valid := map[string]bool{"architecture.yaml": true, "repository.yaml": true, "flow-and-tags.yaml": true}
+	valid := map[string]bool{"architecture.yaml": true, "repository.yaml": true, "flow-and-tags.yaml": true, "functions.yaml": true}
 	seeds, err := filepath.Glob("testdata/seeds/*.yaml")
 	must(t, err)
 	for _, name := range seeds {
@@ -120,8 +120,59 @@ func checkConfig(t *testing.T, c *Config) {
 			}
 		}
 	}
+	checkFunctions(t, c)
 	affected := c.Affected([]string{"main.tf", "stacks/a/main.tf", "modules/x/y.tf", "../x", "/etc/passwd"})
 	if len(affected) > len(c.Stacks) {
 		t.Fatalf("Affected returned %d stacks of %d", len(affected), len(c.Stacks))
+	}
+}
+
+// checkFunctions checks the promises about functions and rollback: clean paths inside the repository,
+// known stacks and stages, a valid alias and architecture, and a plan of strictly increasing weights.
+func checkFunctions(t *testing.T, c *Config) {
+	t.Helper()
+	if c.Rollback.Watch < 0 {
+		t.Fatalf("accepted a negative watch %s", c.Rollback.Watch)
+	}
+	for _, f := range c.Functions {
+		if _, ok := cleanRel(f.Package); !ok {
+			t.Fatalf("function %q: accepted package %q", f.Name, f.Package)
+		}
+		if _, ok := cleanRel(f.Smoke); f.Smoke != "" && !ok {
+			t.Fatalf("function %q: accepted smoke %q", f.Name, f.Smoke)
+		}
+		if f.Alias == "" || (f.Architecture != ArchARM64 && f.Architecture != ArchX86_64) {
+			t.Fatalf("function %q: alias %q, architecture %q", f.Name, f.Alias, f.Architecture)
+		}
+		if (f.Strategy == "") == (f.Steps == nil) {
+			t.Fatalf("function %q: strategy %q and steps %v", f.Name, f.Strategy, f.Steps)
+		}
+		for _, s := range f.After {
+			if _, ok := c.index()[s]; !ok {
+				t.Fatalf("function %q comes after unknown stack %q", f.Name, s)
+			}
+		}
+		if len(f.Stages) == 0 {
+			t.Fatalf("function %q runs in no stage", f.Name)
+		}
+		for _, st := range f.Stages {
+			if _, ok := c.Stage(st); !ok {
+				t.Fatalf("function %q runs in unknown stage %q", f.Name, st)
+			}
+			if name := f.FunctionNameFor(st); !lambdaNamePattern.MatchString(name) {
+				t.Fatalf("function %q: accepted function name %q in stage %q", f.Name, name, st)
+			}
+		}
+		plan := f.Plan()
+		if plan == nil {
+			t.Fatalf("function %q: no plan for strategy %q", f.Name, f.Strategy)
+		}
+		prev := 0
+		for _, step := range plan {
+			if step.Weight <= prev || step.Weight > 99 || step.Bake <= 0 || step.Bake > MaxBake {
+				t.Fatalf("function %q: plan %v", f.Name, plan)
+			}
+			prev = step.Weight
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -39,6 +40,8 @@ func must(tb testing.TB, err error) {
 		tb.Fatal(err)
 	}
 }
+
+const withFunction = "version: 1\nstages: [{name: dev}]\nstacks:\n  - {name: a, dir: stacks/a}\nfunctions:\n  - {name: f, package: ./cmd/f, function_name: f, smoke: ./lambda/testdata/smoke.json}\n"
 
 const twoStacks = "version: 1\nstages: [{name: dev}]\nstacks:\n  - {name: a, dir: stacks/a}\n  - {name: b, dir: stacks/b}\n"
 
@@ -90,6 +93,26 @@ func TestLoad(t *testing.T) {
 			want: ".gitops.yaml:3:12: policies: \"rego\" does not exist\n.gitops.yaml:5:20: stack \"a\": dir \"a\" does not exist",
 		},
 		{
+			name:  "function package and smoke event exist",
+			files: map[string]string{FileName: withFunction, "stacks/a/": "", "cmd/f/main.go": "package main", "lambda/testdata/smoke.json": "{}"},
+		},
+		{
+			name:  "function package missing, smoke event a directory",
+			files: map[string]string{FileName: withFunction, "stacks/a/": "", "lambda/testdata/smoke.json/": ""},
+			want: ".gitops.yaml:6:24: function \"f\": package \"cmd/f\" does not exist\n" +
+				".gitops.yaml:6:58: function \"f\": smoke \"lambda/testdata/smoke.json\" is not a regular file",
+		},
+		{
+			name:  "smoke event missing",
+			files: map[string]string{FileName: withFunction, "stacks/a/": "", "cmd/f/": ""},
+			want:  ".gitops.yaml:6:58: function \"f\": smoke \"lambda/testdata/smoke.json\" does not exist",
+		},
+		{
+			name:  "smoke event is a symlink leaving the repo",
+			files: map[string]string{FileName: withFunction, "stacks/a/": "", "cmd/f/": "", "lambda/testdata/smoke.json": "link:../../../outside/event.json", "../outside/event.json": "{}"},
+			want:  ".gitops.yaml:6:58: function \"f\": smoke \"lambda/testdata/smoke.json\" leads outside the repository through a symbolic link",
+		},
+		{
 			name:  "config file missing",
 			files: map[string]string{"README.md": "x"},
 			want:  ".gitops.yaml: not found at the repository root",
@@ -139,6 +162,37 @@ func TestLoadMissingFileIsNotExist(t *testing.T) {
 	_, err := Load(t.TempDir())
 	if !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Load of a repo without %s: error %v does not wrap fs.ErrNotExist", FileName, err)
+	}
+}
+
+// TestLoadRepositoryConfig loads this repository's own .gitops.yaml.
+func TestLoadRepositoryConfig(t *testing.T) {
+	t.Parallel()
+	cfg, err := Load(filepath.Join("..", "..", ".."))
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	f, ok := cfg.Function("documents")
+	if !ok {
+		t.Fatalf("no function documents in %+v", cfg.Functions)
+	}
+	type view struct {
+		Package, Name, Alias, GOARCH string
+		After, Alarms, Stages        []string
+		Plan                         []TrafficStep
+		Rollback                     Rollback
+	}
+	got := view{f.Package, f.FunctionNameFor("prod"), f.Alias, f.GOARCH(), f.After, f.AlarmsFor("prod"), f.Stages, f.Plan(), cfg.Rollback}
+	want := view{
+		Package: "lambda", Name: "gitops-agent-prod-api", Alias: "live", GOARCH: "arm64",
+		After:    []string{"api"},
+		Alarms:   []string{"gitops-agent-prod-lambda-*", "gitops-agent-prod-api-*"},
+		Stages:   []string{"dev", "staging", "prod"},
+		Plan:     []TrafficStep{{Weight: 10, Bake: 5 * time.Minute}},
+		Rollback: Rollback{Watch: 15 * time.Minute},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("function documents (-want +got):\n%s", diff)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -47,6 +48,19 @@ func TestParseArchitectureExample(t *testing.T) {
 				DependsOn:    []string{"platform"},
 			},
 		},
+		Functions: []Function{{
+			Name:         "documents",
+			Package:      "lambda",
+			FunctionName: "documents-api-{stage}",
+			Alias:        "live",
+			Architecture: "arm64",
+			After:        []string{"api"},
+			Strategy:     "Canary10Percent5Minutes",
+			Alarms:       []string{"documents-api-{stage}-*"},
+			Smoke:        "lambda/testdata/smoke.json",
+			Stages:       all,
+		}},
+		Rollback: Rollback{AutoMerge: false, Watch: 15 * time.Minute},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Parse (-want +got):\n%s", diff)

@@ -18,8 +18,8 @@ var (
 
 const nameRule = "lowercase letters, digits, '-' and '_', starting with a letter or digit, at most 63 characters"
 
-// validate checks what decode could not see alone: names, references between stages and stacks, paths
-// and globs, cycles; then fills the defaults.
+// validate checks what decode could not see alone: names, references between stages, stacks and
+// functions, paths and globs, cycles; then fills the defaults.
 func validate(p *problems, c *Config, n *nodes) {
 	if len(c.Stages) == 0 {
 		at := n.root
@@ -67,6 +67,7 @@ func validate(p *problems, c *Config, n *nodes) {
 			listed[dep] = true
 		}
 	}
+	validateFunctions(p, c, n, stageNames, stackNames)
 	if len(p.list) == 0 {
 		reportCycles(p, c, n)
 	}
@@ -132,31 +133,36 @@ func validateStack(p *problems, s *Stack, sn stackNodes, stages []string) {
 			p.at(sn.whenModified[i], "%s: when_modified %q %s", label, g, msg)
 		}
 	}
-	if sn.stagesKey == nil {
-		s.Stages = slices.Clone(stages)
-		return
+	s.Stages = checkStages(p, label, s.Stages, sn.stagesKey, sn.stages, stages)
+}
+
+// checkStages checks the stages list of a stack or function (key is nil when it is left out) against
+// the declared stages and returns it in promotion order: all stages when it is left out.
+func checkStages(p *problems, label string, listed []string, key *yaml.Node, at []*yaml.Node, stages []string) []string {
+	if key == nil {
+		return slices.Clone(stages)
 	}
-	if len(s.Stages) == 0 && sn.stagesKey.Kind == yaml.SequenceNode {
-		p.at(sn.stagesKey, "%s: stages is empty: leave it out to run in every stage", label)
+	if len(listed) == 0 && key.Kind == yaml.SequenceNode {
+		p.at(key, "%s: stages is empty: leave it out to run in every stage", label)
 	}
-	listed := map[string]bool{}
-	for i, st := range s.Stages {
+	seen := map[string]bool{}
+	for i, st := range listed {
 		switch {
 		case !slices.Contains(stages, st):
-			p.at(sn.stages[i], "%s: stages names unknown stage %q%s", label, st, p.suggest(st, stages))
-		case listed[st]:
-			p.at(sn.stages[i], "%s: stages lists %q twice", label, st)
+			p.at(at[i], "%s: stages names unknown stage %q%s", label, st, p.suggest(st, stages))
+		case seen[st]:
+			p.at(at[i], "%s: stages lists %q twice", label, st)
 		}
-		listed[st] = true
+		seen[st] = true
 	}
-	// Promotion order, whatever order the stack lists them in.
+	// Promotion order, whatever order the list has.
 	var ordered []string
 	for _, st := range stages {
-		if slices.Contains(s.Stages, st) {
+		if slices.Contains(listed, st) {
 			ordered = append(ordered, st)
 		}
 	}
-	s.Stages = ordered
+	return ordered
 }
 
 // checkStagePath checks one var_files or backend_config entry: {stage} as the only placeholder, and a
