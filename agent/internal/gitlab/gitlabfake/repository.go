@@ -94,14 +94,16 @@ func (s *Server) Commit(project, sha string, files map[string]string) {
 	for name, content := range files {
 		tree[name] = []byte(content)
 	}
-	s.commitTree(project, sha, tree)
+	s.commitTree(project, sha, tree, nil)
 }
 
 // CommitDir is Commit with the tree read from dir on disk (regular files only; .git and .terraform
-// directories are skipped).
+// directories are skipped). A file with an execute bit is executable in the archive (mode 0775), as git
+// records it.
 func (s *Server) CommitDir(project, sha, dir string) error {
 	s.tb.Helper()
 	tree := map[string][]byte{}
+	executable := map[string]bool{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -121,12 +123,15 @@ func (s *Server) CommitDir(project, sha, dir string) error {
 			return err
 		}
 		tree[filepath.ToSlash(rel)] = b
+		if info, err := d.Info(); err == nil && info.Mode().Perm()&0o111 != 0 {
+			executable[filepath.ToSlash(rel)] = true
+		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	s.commitTree(project, sha, tree)
+	s.commitTree(project, sha, tree, executable)
 	return nil
 }
 
@@ -140,13 +145,13 @@ func (s *Server) CommitArchive(project, sha string, tgz []byte) {
 	p.commits[sha] = &commit{SHA: sha, CreatedAt: s.stamp(), archive: slices.Clone(tgz)}
 }
 
-func (s *Server) commitTree(project, sha string, tree map[string][]byte) {
+func (s *Server) commitTree(project, sha string, tree map[string][]byte, executable map[string]bool) {
 	s.tb.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.mustProject(project)
 	at := s.stamp()
-	tgz, err := gitArchive(p.name()+"-"+sha+"-"+sha, sha, at, tree)
+	tgz, err := gitArchive(p.name()+"-"+sha+"-"+sha, sha, at, tree, executable)
 	if err != nil {
 		s.fatalf("build archive of %s@%s: %v", project, sha, err)
 	}
@@ -163,8 +168,9 @@ func (p *project) hasCommit(sha string) bool {
 }
 
 // gitArchive builds a tar.gz the way `git archive --prefix=top/` does: a pax global header with the
-// commit id, then directories and files in path order, all with the commit time.
-func gitArchive(top, sha string, at time.Time, tree map[string][]byte) ([]byte, error) {
+// commit id, then directories and files in path order, all with the commit time; files are 0664, or
+// 0775 when executable.
+func gitArchive(top, sha string, at time.Time, tree map[string][]byte, executable map[string]bool) ([]byte, error) {
 	var buf bytes.Buffer
 	gz, err := gzip.NewWriterLevel(&buf, gzip.BestSpeed) // fast for tests; any level is valid gzip
 	if err != nil {
@@ -207,8 +213,12 @@ func gitArchive(top, sha string, at time.Time, tree map[string][]byte) ([]byte, 
 			}
 			continue
 		}
-		content := tree[strings.TrimPrefix(e, top+"/")]
-		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e, Mode: 0o664, Size: int64(len(content)), ModTime: at}); err != nil {
+		name := strings.TrimPrefix(e, top+"/")
+		content, mode := tree[name], int64(0o664)
+		if executable[name] {
+			mode = 0o775
+		}
+		if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: e, Mode: mode, Size: int64(len(content)), ModTime: at}); err != nil {
 			return nil, err
 		}
 		if _, err := tw.Write(content); err != nil {

@@ -57,16 +57,22 @@ var modes = []sandbox.Mode{sandbox.Namespaces, sandbox.UID, sandbox.Off}
 // and returns the plan note. dataDir is the agent's data dir; extra holds more "NAME=value" settings.
 func planNote(t *testing.T, mode sandbox.Mode, dataDir, rel, content string, extra ...string) string {
 	t.Helper()
+	return planTree(t, mode, dataDir, clitest.WithFile(t, rel, content), rel, extra...)
+}
+
+// planTree is planNote for a merge request whose tree is the dir tree, changing the file changed.
+func planTree(t *testing.T, mode sandbox.Mode, dataDir, tree, changed string, extra ...string) string {
+	t.Helper()
 	if mode != sandbox.Off {
 		sandboxtest.Require(t, mode)
 	}
 	gl := gitlabfake.New(t, clitest.Token)
 	gl.AddProject(clitest.Project)
-	if err := gl.CommitDir(clitest.Project, sha1, clitest.WithFile(t, rel, content)); err != nil {
+	if err := gl.CommitDir(clitest.Project, sha1, tree); err != nil {
 		t.Fatal(err)
 	}
 	a := clitest.StartProcess(t, agentBin, gl, "", dataDir, "sealed", append([]string{"GITOPS_SANDBOX=" + string(mode)}, extra...)...)
-	iid, opened := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha1, Changes: gitlabfake.Modified(rel)})
+	iid, opened := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha1, Changes: gitlabfake.Modified(changed)})
 	a.DeliverOK(opened, "queued")
 	clitest.WaitStatus(t, gl, sha1, a.Agent)
 	for _, n := range gl.Notes(clitest.Project, iid) {
@@ -334,4 +340,44 @@ func processes() []process {
 		}
 	}
 	return out
+}
+
+// TestShippedProviderNeverRuns: a merge request ships a provider binary of its own in the stack's
+// implied local mirror (terraform.d/plugins) and requires it. It would write a marker where the run may
+// write (GITOPS_SANDBOX_WRITABLE) when executed; init must fail instead.
+func TestShippedProviderNeverRuns(t *testing.T) {
+	sandboxtest.ForEachMode(t, func(t *testing.T, mode sandbox.Mode) {
+		dir, _ := dataDir(t)
+		markers := filepath.Join(sandboxtest.SearchableDir(t), "markers")
+		if err := os.Mkdir(markers, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(markers, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		marker := filepath.Join(markers, "provider-ran")
+		tree := clitest.WithFile(t, "stacks/base/evil.tf", `terraform {
+  required_providers {
+    evil = {
+      source  = "example.com/attacker/evil"
+      version = "1.0.0"
+    }
+  }
+}
+
+resource "evil_thing" "x" {}
+`)
+		plugin := filepath.Join(tree, "stacks", "base", "terraform.d", "plugins", "example.com", "attacker", "evil", "1.0.0", "linux_amd64", "terraform-provider-evil_v1.0.0")
+		if err := os.MkdirAll(filepath.Dir(plugin), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(plugin, []byte("#!/bin/sh\ntouch "+marker+"\nexit 1\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		note := planTree(t, mode, dir, tree, "stacks/base/evil.tf", "GITOPS_SANDBOX_WRITABLE="+markers)
+		clitest.MustContain(t, "the plan note", note, "example.com/attacker/evil")
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("the provider the merge request shipped ran")
+		}
+	})
 }
