@@ -62,11 +62,15 @@ func runPlan(ctx context.Context, args []string, env Env) int {
 	s.SandboxDir = dataDir + ".sandbox"
 	defer os.RemoveAll(s.SandboxDir)
 	log := consoleLogger(env, *verbose)
-	tf, closeSandbox, err := newTerraform(ctx, s, &log)
+	sb, err := newSandbox(ctx, s, &log)
 	if err != nil {
 		return fail(env, fmt.Errorf("plan: %w", err))
 	}
-	defer closeSandbox()
+	defer sb.Close()
+	tf, err := newTerraform(s, sb, &log)
+	if err != nil {
+		return fail(env, fmt.Errorf("plan: %w", err))
+	}
 	runner := newRunner(s, tf, nil, nil, nil, nil, &log)
 	project := filepath.Base(tree)
 	runs, err := runner.PlanTree(ctx, pipeline.PlanSet{

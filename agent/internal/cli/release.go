@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,11 +57,15 @@ func runRelease(ctx context.Context, args []string, env Env) int {
 	defer os.RemoveAll(scratch)
 	s.SandboxDir = scratch + ".sandbox"
 	defer os.RemoveAll(s.SandboxDir)
-	b, closeSandbox, err := newBuilder(ctx, s, scratch, &log)
+	sb, err := newSandbox(ctx, s, &log)
 	if err != nil {
 		return fail(env, fmt.Errorf("release build: %w", err))
 	}
-	defer closeSandbox()
+	defer sb.Close()
+	b, err := newBuilder(ctx, s, sb, scratch, &log)
+	if err != nil {
+		return fail(env, fmt.Errorf("release build: %w", err))
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		return fail(env, fmt.Errorf("release build: %w", err))
 	}
@@ -107,14 +110,10 @@ func selectFunctions(cfg *config.Config, names []string) ([]config.Function, err
 	return out, nil
 }
 
-// newBuilder is the builder of the settings, sealed by the sandbox of GITOPS_SANDBOX, keeping its zips in
-// dir/builds. The module cache is the go command's own, read-only to builds; in uid mode, where builds
-// reach it by path, one under the sandbox dir. Call closeSandbox when done.
-func newBuilder(ctx context.Context, s settings, dir string, log *zerolog.Logger) (*build.Builder, func() error, error) {
-	sb, err := newSandbox(ctx, s, log)
-	if err != nil {
-		return nil, nil, err
-	}
+// newBuilder is the builder of the settings, sealed by sb, keeping its zips in dir/builds. The module
+// cache is the go command's own, read-only to builds; in uid mode, where builds reach it by path, one
+// under the sandbox dir.
+func newBuilder(ctx context.Context, s settings, sb *sandbox.Sandbox, dir string, log *zerolog.Logger) (*build.Builder, error) {
 	opts := build.Options{CacheDir: filepath.Join(dir, "builds"), Logger: log}
 	if userCache, err := os.UserCacheDir(); err == nil {
 		opts.ToolchainCache = filepath.Join(userCache, "gitops-agent", "build-toolchain")
@@ -129,13 +128,9 @@ func newBuilder(ctx context.Context, s settings, dir string, log *zerolog.Logger
 	if opts.ModCache == "" {
 		out, err := exec.CommandContext(ctx, "go", "env", "GOMODCACHE").Output()
 		if err != nil {
-			return nil, nil, fmt.Errorf("go env GOMODCACHE: %w", err)
+			return nil, fmt.Errorf("go env GOMODCACHE: %w", err)
 		}
 		opts.ModCache = strings.TrimSpace(string(out))
 	}
-	b, err := build.New(ctx, opts)
-	if err != nil {
-		return nil, nil, errors.Join(err, sb.Close())
-	}
-	return b, sb.Close, nil
+	return build.New(ctx, opts)
 }

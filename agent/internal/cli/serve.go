@@ -86,15 +86,20 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	var q *queue.Queue
 	m := metrics.New(func(ctx context.Context) (int, error) { return q.Depth(ctx) })
 	src := source.NewCache(filepath.Join(s.DataDir, "src"), gl.Archive, source.Limits{})
-	tf, closeSandbox, err := newTerraform(ctx, s, log)
+	sb, err := newSandbox(ctx, s, log)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := closeSandbox(); err != nil {
+		if err := sb.Close(); err != nil {
 			log.Warn().Err(err).Msg("close the sandbox")
 		}
 	}()
+	m.Sandbox(string(sb.Mode()))
+	tf, err := newTerraform(s, sb, log)
+	if err != nil {
+		return err
+	}
 	runner := newRunner(s, tf, gl, src, m, s.Secrets, log)
 	l, locker, err := openStores(ctx, s)
 	if err != nil {

@@ -23,13 +23,9 @@ import (
 )
 
 // newTerraform is the terraform runner of the settings: TF_BINARY, else terraform, else tofu on PATH, its
-// processes sealed off by the sandbox of GITOPS_SANDBOX. Call closeSandbox when done with it.
-func newTerraform(ctx context.Context, s settings, log *zerolog.Logger) (tf *terraform.Runner, closeSandbox func() error, err error) {
+// processes sealed off by sb.
+func newTerraform(s settings, sb *sandbox.Sandbox, log *zerolog.Logger) (*terraform.Runner, error) {
 	opts := terraform.Options{Binary: s.TFBinary, DataDir: s.DataDir, Logger: log, LockTimeout: s.LockTimeout, ProviderMirror: s.ProviderMirror}
-	sb, err := newSandbox(ctx, s, log)
-	if err != nil {
-		return nil, nil, err
-	}
 	switch sb.Mode() {
 	case sandbox.UID:
 		// The runs reach the providers by path: they cannot pass the 0700 data dir.
@@ -37,10 +33,11 @@ func newTerraform(ctx context.Context, s settings, log *zerolog.Logger) (tf *ter
 	case sandbox.Namespaces:
 		opts.Sandbox = sealer{sb}
 	}
-	if tf, err = terraform.NewRunner(opts); err != nil {
-		return nil, nil, errors.Join(fmt.Errorf("terraform: %w", err), sb.Close())
+	tf, err := terraform.NewRunner(opts)
+	if err != nil {
+		return nil, fmt.Errorf("terraform: %w", err)
 	}
-	return tf, sb.Close, nil
+	return tf, nil
 }
 
 // newRunner wires the pipeline to its parts. gl and src may be nil for local runs (`plan`), which use

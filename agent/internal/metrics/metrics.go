@@ -70,6 +70,17 @@ func (m *Metrics) Terraform(step string, d time.Duration, failed bool) {
 	m.terraform.WithLabelValues(step, outcome(failed)).Observe(d.Seconds())
 }
 
+// Sandbox records how the agent seals off terraform and builds (namespaces, uid or off), as
+// gitops_sandbox_mode{mode} 1: an alert on mode="off" finds an agent running merge-request code unsealed.
+func (m *Metrics) Sandbox(mode string) {
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "gitops_sandbox_mode",
+		Help: "How terraform and builds are sealed off: 1 for the mode in use (namespaces, uid or off).",
+	}, []string{"mode"})
+	g.WithLabelValues(mode).Set(1)
+	m.registry.MustRegister(g)
+}
+
 // Handler serves the metrics in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})

@@ -26,6 +26,7 @@ func TestMetricsAreExposed(t *testing.T) {
 	m.Event("Note Hook", "ignored")
 	m.Job("plan", 3*time.Second, false)
 	m.Terraform("plan", 2*time.Second, true)
+	m.Sandbox("namespaces")
 	body := scrape(t, m)
 	for _, want := range []string{
 		`gitops_webhook_events_total{kind="Merge Request Hook",outcome="queued"} 2`,
@@ -33,6 +34,7 @@ func TestMetricsAreExposed(t *testing.T) {
 		`gitops_job_duration_seconds_count{kind="plan",outcome="ok"} 1`,
 		`gitops_terraform_run_duration_seconds_sum{outcome="error",step="plan"} 2`,
 		`gitops_queue_depth 7`,
+		`gitops_sandbox_mode{mode="namespaces"} 1`,
 		`go_goroutines`,
 		`process_resident_memory_bytes`,
 	} {
