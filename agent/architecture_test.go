@@ -84,6 +84,7 @@ var architecture = map[string]part{
 	"comment": {role: renderer, module: []string{"gitops"}},
 
 	// Adapters: one outside dependency each.
+	"alarms":    {role: adapter},
 	"awsrole":   {role: adapter},
 	"build":     {role: adapter},
 	"gitlab":    {role: adapter},
@@ -94,6 +95,7 @@ var architecture = map[string]part{
 	"policy":    {role: adapter},
 	"poller":    {role: adapter},
 	"queue":     {role: adapter},
+	"release":   {role: adapter},
 	"sandbox":   {role: adapter},
 	"server":    {role: adapter},
 	"source":    {role: adapter},
@@ -103,6 +105,10 @@ var architecture = map[string]part{
 	// Exception: gitlabfake is not an adapter but the httptest GitLab that the gitlab and cli tests
 	// drive through the real client library. It may import the adapter it fakes; only tests import it.
 	"gitlab/gitlabfake": {role: fake, module: []string{"gitlab"}},
+	// lambdafake is the httptest Lambda that the release tests drive through the real SDK client.
+	"release/lambdafake": {role: fake, module: []string{"release"}},
+	// cloudwatchfake, likewise, is the httptest CloudWatch (rpc-v2-cbor) the alarms tests drive.
+	"alarms/cloudwatchfake": {role: fake, module: []string{"alarms"}},
 
 	// Harnesses. clitest runs the whole agent for the end-to-end tests below cli/e2e, which hold only
 	// _test.go files and so need no entry here.
@@ -508,13 +514,13 @@ func TestArchitectureRules(t *testing.T) {
 		{
 			name: "package with no role",
 			g: merge(
-				file("agent/internal/release", "release.go", in("gitops"), m+"/lambda/internal/document"),
-				file("agent/internal/pipeline", "plan.go", in("release")),
+				file("agent/internal/unlisted", "release.go", in("gitops"), m+"/lambda/internal/document"),
+				file("agent/internal/pipeline", "plan.go", in("unlisted")),
 			),
 			want: []string{
-				`agent/internal/pipeline/plan.go imports "example.com/mod/agent/internal/release": the core (pipeline) may import from the module only config, gitops`,
-				`agent/internal/release: package has no role: add it to the architecture table in agent/architecture_test.go`,
-				`agent/internal/release/release.go imports "example.com/mod/lambda/internal/document": agent must not import lambda`,
+				`agent/internal/pipeline/plan.go imports "example.com/mod/agent/internal/unlisted": the core (pipeline) may import from the module only config, gitops`,
+				`agent/internal/unlisted: package has no role: add it to the architecture table in agent/architecture_test.go`,
+				`agent/internal/unlisted/release.go imports "example.com/mod/lambda/internal/document": agent must not import lambda`,
 			},
 		},
 		{
