@@ -21,8 +21,9 @@ import (
 // and exits, without running tests; with agentEnv set it plays an agent that starts a run and waits to
 // be killed.
 const (
-	probeEnv = "GITOPS_SANDBOX_TEST_PROBE"
-	agentEnv = "GITOPS_SANDBOX_TEST_AGENT"
+	probeEnv  = "GITOPS_SANDBOX_TEST_PROBE"
+	agentEnv  = "GITOPS_SANDBOX_TEST_AGENT"
+	choiceEnv = "GITOPS_SANDBOX_TEST_CHOICE"
 )
 
 func TestMain(m *testing.M) {
@@ -31,6 +32,8 @@ func TestMain(m *testing.M) {
 		os.Exit(probe(os.Args[1:]))
 	case os.Getenv(agentEnv) != "":
 		os.Exit(playAgent(os.Getenv(agentEnv)))
+	case os.Getenv(choiceEnv) != "":
+		os.Exit(choose(os.Getenv(choiceEnv)))
 	}
 	os.Exit(m.Run())
 }
@@ -456,5 +459,52 @@ func TestParseMode(t *testing.T) {
 	}
 	if _, err := ParseMode("chroot"); err == nil || !strings.Contains(err.Error(), "want auto, namespaces, uid or off") {
 		t.Errorf("ParseMode(chroot) error %v", err)
+	}
+}
+
+// choose prints the mode New picks for the GITOPS_SANDBOX value asked, or the error it gives.
+func choose(asked string) int {
+	s, err := New(context.Background(), Options{Mode: asked, RunsDir: filepath.Join(os.Getenv("GITOPS_SANDBOX_TEST_RUNS"), "runs")})
+	if err != nil {
+		fmt.Println("error:", err)
+		return 0
+	}
+	defer s.Close()
+	fmt.Println("mode:", s.Mode())
+	return 0
+}
+
+// TestAgentNotRootGetsOffOrAClearRefusal: both modes need root (a uid of the run's own). An agent that
+// is not root gets off from auto, and a clear error when it asks for a mode by name.
+func TestAgentNotRootGetsOffOrAClearRefusal(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run the test binary as another user")
+	}
+	dir := searchableTempDir(t)
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "sandbox.test")
+	self, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, self, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for asked, want := range map[string]string{
+		"auto":       "mode: off",
+		"namespaces": "error: sandbox: GITOPS_SANDBOX=namespaces does not work here: namespaces: the agent is not root",
+		"uid":        "error: sandbox: GITOPS_SANDBOX=uid does not work here: uid: the agent is not root",
+	} {
+		cmd := exec.Command("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", bin, "-test.run=^$")
+		cmd.Env = []string{choiceEnv + "=" + asked, "GITOPS_SANDBOX_TEST_RUNS=" + dir, "PATH=/usr/bin:/bin", "TMPDIR=" + dir}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v: %s", asked, err, out)
+		}
+		if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, want) {
+			t.Errorf("GITOPS_SANDBOX=%s as a user that is not root: %q, want %q", asked, got, want)
+		}
 	}
 }
