@@ -33,6 +33,46 @@ deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	msg := "a statement allows every action (\"*\") on every resource (\"*\"); list the actions and resources the role needs"
 }
 
+# A deploy role (named "*-deploy-*") lists its Lambda actions by name, on named functions: no action
+# pattern covering a Lambda write (lambda:*, lambda:Update*, "*"), and no Lambda action on "*", a
+# function name pattern or NotResource. Its roles, statements and documents are found as IAM_003's.
+deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
+	some [k, rc, s] in _allows
+	k == "deploy"
+	some a in s.actions
+	contains(a, "*")
+	covered := [w | some w in _lambda_writes; glob.match(lower(a), [], lower(w))]
+	count(covered) > 0
+	msg := sprintf("a deploy role (named *-deploy-*) may call %s, which covers %s; list the Lambda actions the stacks and the release need by name", [a, concat(", ", covered)])
+}
+
+deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
+	some [k, rc, s] in _allows
+	k == "deploy"
+	some a in s.actions
+	_lambda_action(a)
+	some r in _unscoped_function_resources(s)
+	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s; grant Lambda actions only on the stage's function ARN and its qualified ARNs (function:NAME, function:NAME:*)", [a, r])
+}
+
+# Lambda writes an action pattern of a deploy role must not cover (what a release or Terraform could
+# abuse on any function: code, versions, aliases, permissions, invocation).
+_lambda_writes := [
+	"lambda:UpdateFunctionCode", "lambda:UpdateFunctionConfiguration", "lambda:PublishVersion",
+	"lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteAlias", "lambda:CreateFunction",
+	"lambda:DeleteFunction", "lambda:AddPermission", "lambda:InvokeFunction", "lambda:CreateFunctionUrlConfig",
+]
+
+_lambda_action(a) if startswith(lower(a), "lambda:")
+
+_lambda_action("*")
+
+# _unscoped_function_resources lists what a statement grants beyond named functions.
+_unscoped_function_resources(s) := array.concat(
+	[r | some r in s.resources; not regex.match(`^arn:aws[a-z-]*:lambda:[^:*]+:[^:*]+:function:[^:*]+(:[^:]+)?$`, r)],
+	[r | s.not_resource; r := "NotResource"],
+)
+
 # AWS managed policies that allow every action on every resource.
 _admin_policies := {"AdministratorAccess"}
 
@@ -122,31 +162,39 @@ _read_only(a) if {
 	startswith(parts[1], v)
 }
 
-_plan_roles contains rc if {
+# What the rules below check roles by: a plan role is named "*-plan-*", a deploy role "*-deploy-*"
+# (stacks/cicd names them <project>-plan-<stage> and <project>-deploy-<stage>).
+_role_kinds := {"plan": "*-plan-*", "deploy": "*-deploy-*"}
+
+# _roles holds [kind, rc] for each aws_iam_role whose name (or name_prefix) matches a kind.
+_roles contains [k, rc] if {
 	some rc in tf.resources.aws_iam_role
 	some attr in ["name", "name_prefix"]
 	is_string(rc.change.after[attr])
-	glob.match("*-plan-*", [], rc.change.after[attr])
+	some k, pattern in _role_kinds
+	glob.match(pattern, [], rc.change.after[attr])
 }
 
-# What a policy's role argument may name a plan role by: its configuration key or its known name.
-_plan_role_ids contains tf.key(rc) if some rc in _plan_roles
+# What a policy's role argument may name a role by: its configuration key or its known name.
+_role_ids contains [k, tf.key(rc)] if some [k, rc] in _roles
 
-_plan_role_ids contains concat("", ["name:", rc.change.after.name]) if {
-	some rc in _plan_roles
+_role_ids contains [k, concat("", ["name:", rc.change.after.name])] if {
+	some [k, rc] in _roles
 	is_string(rc.change.after.name)
 }
 
-_plan_attachments contains att if {
+_attachments contains [k, att] if {
 	some att in tf.resources.aws_iam_role_policy_attachment
 	some t in tf.targets(att, "role")
-	t in _plan_role_ids
+	some [k, id] in _role_ids
+	t == id
 }
 
-_plan_attachments contains att if {
+_attachments contains [k, att] if {
 	some att in tf.resources.aws_iam_policy_attachment
 	some t in _roles_targets(att)
-	t in _plan_role_ids
+	some [k, id] in _role_ids
+	t == id
 }
 
 # _roles_targets is what the roles list of an aws_iam_policy_attachment points at, as tf.targets.
@@ -157,93 +205,112 @@ _roles_targets(att) := tf.refs(att, "roles") | {concat("", ["name:", r]) |
 
 # _plan_managed_arns holds [rc, arn] for each known policy ARN attached to a plan role.
 _plan_managed_arns contains [att, att.change.after.policy_arn] if {
-	some att in _plan_attachments
+	some [k, att] in _attachments
+	k == "plan"
 	is_string(att.change.after.policy_arn)
 }
 
 _plan_managed_arns contains [rc, arn] if {
-	some rc in _plan_roles
+	some [k, rc] in _roles
+	k == "plan"
 	some arn in object.get(rc.change.after, "managed_policy_arns", [])
 	is_string(arn)
 }
 
-_plan_attached_policies contains t if {
-	some att in _plan_attachments
+_attached_policies contains [k, t] if {
+	some [k, att] in _attachments
 	some t in tf.targets(att, "policy_arn")
 }
 
-_plan_attached_policies contains t if {
-	some rc in _plan_roles
+_attached_policies contains [k, t] if {
+	some [k, rc] in _roles
 	some t in tf.refs(rc, "managed_policy_arns")
 }
 
-# _plan_policies are the aws_iam_role_policy and aws_iam_policy resources that grant a plan role.
-_plan_policies contains rc if {
+_attached_policy_keys[k] contains t if some [k, t] in _attached_policies
+
+# _policies holds [kind, rc] for the aws_iam_role_policy and aws_iam_policy resources granting a role.
+_policies contains [k, rc] if {
 	some rc in tf.resources.aws_iam_role_policy
 	some t in tf.targets(rc, "role")
-	t in _plan_role_ids
+	some [k, id] in _role_ids
+	t == id
 }
 
-_plan_policies contains rc if {
+_policies contains [k, rc] if {
 	some rc in tf.resources.aws_iam_policy
-	tf.matched(rc, _plan_attached_policies, "arn")
+	some k, keys in _attached_policy_keys
+	tf.matched(rc, keys, "arn")
 }
 
-# The aws_iam_policy_document data sources read during apply that feed a plan role's policies, and those
+# The aws_iam_policy_document data sources read during apply that feed a role's policies, and those
 # feeding them through source_policy_documents or override_policy_documents.
-_plan_documents_direct contains r if {
-	some rc in _plan_policies
+_documents_direct contains [k, r] if {
+	some [k, rc] in _policies
 	some r in tf.refs(rc, "policy")
 }
 
-_plan_documents_direct contains r if {
-	some rc in _plan_roles
+_documents_direct contains [k, r] if {
+	some [k, rc] in _roles
 	some r in tf.block_refs(rc, "inline_policy", "policy")
 }
 
-_plan_documents contains r if some r in _plan_documents_direct
+_documents contains [k, r] if some [k, r] in _documents_direct
 
-_plan_documents contains r if {
+_documents contains [k, r] if {
 	some d in tf.data_sources.aws_iam_policy_document
-	tf.key(d) in _plan_documents_direct
+	some [k, direct] in _documents_direct
+	tf.key(d) == direct
 	some attr in _merged_documents
 	some r in tf.refs(d, attr)
 }
 
 _merged_documents := ["source_policy_documents", "override_policy_documents", "source_json", "override_json"]
 
-# _plan_allows holds [rc, statement] for every Allow statement that applies to a plan role, from the
-# policy JSON when it is known at plan time, else from the data source rendering it; a statement is
-# {"actions": [...], "not_action": bool}.
-_plan_allows contains [rc, s] if {
-	some rc in _plan_policies
+# _allows holds [kind, rc, statement] for every Allow statement that applies to a role of that kind,
+# from the policy JSON when it is known at plan time, else from the data source rendering it; a
+# statement is {"actions": [...], "not_action": bool, "resources": [...], "not_resource": bool}, with
+# only the known strings.
+_allows contains [k, rc, s] if {
+	some [k, rc] in _policies
 	some s in _json_allows(rc.change.after.policy)
 }
 
-_plan_allows contains [rc, s] if {
-	some rc in _plan_roles
+_allows contains [k, rc, s] if {
+	some [k, rc] in _roles
 	some p in object.get(rc.change.after, "inline_policy", [])
 	some s in _json_allows(p.policy)
 }
 
-_plan_allows contains [d, s] if {
+_allows contains [k, d, s] if {
 	some d in tf.data_sources.aws_iam_policy_document
-	tf.key(d) in _plan_documents
+	some [k, doc] in _documents
+	tf.key(d) == doc
 	some st in object.get(d.change.after, "statement", [])
 	st.effect in {"Allow", null}
 	s := {
-		"actions": [a | some a in tf.as_array(st.actions); is_string(a)],
-		"not_action": count([a | some a in tf.as_array(st.not_actions); is_string(a)]) > 0,
+		"actions": _strings(st.actions),
+		"not_action": count(_strings(st.not_actions)) > 0,
+		"resources": _strings(object.get(st, "resources", [])),
+		"not_resource": count(_strings(object.get(st, "not_resources", []))) > 0,
 	}
 }
 
-_plan_allows contains [d, s] if {
+_allows contains [k, d, s] if {
 	some d in tf.data_sources.aws_iam_policy_document
-	tf.key(d) in _plan_documents
+	some [k, doc] in _documents
+	tf.key(d) == doc
 	some attr in _merged_documents
 	some p in tf.as_array(object.get(d.change.after, attr, null))
 	some s in _json_allows(p)
 }
+
+_plan_allows contains [rc, s] if {
+	some [k, rc, s] in _allows
+	k == "plan"
+}
+
+_strings(x) := [v | some v in tf.as_array(x); is_string(v)]
 
 # _json_allows lists the Allow statements of a policy document given as JSON; none when it is unknown.
 _json_allows(policy) := [s |
@@ -252,7 +319,9 @@ _json_allows(policy) := [s |
 	some st in tf.as_array(doc.Statement)
 	object.get(st, "Effect", "Allow") == "Allow"
 	s := {
-		"actions": [a | some a in tf.as_array(object.get(st, "Action", [])); is_string(a)],
+		"actions": _strings(object.get(st, "Action", [])),
 		"not_action": "NotAction" in object.keys(st),
+		"resources": _strings(object.get(st, "Resource", [])),
+		"not_resource": "NotResource" in object.keys(st),
 	}
 ]

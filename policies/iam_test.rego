@@ -142,3 +142,73 @@ test_iam_plan_role_denied_for_aws_managed_policy if {
 	a := f.rc("aws_iam_role_policy_attachment", "ro", {"role": "documents-plan-dev", "policy_arn": "arn:aws:iam::aws:policy/ReadOnlyAccess"})
 	f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan([_plan_role, a])
 }
+
+test_iam_plan_role_denied_for_release_actions if {
+	every a in ["lambda:UpdateFunctionCode", "lambda:PublishVersion", "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:*", "cloudwatch:PutDashboard", "cloudwatch:Put*"] {
+		f.ids(main.deny_iam_plan_role_write) == {"IAM_003"} with input as f.plan([_plan_role, _plan_role_policy(_allow(a))])
+	}
+}
+
+test_iam_plan_role_passes_with_function_and_dashboard_reads if {
+	p := _plan_role_policy(_allow(["lambda:GetFunction", "lambda:GetAlias", "lambda:ListVersionsByFunction", "cloudwatch:DescribeAlarms", "cloudwatch:GetDashboard"]))
+	count(main.deny_iam_plan_role_write) == 0 with input as f.plan([_plan_role, p])
+}
+
+# IAM_001 on deploy roles: Lambda actions by name, on the stage's function only.
+
+_deploy_role := f.rc("aws_iam_role", "deploy", {"name": "documents-deploy-dev"})
+
+_function_arns := ["arn:aws:lambda:eu-west-1:123456789012:function:documents-dev-api", "arn:aws:lambda:eu-west-1:123456789012:function:documents-dev-api:*"]
+
+_release_actions := ["lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PublishVersion", "lambda:GetAlias", "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:InvokeFunction"]
+
+_deploy_policy(statement) := f.rc("aws_iam_role_policy", "deploy", {"role": "documents-deploy-dev", "policy": json.marshal({"Version": "2012-10-17", "Statement": statement})})
+
+test_iam_deploy_role_passes_with_release_actions_on_its_function if {
+	p := _deploy_policy([
+		{"Effect": "Allow", "Action": _release_actions, "Resource": _function_arns},
+		{"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:documents-dev-*"},
+		{"Effect": "Allow", "Action": ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard"], "Resource": "arn:aws:cloudwatch::123456789012:dashboard/documents-dev-*"},
+		{"Effect": "Allow", "Action": "lambda:Get*", "Resource": _function_arns},
+	])
+	count(main.deny_iam_wildcard) == 0 with input as f.plan([_deploy_role, p])
+}
+
+test_iam_deploy_role_denied_for_lambda_wildcard_actions if {
+	every a in ["lambda:*", "Lambda:*", "lambda:Update*", "lambda:*Alias", "*"] {
+		p := _deploy_policy([{"Effect": "Allow", "Action": a, "Resource": _function_arns}])
+		f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as f.plan([_deploy_role, p])
+	}
+}
+
+test_iam_deploy_role_denied_for_lambda_on_unscoped_resources if {
+	every r in ["*", "arn:aws:lambda:eu-west-1:123456789012:function:*", "arn:aws:lambda:*:123456789012:function:documents-dev-api", "arn:aws:lambda:eu-west-1:123456789012:function:documents-*"] {
+		p := _deploy_policy([{"Effect": "Allow", "Action": "lambda:UpdateFunctionCode", "Resource": r}])
+		f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as f.plan([_deploy_role, p])
+	}
+}
+
+test_iam_deploy_role_denied_for_lambda_not_resource if {
+	p := _deploy_policy([{"Effect": "Allow", "Action": "lambda:GetFunction", "NotResource": _function_arns[0]}])
+	f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as f.plan([_deploy_role, p])
+}
+
+test_iam_deploy_rule_ignores_other_roles if {
+	r := f.rc("aws_iam_role", "fn", {"name": "documents-dev-api"})
+	p := f.rc("aws_iam_role_policy", "fn", {"role": "documents-dev-api", "policy": json.marshal({"Statement": [{"Effect": "Allow", "Action": "lambda:*", "Resource": _function_arns}]})})
+	count(main.deny_iam_wildcard) == 0 with input as f.plan([r, p])
+}
+
+# As stacks/cicd does it: a customer managed policy rendered by a data source, attached to the role.
+test_iam_deploy_role_denied_in_attached_policy_document if {
+	d := f.data_source("aws_iam_policy_document", "deploy", {"statement": [{"effect": null, "actions": ["lambda:*"], "not_actions": null, "resources": _function_arns}]})
+	p := f.rc("aws_iam_policy", "deploy", {"name": "documents-deploy-dev-application"})
+	a := f.rc("aws_iam_role_policy_attachment", "deploy", {"role": "documents-deploy-dev"})
+	cfgs := [
+		f.cfg("aws_iam_policy", "deploy", {"policy": ["data.aws_iam_policy_document.deploy.json", "data.aws_iam_policy_document.deploy"]}),
+		f.cfg("aws_iam_role_policy_attachment", "deploy", {"policy_arn": ["aws_iam_policy.deploy.arn", "aws_iam_policy.deploy"]}),
+	]
+	plan := f.plan_with_config([_deploy_role, d, p, a], cfgs)
+	f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as plan
+	{r.address | some r in main.deny_iam_wildcard} == {"data.aws_iam_policy_document.deploy"} with input as plan
+}

@@ -67,6 +67,7 @@ resource "aws_lambda_function" "api" {
 
   depends_on = [aws_cloudwatch_log_group.lambda, aws_iam_role_policy.lambda]
 
+  # The agent owns releases: it uploads the code.
   lifecycle {
     ignore_changes = [filename, source_code_hash, s3_bucket, s3_key, s3_object_version, image_uri]
   }
@@ -78,6 +79,7 @@ resource "aws_lambda_alias" "live" {
   function_name    = aws_lambda_function.api.function_name
   function_version = aws_lambda_function.api.version
 
+  # The agent owns releases: it moves the version and the canary's weighted routing.
   lifecycle {
     ignore_changes = [function_version, routing_config]
   }

@@ -50,7 +50,7 @@ data "aws_iam_policy_document" "deploy_infrastructure" {
 
   statement {
     sid       = "ReadEverythingInRegion"
-    actions   = ["ec2:Describe*", "rds:Describe*", "rds:ListTagsForResource", "elasticache:Describe*", "elasticache:ListTagsForResource", "kms:ListAliases", "kms:ListKeys", "logs:DescribeLogGroups", "cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData", "wafv2:List*", "wafv2:Get*", "acm:ListCertificates", "route53:ListHostedZones", "route53:GetChange", "apigateway:GET", "tag:GetResources"]
+    actions   = ["ec2:Describe*", "rds:Describe*", "rds:ListTagsForResource", "elasticache:Describe*", "elasticache:ListTagsForResource", "kms:ListAliases", "kms:ListKeys", "logs:DescribeLogGroups", "cloudwatch:GetMetricData", "wafv2:List*", "wafv2:Get*", "acm:ListCertificates", "route53:ListHostedZones", "route53:GetChange", "apigateway:GET", "tag:GetResources"]
     resources = ["*"]
 
     condition {
@@ -237,14 +237,43 @@ data "aws_iam_policy_document" "deploy_application" {
     }
   }
 
-  # Terraform configures the function; the agent releases it. Both only on this stage's function.
+  # What Terraform needs to configure the function, its alias and API Gateway's permission (stacks/api);
+  # never lambda:* (policies/iam.rego, IAM_001). Only this stage's function and its qualified ARNs.
   statement {
-    sid     = "ManageAndReleaseStageFunction"
-    actions = ["lambda:*"]
+    sid = "ManageStageFunction"
+    actions = [
+      "lambda:CreateFunction", "lambda:DeleteFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+      "lambda:UpdateFunctionConfiguration", "lambda:GetFunctionCodeSigningConfig", "lambda:ListVersionsByFunction",
+      "lambda:PublishVersion", "lambda:PutFunctionConcurrency", "lambda:DeleteFunctionConcurrency",
+      "lambda:CreateAlias", "lambda:GetAlias", "lambda:UpdateAlias", "lambda:DeleteAlias",
+      "lambda:AddPermission", "lambda:RemovePermission", "lambda:GetPolicy",
+      "lambda:TagResource", "lambda:UntagResource", "lambda:ListTags",
+    ]
     resources = [
       "${local.arn_prefix.lambda}:function:${var.project}-${each.value}-api",
       "${local.arn_prefix.lambda}:function:${var.project}-${each.value}-api:*",
     ]
+  }
+
+  # The agent owns releases: upload code, publish a version, smoke-invoke it, move the alias.
+  statement {
+    sid = "ReleaseStageFunction"
+    actions = [
+      "lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PublishVersion",
+      "lambda:InvokeFunction", "lambda:GetAlias", "lambda:CreateAlias", "lambda:UpdateAlias",
+    ]
+    resources = [
+      "${local.arn_prefix.lambda}:function:${var.project}-${each.value}-api",
+      "${local.arn_prefix.lambda}:function:${var.project}-${each.value}-api:*",
+    ]
+  }
+
+  # DescribeAlarms takes alarm ARNs (only composite alarms need "*", and the stacks define none): Terraform
+  # refreshes the stage's alarms and a release reads the ones it watches, all named <project>-<stage>-*.
+  statement {
+    sid       = "ReadStageAlarms"
+    actions   = ["cloudwatch:DescribeAlarms"]
+    resources = ["${local.arn_prefix.cloudwatch}:alarm:${var.project}-${each.value}-*"]
   }
 
   statement {

@@ -55,7 +55,6 @@ data "aws_iam_policy_document" "plan" {
       "rds:Describe*", "rds:ListTagsForResource",
       "elasticache:Describe*", "elasticache:ListTagsForResource",
       "kms:ListAliases",
-      "cloudwatch:DescribeAlarms",
       "wafv2:Get*", "wafv2:List*",
       "acm:ListCertificates",
     ]
@@ -138,7 +137,7 @@ data "aws_iam_policy_document" "plan" {
 
   statement {
     sid     = "ReadStageAlarmsAndDashboard"
-    actions = ["cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"]
+    actions = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource", "cloudwatch:GetDashboard"]
     resources = [
       "${local.arn_prefix.cloudwatch}:alarm:${var.project}-${each.value}-*",
       "arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/${var.project}-${each.value}-*",

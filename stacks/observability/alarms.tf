@@ -144,6 +144,14 @@ resource "aws_cloudwatch_metric_alarm" "metric" {
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
   ok_actions          = [aws_sns_topic.alarms.arn]
+
+  # A release watches every alarm named <name>-lambda-* or <name>-api-* (.gitops.yaml), and only those.
+  lifecycle {
+    precondition {
+      condition     = each.value.canary == (startswith(each.key, "lambda-") || startswith(each.key, "api-"))
+      error_message = "Alarm ${each.key}: canary alarms, and only they, are named lambda-* or api-*."
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "version" {
