@@ -19,19 +19,6 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
-// sealer is a sandbox as the builder takes it.
-type sealer struct{ sb *sandbox.Sandbox }
-
-func (s sealer) Start(ctx context.Context, dir string, readOnly, writable []string) (build.Run, error) {
-	run, err := s.sb.Start(ctx, sandbox.Spec{Dir: dir, ReadOnly: readOnly, Writable: writable})
-	if err != nil {
-		return nil, err
-	}
-	return run, nil
-}
-
-func (s sealer) WorkRoot() string { return s.sb.WorkRoot() }
-
 // hostModules is the go command's module cache here, as a GOPROXY: modules come from it offline.
 func hostModules(t *testing.T) string {
 	t.Helper()
@@ -83,7 +70,7 @@ func builder(t *testing.T, sb *sandbox.Sandbox, modCache string) *build.Builder 
 	opts := build.Options{ModCache: modCache, CacheDir: t.TempDir(), ToolchainCache: toolchainCache,
 		Env: map[string]string{"GOPROXY": hostModules(t), "GOSUMDB": "off"}}
 	if sb != nil {
-		opts.Sandbox = sealer{sb}
+		opts.Sandbox = sandboxtest.Builder(sb)
 	}
 	b, err := build.New(context.Background(), opts)
 	if err != nil {
@@ -251,7 +238,7 @@ func BenchmarkBuild(b *testing.B) {
 	var sealedTime, plainTime time.Duration
 	for b.Loop() {
 		tree := tinyTree(b, b.TempDir())
-		bl, err := build.New(ctx, build.Options{ModCache: modCache, CacheDir: b.TempDir(), ToolchainCache: toolchainCache, Sandbox: sealer{sb}})
+		bl, err := build.New(ctx, build.Options{ModCache: modCache, CacheDir: b.TempDir(), ToolchainCache: toolchainCache, Sandbox: sandboxtest.Builder(sb)})
 		if err != nil {
 			b.Fatal(err)
 		}

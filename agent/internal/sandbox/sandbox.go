@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -229,6 +230,7 @@ func (s *Sandbox) probe(ctx context.Context, m Mode) error {
 		}
 	}
 	if len(missing) > 0 {
+		slices.Sort(missing)
 		return fmt.Errorf("not installed: %s", strings.Join(missing, ", "))
 	}
 	if m == UID {

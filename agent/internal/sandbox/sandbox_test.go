@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 // The test binary doubles as the program runs run: with probeEnv set it does what its arguments say
@@ -116,17 +119,10 @@ func writeOrErr(p string) string {
 		return "error: " + err.Error()
 	}
 	_, err = f.WriteString("tampered\n")
-	if err := errorsJoin(err, f.Close()); err != nil {
+	if err := errors.Join(err, f.Close()); err != nil {
 		return "error: " + err.Error()
 	}
 	return "ok"
-}
-
-func errorsJoin(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // modes runs f once per sealing mode. A mode that does not work here skips locally and fails in CI,
@@ -156,10 +152,7 @@ func newSandbox(t *testing.T, m Mode) *Sandbox {
 	t.Helper()
 	s, err := New(context.Background(), Options{Mode: string(m), RunsDir: filepath.Join(searchableTempDir(t), "runs")})
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("sandbox mode %s must work in CI: %v", m, err)
-		}
-		t.Skipf("sandbox mode %s does not work here: %v", m, err)
+		testsvc.Unavailable(t, "sandbox mode %s (root, bubblewrap, slirp4netns, iproute2, util-linux): %v", m, err)
 	}
 	t.Cleanup(func() {
 		if err := s.Close(); err != nil {
@@ -478,7 +471,7 @@ func choose(asked string) int {
 // is not root gets off from auto, and a clear error when it asks for a mode by name.
 func TestAgentNotRootGetsOffOrAClearRefusal(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("needs root to run the test binary as another user")
+		testsvc.Unavailable(t, "root, to run the test binary as another user")
 	}
 	dir := searchableTempDir(t)
 	if err := os.Chmod(dir, 0o777); err != nil {
