@@ -85,6 +85,7 @@ var architecture = map[string]part{
 
 	// Adapters: one outside dependency each.
 	"alarms":    {role: adapter},
+	"dashboard": {role: adapter},
 	"awsrole":   {role: adapter},
 	"build":     {role: adapter},
 	"gitlab":    {role: adapter},
@@ -108,7 +109,7 @@ var architecture = map[string]part{
 	// lambdafake is the httptest Lambda that the release tests drive through the real SDK client.
 	"release/lambdafake": {role: fake, module: []string{"release"}},
 	// cloudwatchfake, likewise, is the httptest CloudWatch (rpc-v2-cbor) the alarms tests drive.
-	"alarms/cloudwatchfake": {role: fake, module: []string{"alarms"}},
+	"alarms/cloudwatchfake": {role: fake, module: []string{"alarms", "dashboard"}},
 
 	// Harnesses. clitest runs the whole agent for the end-to-end tests below cli/e2e, which hold only
 	// _test.go files and so need no entry here.

@@ -73,6 +73,45 @@ _unscoped_function_resources(s) := array.concat(
 	[r | s.not_resource; r := "NotResource"],
 )
 
+# A deploy role writes only its stage's dashboards: an action covering cloudwatch:PutDashboard
+# (cloudwatch:PutDashboard, cloudwatch:Put*, cloudwatch:*, "*") only on dashboard ARNs naming one dashboard
+# or a prefix of at least two words ending in "-*" (dashboard/<project>-<stage>-* for Terraform,
+# dashboard/gitops-<function>-* for a release), never on "*", dashboard/*, a wildcard account or
+# NotResource. Regional ARNs and other services' ARNs cannot name a dashboard and are left alone.
+deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
+	some [k, rc, s] in _allows
+	k == "deploy"
+	some a in s.actions
+	glob.match(lower(a), [], "cloudwatch:putdashboard")
+	some r in _unscoped_dashboard_resources(s)
+	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s, which covers other stages' or functions' dashboards; grant cloudwatch:PutDashboard only on dashboard/<project>-<stage>-* and the release's dashboard/gitops-<function>-*", [a, r])
+}
+
+# _unscoped_dashboard_resources lists what a statement grants that may name a dashboard beyond a scoped
+# dashboard ARN.
+_unscoped_dashboard_resources(s) := array.concat(
+	[r | some r in s.resources; not _not_dashboard(r); not _scoped_dashboard(r)],
+	[r | s.not_resource; r := "NotResource"],
+)
+
+_scoped_dashboard(r) if regex.match(`^arn:aws[a-z-]*:cloudwatch::[0-9]{12}:dashboard/([A-Za-z0-9_-]+|[A-Za-z0-9_]+(-[A-Za-z0-9_]+)+-\*)$`, r)
+
+# Dashboard ARNs are global (no region): an ARN of another service, or with a region, names none.
+_not_dashboard(r) if {
+	parts := split(r, ":")
+	count(parts) >= 6
+	parts[0] == "arn"
+	not regex.match(`[*?]`, parts[2])
+	lower(parts[2]) != "cloudwatch"
+}
+
+_not_dashboard(r) if {
+	parts := split(r, ":")
+	count(parts) >= 6
+	parts[0] == "arn"
+	regex.match(`^[^*?]+$`, parts[3])
+}
+
 # AWS managed policies that allow every action on every resource.
 _admin_policies := {"AdministratorAccess"}
 

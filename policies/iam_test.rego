@@ -162,13 +162,17 @@ _function_arns := ["arn:aws:lambda:eu-west-1:123456789012:function:documents-dev
 
 _release_actions := ["lambda:UpdateFunctionCode", "lambda:GetFunction", "lambda:GetFunctionConfiguration", "lambda:PublishVersion", "lambda:GetAlias", "lambda:CreateAlias", "lambda:UpdateAlias", "lambda:InvokeFunction"]
 
+# The dashboard a release writes: gitops-<function>-<alias>.
+_release_dashboard := "arn:aws:cloudwatch::123456789012:dashboard/gitops-documents-dev-api-*"
+
 _deploy_policy(statement) := f.rc("aws_iam_role_policy", "deploy", {"role": "documents-deploy-dev", "policy": json.marshal({"Version": "2012-10-17", "Statement": statement})})
 
 test_iam_deploy_role_passes_with_release_actions_on_its_function if {
 	p := _deploy_policy([
 		{"Effect": "Allow", "Action": _release_actions, "Resource": _function_arns},
 		{"Effect": "Allow", "Action": "cloudwatch:DescribeAlarms", "Resource": "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:documents-dev-*"},
-		{"Effect": "Allow", "Action": ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard"], "Resource": "arn:aws:cloudwatch::123456789012:dashboard/documents-dev-*"},
+		{"Effect": "Allow", "Action": ["cloudwatch:PutDashboard", "cloudwatch:GetDashboard"], "Resource": ["arn:aws:cloudwatch::123456789012:dashboard/documents-dev-*", "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:documents-dev-*"]},
+		{"Effect": "Allow", "Action": "cloudwatch:PutDashboard", "Resource": _release_dashboard},
 		{"Effect": "Allow", "Action": "lambda:Get*", "Resource": _function_arns},
 	])
 	count(main.deny_iam_wildcard) == 0 with input as f.plan([_deploy_role, p])
@@ -202,6 +206,69 @@ test_iam_deploy_rule_ignores_other_roles if {
 # As stacks/cicd does it: a customer managed policy rendered by a data source, attached to the role.
 test_iam_deploy_role_denied_in_attached_policy_document if {
 	d := f.data_source("aws_iam_policy_document", "deploy", {"statement": [{"effect": null, "actions": ["lambda:*"], "not_actions": null, "resources": _function_arns}]})
+	p := f.rc("aws_iam_policy", "deploy", {"name": "documents-deploy-dev-application"})
+	a := f.rc("aws_iam_role_policy_attachment", "deploy", {"role": "documents-deploy-dev"})
+	cfgs := [
+		f.cfg("aws_iam_policy", "deploy", {"policy": ["data.aws_iam_policy_document.deploy.json", "data.aws_iam_policy_document.deploy"]}),
+		f.cfg("aws_iam_role_policy_attachment", "deploy", {"policy_arn": ["aws_iam_policy.deploy.arn", "aws_iam_policy.deploy"]}),
+	]
+	plan := f.plan_with_config([_deploy_role, d, p, a], cfgs)
+	f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as plan
+	{r.address | some r in main.deny_iam_wildcard} == {"data.aws_iam_policy_document.deploy"} with input as plan
+}
+
+# IAM_001 on deploy roles: cloudwatch:PutDashboard only on the stage's and the release's dashboards.
+
+test_iam_deploy_role_passes_with_put_dashboard_on_named_dashboards if {
+	every r in [_release_dashboard, "arn:aws:cloudwatch::123456789012:dashboard/documents-dev-platform", "arn:aws-us-gov:cloudwatch::123456789012:dashboard/documents-dev-*"] {
+		p := _deploy_policy([{"Effect": "Allow", "Action": "cloudwatch:PutDashboard", "Resource": r}])
+		count(main.deny_iam_wildcard) == 0 with input as f.plan([_deploy_role, p])
+	}
+}
+
+test_iam_deploy_role_passes_with_cloudwatch_wildcard_on_alarms if {
+	p := _deploy_policy([{"Effect": "Allow", "Action": ["cloudwatch:Put*", "cloudwatch:DescribeAlarms"], "Resource": ["arn:aws:cloudwatch:eu-west-1:123456789012:alarm:documents-dev-*", "arn:aws:sns:eu-west-1:123456789012:documents-dev-*"]}])
+	count(main.deny_iam_wildcard) == 0 with input as f.plan([_deploy_role, p])
+}
+
+test_iam_deploy_role_denied_for_put_dashboard_on_wildcard_resources if {
+	every r in [
+		"*",
+		"arn:aws:cloudwatch::123456789012:dashboard/*",
+		"arn:aws:cloudwatch::123456789012:dashboard/gitops-*",
+		"arn:aws:cloudwatch::123456789012:dashboard/*-dev-*",
+		"arn:aws:cloudwatch::123456789012:dashboard/documents-dev*",
+		"arn:aws:cloudwatch::*:dashboard/gitops-documents-dev-api-*",
+		"arn:aws:cloudwatch:*:123456789012:*",
+		"arn:aws:*:*:123456789012:*",
+		"arn:aws:cloudwatch::123456789012:*",
+	] {
+		p := _deploy_policy([{"Effect": "Allow", "Action": "cloudwatch:PutDashboard", "Resource": r}])
+		f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as f.plan([_deploy_role, p])
+	}
+}
+
+test_iam_deploy_role_denied_for_actions_covering_put_dashboard_on_wildcard if {
+	every a in ["cloudwatch:*", "cloudwatch:Put*", "CloudWatch:putdashboard", "*"] {
+		p := _deploy_policy([{"Effect": "Allow", "Action": a, "Resource": "arn:aws:cloudwatch::123456789012:dashboard/*"}])
+		f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as f.plan([_deploy_role, p])
+	}
+}
+
+test_iam_deploy_role_denied_for_put_dashboard_not_resource if {
+	p := _deploy_policy([{"Effect": "Allow", "Action": "cloudwatch:PutDashboard", "NotResource": _release_dashboard}])
+	f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as f.plan([_deploy_role, p])
+}
+
+test_iam_dashboard_rule_ignores_other_roles if {
+	r := f.rc("aws_iam_role", "ops", {"name": "documents-ops"})
+	p := f.rc("aws_iam_role_policy", "ops", {"role": "documents-ops", "policy": json.marshal({"Statement": [{"Effect": "Allow", "Action": "cloudwatch:PutDashboard", "Resource": "*"}]})})
+	count(main.deny_iam_wildcard) == 0 with input as f.plan([r, p])
+}
+
+# As stacks/cicd renders it: the application policy document attached to the stage's deploy role.
+test_iam_deploy_role_denied_for_put_dashboard_wildcard_in_attached_policy_document if {
+	d := f.data_source("aws_iam_policy_document", "deploy", {"statement": [{"effect": null, "actions": ["cloudwatch:PutDashboard"], "not_actions": null, "resources": ["arn:aws:cloudwatch::123456789012:dashboard/*"]}]})
 	p := f.rc("aws_iam_policy", "deploy", {"name": "documents-deploy-dev-application"})
 	a := f.rc("aws_iam_role_policy_attachment", "deploy", {"role": "documents-deploy-dev"})
 	cfgs := [

@@ -1,6 +1,7 @@
 # What a stage's deploy role may do: apply the network, data, api and observability stacks of its stage
 # (resources named <project>-<stage>..., or tagged with its Stage where names are not in ARNs), and
-# release the API function: upload code, publish versions and move the alias of that one function.
+# release the API function: upload code, publish versions and move the alias of that one function, watch
+# the stage's alarms and write the release's dashboard.
 
 locals {
   arn_prefix = {
@@ -274,6 +275,14 @@ data "aws_iam_policy_document" "deploy_application" {
     sid       = "ReadStageAlarms"
     actions   = ["cloudwatch:DescribeAlarms"]
     resources = ["${local.arn_prefix.cloudwatch}:alarm:${var.project}-${each.value}-*"]
+  }
+
+  # After a release the agent writes the dashboard of the function's alias, gitops-<function>-<alias>
+  # (agent/internal/dashboard): PutDashboard only, only on this stage's function (policies/iam.rego, IAM_001).
+  statement {
+    sid       = "WriteReleaseDashboard"
+    actions   = ["cloudwatch:PutDashboard"]
+    resources = ["arn:${local.partition}:cloudwatch::${local.account_id}:dashboard/gitops-${var.project}-${each.value}-api-*"]
   }
 
   statement {

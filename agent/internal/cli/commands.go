@@ -29,6 +29,10 @@ func commandHandler(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Lo
 
 // Reply renders the reply to a comment command and writes it: one note per command, found again by its
 // key, so that a retried job edits its reply rather than adding one.
+func (n mrNotes) Alert(ctx context.Context, a gitops.Alert) error {
+	return n.UpsertNote(ctx, a.Project, a.MR, comment.AlertKey(a), n.mask.Mask(comment.RenderAlert(a)))
+}
+
 func (n mrNotes) Reply(ctx context.Context, o gitops.CommandOutcome) error {
 	return n.UpsertNote(ctx, o.Request.Project, o.Request.MR, comment.ReplyKey(o.Request.NoteID), n.mask.Mask(comment.RenderReply(o)))
 }

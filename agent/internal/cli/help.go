@@ -30,9 +30,12 @@ environment:
   GITOPS_ALLOWED_ROLES     the role ARNs stages may assume
   GITOPS_AWS_EXTERNAL_ID   external id sent when assuming a stage's role_arn
   AWS_ENDPOINT_URL_STS     STS endpoint override
+  AWS_ENDPOINT_URL_LAMBDA  Lambda endpoint override (releases)
+  AWS_ENDPOINT_URL_CLOUDWATCH  CloudWatch endpoint override (alarms and dashboards of releases)
+  GITOPS_ALARM_POLL        how often releases read their alarms, during bakes and the watch after (default 30s)
   LOG_LEVEL                debug, info, warn or error (default info); logs are JSON on stderr
   GITOPS_LOCK_TIMEOUT      how long a promotion waits for the terraform state lock (default 5m)
-  GITOPS_STEP_TIMEOUT      deadline of one terraform step (default 30m)
+  GITOPS_STEP_TIMEOUT      deadline of one terraform, build or release step; bakes excluded (default 30m)
   GITOPS_SHUTDOWN_TIMEOUT  on SIGTERM, how long running jobs may finish (default 30s)
   GITOPS_REPLICA_ID        this replica's name among those sharing DATABASE_URL (default the host name)
   GITOPS_RESCUE_AFTER      when another replica resumes a job whose runner went silent (default 2h15m)

@@ -108,6 +108,12 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	defer l.Close()
 	defer locker.Close()
 	runner.Ledger, runner.Locker, runner.Credentials = l, locker, stageCredentials(s)
+	b, err := newBuilder(ctx, s, sb, s.DataDir, log)
+	if err != nil {
+		return err
+	}
+	runner.Functions, runner.Releases, runner.Deploys = functions{builder: b, poll: s.AlarmPoll, lambdaURL: s.LambdaEndpoint, cloudWatchURL: s.CloudWatchEndpoint, log: log}, l, gl
+	runner.ObserveRelease, runner.AlarmPoll = m.Release, s.AlarmPoll
 	var running atomic.Bool
 	q, err = queue.Open(ctx, queue.Options{
 		DatabaseURL: s.DatabaseURL,
@@ -207,10 +213,14 @@ func jobHandlers(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Logge
 			jlog := log.With().Int64("job", job.ID).Int("attempt", job.Attempt).Str("kind", "promote").Logger()
 			start := time.Now()
 			err := runner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
-				Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze,
+				Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze, Watch: job.QueueWatch,
 			})
 			m.Job("promote", time.Since(start), err != nil)
 			return err
+		},
+		Watch: func(ctx context.Context, req gitops.WatchRequest, job queue.Job) error {
+			jlog := log.With().Int64("job", job.ID).Int("attempt", job.Attempt).Str("kind", "watch").Logger()
+			return runner.HandleWatch(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Wait: job.Snooze})
 		},
 	}
 }

@@ -35,14 +35,18 @@ type settings struct {
 	PolicyDirs     []string // GITOPS_POLICY_DIR, a path list
 	AWSExternalID  string
 	STSEndpoint    string
-	LogLevel       zerolog.Level
-	ShutdownPeriod time.Duration
-	ReplicaID      string
-	RescueAfter    time.Duration
-	DeployBranches []string // branches whose merges are promoted; empty: the project's default branch
-	AllowedRoles   awsrole.Allowlist
-	LockTimeout    time.Duration // how long a promotion's terraform waits for the state lock
-	StepTimeout    time.Duration // deadline of one terraform step
+	// LambdaEndpoint and CloudWatchEndpoint are AWS_ENDPOINT_URL_LAMBDA and AWS_ENDPOINT_URL_CLOUDWATCH:
+	// where releases reach Lambda and CloudWatch (VPC endpoints, tests); empty: the regional endpoints.
+	LambdaEndpoint, CloudWatchEndpoint string
+	LogLevel                           zerolog.Level
+	ShutdownPeriod                     time.Duration
+	ReplicaID                          string
+	RescueAfter                        time.Duration
+	DeployBranches                     []string // branches whose merges are promoted; empty: the project's default branch
+	AllowedRoles                       awsrole.Allowlist
+	LockTimeout                        time.Duration // how long a promotion's terraform waits for the state lock
+	StepTimeout                        time.Duration // deadline of one terraform step
+	AlarmPoll                          time.Duration // GITOPS_ALARM_POLL: how often a release reads its alarms during a bake
 	// ProviderMirror is GITOPS_PROVIDER_MIRROR: the https URL of the provider network mirror terraform
 	// installs every provider from; empty means from each provider's registry.
 	ProviderMirror string
@@ -77,14 +81,16 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 		return def
 	}
 	s := settings{
-		GitLabURL:      strings.TrimRight(get("GITLAB_URL", "https://gitlab.com"), "/"),
-		Listen:         get("GITOPS_LISTEN", ":8080"),
-		AdminListen:    get("GITOPS_ADMIN_LISTEN", "127.0.0.1:9090"),
-		DataDir:        get("GITOPS_DATA_DIR", "./.gitops-data"),
-		TFBinary:       get("TF_BINARY", ""),
-		AWSExternalID:  get("GITOPS_AWS_EXTERNAL_ID", ""),
-		STSEndpoint:    get("AWS_ENDPOINT_URL_STS", ""),
-		ProviderMirror: get("GITOPS_PROVIDER_MIRROR", ""),
+		GitLabURL:          strings.TrimRight(get("GITLAB_URL", "https://gitlab.com"), "/"),
+		Listen:             get("GITOPS_LISTEN", ":8080"),
+		AdminListen:        get("GITOPS_ADMIN_LISTEN", "127.0.0.1:9090"),
+		DataDir:            get("GITOPS_DATA_DIR", "./.gitops-data"),
+		TFBinary:           get("TF_BINARY", ""),
+		AWSExternalID:      get("GITOPS_AWS_EXTERNAL_ID", ""),
+		STSEndpoint:        get("AWS_ENDPOINT_URL_STS", ""),
+		LambdaEndpoint:     get("AWS_ENDPOINT_URL_LAMBDA", ""),
+		CloudWatchEndpoint: get("AWS_ENDPOINT_URL_CLOUDWATCH", ""),
+		ProviderMirror:     get("GITOPS_PROVIDER_MIRROR", ""),
 	}
 	var err error
 	for _, v := range []struct {
@@ -160,11 +166,15 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	if s.StepTimeout, err = time.ParseDuration(get("GITOPS_STEP_TIMEOUT", "30m")); err != nil || s.StepTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("GITOPS_STEP_TIMEOUT %q is not a duration of at least 1s like 30m", getenv("GITOPS_STEP_TIMEOUT")))
 	}
+	if s.AlarmPoll, err = time.ParseDuration(get("GITOPS_ALARM_POLL", "30s")); err != nil || s.AlarmPoll < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("GITOPS_ALARM_POLL %q is not a duration of at least 10ms like 30s", getenv("GITOPS_ALARM_POLL")))
+	}
 	if s.ShutdownPeriod, err = time.ParseDuration(get("GITOPS_SHUTDOWN_TIMEOUT", "30s")); err != nil || s.ShutdownPeriod < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_SHUTDOWN_TIMEOUT %q is not a duration like 30s", getenv("GITOPS_SHUTDOWN_TIMEOUT")))
 	}
 	errs = append(errs, checkAddr("GITOPS_LISTEN", s.Listen), checkAddr("GITOPS_ADMIN_LISTEN", s.AdminListen))
-	errs = append(errs, checkEndpoint("AWS_ENDPOINT_URL_STS", s.STSEndpoint), checkEndpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL", "")))
+	errs = append(errs, checkEndpoint("AWS_ENDPOINT_URL_STS", s.STSEndpoint), checkEndpoint("AWS_ENDPOINT_URL", get("AWS_ENDPOINT_URL", "")),
+		checkEndpoint("AWS_ENDPOINT_URL_LAMBDA", s.LambdaEndpoint), checkEndpoint("AWS_ENDPOINT_URL_CLOUDWATCH", s.CloudWatchEndpoint))
 	errs = append(errs, checkMirror(s.ProviderMirror))
 	for _, d := range s.PolicyDirs {
 		errs = append(errs, checkPolicyDir(d))

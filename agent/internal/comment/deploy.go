@@ -1,6 +1,7 @@
 package comment
 
 import (
+	"cmp"
 	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
@@ -18,11 +19,22 @@ type deployView struct {
 	MoreRows  int
 	Reviews   []deployReview
 	Failures  []deployFailure
+	Releases  []releaseView
+	Alerts    []string
+}
+
+// releaseView is the section of one release step: versions, traffic, alarms and the dashboard.
+type releaseView struct {
+	Function, Stage, Versions, Traffic, Dashboard, SHA256, RolledBack string
+	Alarms                                                            []string
 }
 
 type deployRow struct {
 	Stack, Stage, State, Plan, Duration string
 }
+
+// maxAlarms bounds the alarms listed per release.
+const maxAlarms = 20
 
 type deployReview struct {
 	Stack, Stage, Review string
@@ -38,6 +50,8 @@ var stateLabels = map[gitops.StepState]string{
 	gitops.StepWaiting:     "⏳ waiting",
 	gitops.StepPlanning:    "🔄 planning",
 	gitops.StepApplying:    "🔄 applying",
+	gitops.StepBuilding:    "🔄 building",
+	gitops.StepReleasing:   "🔄 releasing",
 	gitops.StepDone:        "✅ applied",
 	gitops.StepFailed:      "❌ failed",
 	gitops.StepSkipped:     "⏭️ skipped",
@@ -59,10 +73,17 @@ func RenderDeploy(n gitops.Promotion) string {
 		Error:     clip(deployError(n), maxMessage),
 		Status:    deployStatus(n),
 	}
+	for i, a := range n.Alerts {
+		if i == maxAlarms {
+			v.Alerts = append(v.Alerts, plural(len(n.Alerts)-i, "more alert", "more alerts")+" not shown")
+			break
+		}
+		v.Alerts = append(v.Alerts, text(clip(a, maxMessage)))
+	}
 	var failures []deployFailure
 	for i, s := range n.Steps {
 		if s.State == gitops.StepFailed {
-			f := deployFailure{Stack: clip(s.Stack, maxName), Stage: clip(s.Stage, maxName)}
+			f := deployFailure{Stack: clip(s.Target(), maxName), Stage: clip(s.Stage, maxName)}
 			f.Error, f.Cut = cutLines(s.Error, maxMessage)
 			if f.Error == "" {
 				f.Error = "the step failed without an error message"
@@ -76,9 +97,18 @@ func RenderDeploy(n gitops.Promotion) string {
 		if s.Review != "" {
 			v.Reviews = append(v.Reviews, deployReview{Stack: clip(s.Stack, maxName), Stage: clip(s.Stage, maxName), Review: text(clip(s.Review, maxMessage))})
 		}
-		row := deployRow{Stack: clip(s.Stack, maxName), Stage: clip(s.Stage, maxName), State: stateLabels[s.State]}
+		row := deployRow{Stack: clip(s.Target(), maxName), Stage: clip(s.Stage, maxName), State: stateLabels[s.State]}
 		if row.State == "" {
 			row.State = text(clip(string(s.State), maxName))
+		}
+		if s.Kind == gitops.StepRelease {
+			row.Stack = "λ " + row.Stack
+			if s.State == gitops.StepDone {
+				row.State = "✅ released"
+			}
+			if s.Release != nil && len(v.Releases) < maxRows {
+				v.Releases = append(v.Releases, releaseSection(s))
+			}
 		}
 		switch {
 		case s.State == gitops.StepSkipped && s.Reason != "":
@@ -120,12 +150,12 @@ func deployStatus(n gitops.Promotion) string {
 	for _, s := range n.Steps {
 		switch s.State {
 		case gitops.StepFailed:
-			return "❌ Failed at " + code(clip(s.Stack, maxName)) + " · " + code(clip(s.Stage, maxName)) + "; later steps do not run."
+			return "❌ Failed at " + code(clip(s.Target(), maxName)) + " · " + code(clip(s.Stage, maxName)) + "; later steps do not run."
 		case gitops.StepInterrupted:
-			return "⏸️ Interrupted at " + code(clip(s.Stack, maxName)) + " · " + code(clip(s.Stage, maxName)) + "; the promotion resumes."
-		case gitops.StepPlanning, gitops.StepApplying:
+			return "⏸️ Interrupted at " + code(clip(s.Target(), maxName)) + " · " + code(clip(s.Stage, maxName)) + "; the promotion resumes."
+		case gitops.StepPlanning, gitops.StepApplying, gitops.StepBuilding, gitops.StepReleasing:
 			if running == "" {
-				running = "🔄 In progress: " + string(s.State) + " " + code(clip(s.Stack, maxName)) + " · " + code(clip(s.Stage, maxName)) + "."
+				running = "🔄 In progress: " + string(s.State) + " " + code(clip(s.Target(), maxName)) + " · " + code(clip(s.Stage, maxName)) + "."
 			}
 		case gitops.StepDone, gitops.StepSkipped:
 			applied++
@@ -135,9 +165,47 @@ func deployStatus(n gitops.Promotion) string {
 	case running != "":
 		return running
 	case len(n.Steps) == 0:
-		return "✅ Nothing to deploy: no stack is affected by this change."
+		return "✅ Nothing to deploy: no stack or function is affected by this change."
 	case applied == len(n.Steps):
 		return "✅ Deployed: every stage is done."
 	}
 	return "⏳ Waiting to start."
+}
+
+// alarmIcons mark a watched alarm's state.
+var alarmIcons = map[string]string{"OK": "✅", "ALARM": "🔥", "INSUFFICIENT_DATA": "⚪"}
+
+// releaseSection is what the note shows of a release step beyond its row.
+func releaseSection(s gitops.Step) releaseView {
+	r := s.Release
+	v := releaseView{
+		Function: clip(s.Function, maxName), Stage: clip(s.Stage, maxName),
+		Versions: text(clip(cmp.Or(r.Versions(), "—"), maxName)),
+		Traffic:  text(clip(r.TrafficText(), maxMessage)),
+		SHA256:   clip(r.SHA256, maxName),
+	}
+	if r.FunctionName != "" {
+		v.Versions = code(clip(r.FunctionName+":"+r.Alias, maxName)) + " " + v.Versions
+	}
+	if r.DashboardURL != "" {
+		v.Dashboard = link("CloudWatch dashboard", r.DashboardURL) + " (new against previous version)"
+	}
+	if r.RolledBack {
+		v.RolledBack = "↩️ Traffic back on version " + text(clip(cmp.Or(r.OldVersion, "—"), maxName))
+		if r.Cause != "" {
+			v.RolledBack += " (" + text(clip(r.Cause, maxName)) + ")"
+		}
+	}
+	for i, a := range r.Alarms {
+		if i == maxAlarms {
+			v.Alarms = append(v.Alarms, plural(len(r.Alarms)-i, "more alarm", "more alarms")+" not shown")
+			break
+		}
+		line := cmp.Or(alarmIcons[a.State], "❔") + " " + link(clip(a.Name, maxName), a.URL) + " " + text(clip(a.State, maxName))
+		if a.Firing() && a.Reason != "" {
+			line += ": " + text(clip(a.Reason, maxName))
+		}
+		v.Alarms = append(v.Alarms, line)
+	}
+	return v
 }

@@ -57,6 +57,24 @@ func TestRenderDeployGolden(t *testing.T) {
 					Review: "no plan of this stack and stage was posted on the merge request", Error: "policy denied the apply:\n- [CHANGE_003] prod plan differs from the reviewed one"},
 			)
 		}},
+		{"deploy-release", func(testing.TB) gitops.Promotion {
+			at := time.Date(2026, 12, 6, 12, 0, 5, 0, time.UTC)
+			n := deployNote(
+				gitops.Step{Stack: "api", Stage: "staging", State: gitops.StepDone, Summary: added, Duration: time.Minute},
+				gitops.Step{Kind: gitops.StepRelease, Function: "documents", Stage: "staging", State: gitops.StepDone, Summary: "released version 12", Duration: 11 * time.Minute,
+					Release: &gitops.Release{Function: "documents", FunctionName: "documents-api-staging", Alias: "live", SHA256: strings.Repeat("ab", 32),
+						OldVersion: "11", NewVersion: "12", Traffic: []gitops.TrafficMove{{Weight: 10, At: at}, {Weight: 100, At: at.Add(5 * time.Minute)}},
+						Alarms: []gitops.Alarm{{Name: "documents-staging-errors", State: "ALARM", Reason: "Threshold Crossed: 3 errors | <b>", URL: "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#alarmsV2:alarm/documents-staging-errors"},
+							{Name: "documents-staging-p99", State: "OK"}},
+						DashboardURL: "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/gitops-documents-api-staging-live"}},
+				gitops.Step{Kind: gitops.StepRelease, Function: "documents", Stage: "prod", State: gitops.StepFailed, Duration: 2 * time.Minute,
+					Error: "release documents-api-prod: bake at 10% on version 7: watch: alarm \"documents-prod-errors\" is in ALARM (alias live restored to version 6)",
+					Release: &gitops.Release{Function: "documents", FunctionName: "documents-api-prod", Alias: "live", OldVersion: "6", NewVersion: "7", RolledBack: true, Cause: "alarm",
+						Traffic: []gitops.TrafficMove{{Weight: 10, At: at}, {Weight: 0, At: at.Add(time.Minute)}}}},
+			)
+			n.Alerts = []string{"documents in staging, version 12, after its release: alarm documents-staging-errors is in ALARM: 3 errors"}
+			return n
+		}},
 		{"deploy-error", func(testing.TB) gitops.Promotion {
 			n := deployNote()
 			n.Error = "fetch source at " + sha + ": GET archive: 404 Not Found"
@@ -95,5 +113,28 @@ func TestRenderDeployLimitsSize(t *testing.T) {
 		if !strings.Contains(got, marker) {
 			t.Errorf("note has no %q marker", marker)
 		}
+	}
+}
+
+func TestRenderAlert(t *testing.T) {
+	t.Parallel()
+	a := gitops.Alert{Project: "group/app", MR: 42, Commit: sha, Function: "documents", Stage: "prod", FunctionName: "documents-api-prod", Version: "7",
+		Alarms: []gitops.Alarm{{Name: "documents-prod-errors", State: "ALARM", Reason: "Threshold Crossed\n```<script>", URL: "https://eu-west-1.console.aws.amazon.com/x"}}}
+	got := RenderAlert(a)
+	if !strings.HasPrefix(got, AlertKey(a)) || !strings.HasPrefix(got, AlertMarker+"\n") {
+		t.Errorf("alert does not start with its key: %.120q", got)
+	}
+	for _, want := range []string{"Alarm after the release of `documents` in `prod`", "Version `7` of `documents-api-prod`", "[`documents-prod-errors`](https://eu-west-1.console.aws.amazon.com/x) is in ALARM"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("alert lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "<script>") || strings.Contains(got, "\n```") {
+		t.Errorf("the alarm's reason escaped into markdown:\n%s", got)
+	}
+	b := a
+	b.Stage = "staging"
+	if AlertKey(a) == AlertKey(b) {
+		t.Error("alerts of two stages share a key")
 	}
 }

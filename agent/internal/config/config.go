@@ -48,6 +48,8 @@ type Stage struct {
 	// PlanRoleARN is the read-only IAM role merge request plans (and drift checks) assume; without it they
 	// run with no AWS credentials at all, never with RoleARN.
 	PlanRoleARN string
+	// URL, when set, is where the stage's API answers: the external URL of the stage's GitLab environment.
+	URL string
 }
 
 // Stack is one Terraform root module.

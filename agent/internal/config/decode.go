@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -43,9 +44,9 @@ type stepNodes struct {
 
 var (
 	topKeys      = []string{"version", "stages", "policies", "stacks", "functions", "rollback"}
-	stageKeys    = []string{"name", "role_arn", "plan_role_arn"}
+	stageKeys    = []string{"name", "role_arn", "plan_role_arn", "url"}
 	stackKeys    = []string{"name", "dir", "var_files", "backend_config", "workspace", "when_modified", "stages", "depends_on"}
-	functionKeys = []string{"name", "package", "function_name", "alias", "architecture", "after", "strategy", "steps", "alarms", "smoke", "stages"}
+	functionKeys = []string{"name", "package", "function_name", "alias", "architecture", "after", "strategy", "steps", "alarms", "smoke", "stages", "api"}
 	stepKeys     = []string{"weight", "bake"}
 	rollbackKeys = []string{"auto_merge", "watch"}
 )
@@ -145,6 +146,14 @@ func decodeStage(p *problems, v *yaml.Node) (Stage, stageNodes) {
 		case "plan_role_arn":
 			sn.planRoleARN = v
 			s.PlanRoleARN, _ = str(p, v, "plan_role_arn")
+		case "url":
+			if u, ok := str(p, v, "url"); ok {
+				if parsed, err := url.Parse(u); err != nil || (parsed.Scheme != "https" && parsed.Scheme != "http") || parsed.Host == "" || parsed.User != nil {
+					p.at(v, "stage url %q must be an absolute http(s) URL without credentials, like https://api.dev.example.com", u)
+				} else {
+					s.URL = u
+				}
+			}
 		}
 	})
 	return s, sn
@@ -217,6 +226,8 @@ func decodeFunction(p *problems, v *yaml.Node) (Function, functionNodes) {
 		case "smoke":
 			fn.smoke = v
 			f.Smoke, _ = str(p, v, key)
+		case "api":
+			f.API, _ = str(p, v, key)
 		case "after":
 			f.After, fn.after = strList(p, v, key)
 		case "alarms":

@@ -44,6 +44,9 @@ type Function struct {
 	Alarms   []string      // CloudWatch alarm names; may contain {stage}; a trailing * matches a prefix
 	Smoke    string        // repo-relative, cleaned path of the JSON event invoked first; "" for none
 	Stages   []string      // the stages it is released in, in promotion order; default all
+	// API is the name of the API Gateway REST API the function serves, may contain {stage}; when set,
+	// the release's dashboard also shows the API's 5XX errors and latency.
+	API string
 }
 
 // TrafficStep is one step of a release: the new version gets Weight percent of the alias's traffic
@@ -80,6 +83,9 @@ func (f Function) FunctionNameFor(stage string) string { return expand(f.Functio
 // AlarmsFor returns the alarm name patterns for stage, {stage} expanded; a trailing * still means a
 // prefix.
 func (f Function) AlarmsFor(stage string) []string { return expandAll(f.Alarms, stage) }
+
+// APIFor returns the REST API's name in stage, {stage} expanded; "" when API is not set.
+func (f Function) APIFor(stage string) string { return expand(f.API, stage) }
 
 // RunsIn reports whether the function is released in stage.
 func (f Function) RunsIn(stage string) bool { return slices.Contains(f.Stages, stage) }

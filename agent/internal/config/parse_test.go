@@ -146,6 +146,8 @@ func TestParseErrors(t *testing.T) {
 		{"stage name number", "version: 1\nstages:\n  - name: 1\n", ".gitops.yaml:3:11: stage name must be a string, not a number (1)"},
 		{"stage twice", valid + "  - name: dev\n", ".gitops.yaml:5:11: stage \"dev\" is defined twice (first on line 3)"},
 		{"bad role arn", "version: 1\nstages:\n  - name: dev\n    role_arn: arn:aws:iam::12345:role/x\n", ".gitops.yaml:4:15: stage \"dev\": role_arn \"arn:aws:iam::12345:role/x\" is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME"},
+		{"stage url not absolute", "version: 1\nstages:\n  - name: dev\n    url: api.dev.example.com\n", ".gitops.yaml:4:10: stage url \"api.dev.example.com\" must be an absolute http(s) URL without credentials, like https://api.dev.example.com"},
+		{"stage url with credentials", "version: 1\nstages:\n  - name: dev\n    url: https://u:p@api.example.com\n", ".gitops.yaml:4:10: stage url \"https://u:p@api.example.com\" must be an absolute http(s) URL without credentials, like https://api.dev.example.com"},
 		{"bad plan role arn", "version: 1\nstages:\n  - name: dev\n    plan_role_arn: arn:aws:iam::1:role/x\n", ".gitops.yaml:4:20: stage \"dev\": plan_role_arn \"arn:aws:iam::1:role/x\" is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME"},
 		{"user arn, not role", "version: 1\nstages:\n  - name: dev\n    role_arn: arn:aws:iam::123456789012:user/x\n", ".gitops.yaml:4:15: stage \"dev\": role_arn \"arn:aws:iam::123456789012:user/x\" is not an IAM role ARN like arn:aws:iam::123456789012:role/NAME"},
 		{"policy dir escaping", valid + "policies: [../policies]\n", ".gitops.yaml:5:12: policies: \"../policies\" must be a directory inside the repository, relative to its root"},

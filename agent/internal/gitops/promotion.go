@@ -16,6 +16,10 @@ const (
 	// StepApply plans one stack in one stage at the promoted commit, checks the plan against the policies
 	// and applies exactly that plan.
 	StepApply StepKind = "apply"
+	// StepRelease builds a function at the promoted commit (once per promotion) and releases it in one
+	// stage: a new version, smoke-invoked, then the alias moved to it per the function's strategy while
+	// its alarms are watched.
+	StepRelease StepKind = "release"
 )
 
 // StepState is where one step of a promotion stands.
@@ -27,21 +31,27 @@ const (
 	StepWaiting  StepState = "waiting"
 	StepPlanning StepState = "planning"
 	StepApplying StepState = "applying"
-	StepDone     StepState = "applied"
-	StepFailed   StepState = "failed"
-	StepSkipped  StepState = "skipped"
+	// StepBuilding and StepReleasing are the states of a StepRelease at work.
+	StepBuilding  StepState = "building"
+	StepReleasing StepState = "releasing"
+	StepDone      StepState = "applied"
+	StepFailed    StepState = "failed"
+	StepSkipped   StepState = "skipped"
 	// StepInterrupted is a step stopped before it ended (the agent stopped, or the stack's lock was lost);
 	// the promotion runs again and resumes it.
 	StepInterrupted StepState = "interrupted"
 )
 
 // Running reports whether the state is one a step is in while it works.
-func (s StepState) Running() bool { return s == StepPlanning || s == StepApplying }
+func (s StepState) Running() bool {
+	return s == StepPlanning || s == StepApplying || s == StepBuilding || s == StepReleasing
+}
 
-// Step is one step of a promotion: one stack (or, for later kinds, one function) in one stage.
+// Step is one step of a promotion: one stack (StepApply) or one function (StepRelease) in one stage.
 type Step struct {
 	Kind     StepKind
-	Stack    string // the stack the step acts on
+	Stack    string // the stack the step acts on (StepApply)
+	Function string // the function the step releases (StepRelease), by its name in .gitops.yaml
 	Stage    string
 	State    StepState
 	Summary  string        // Terraform's summary line of the plan applied, e.g. "Plan: 1 to add, …"; may be empty
@@ -52,7 +62,12 @@ type Step struct {
 	// Review says how the plan applied differs from the one reviewed on the merge request, e.g.
 	// "changed since review (not reviewed: delete aws_s3_bucket.logs)"; empty when they match.
 	Review string
+	// Release is what the step's release did so far (StepRelease); nil before it starts.
+	Release *Release
 }
+
+// Target is what the step acts on: its stack, or its function.
+func (s Step) Target() string { return cmp.Or(s.Function, s.Stack) }
 
 // Promotion is the outcome, so far, of promoting one merged commit through the stages. The deploy note,
 // the gitops/apply statuses and the ledger's view of the promotion are made from it.
@@ -65,6 +80,9 @@ type Promotion struct {
 	// ConfigError, when not empty, says .gitops.yaml at the commit is broken (file:line: what).
 	ConfigError string
 	Error       string // non-empty: the promotion failed outside any step (e.g. source unavailable)
+	// Alerts are alarms that fired after a release completed (within rollback.watch), in words, oldest
+	// first.
+	Alerts []string
 }
 
 // Stages lists the stages that have steps, in promotion order.
@@ -106,17 +124,20 @@ func (p Promotion) Statuses() []Status {
 // when every step is done or skipped; no status while every step waits.
 func (p Promotion) stageStatus(stage string) (Status, bool) {
 	s := Status{Name: ApplyStatusPrefix + stage}
-	var done, skipped, waiting, running int
-	var failed, interrupted, reason string
+	var done, skipped, waiting, running, released int
+	var failed, interrupted, reason, releasing string
 	for _, i := range p.StepsOf(stage) {
 		st := p.Steps[i]
 		switch st.State {
 		case StepFailed:
-			failed = cmp.Or(failed, st.Stack)
+			failed = cmp.Or(failed, st.Target())
 		case StepInterrupted:
-			interrupted = cmp.Or(interrupted, st.Stack)
+			interrupted = cmp.Or(interrupted, st.Target())
 		case StepDone:
 			done++
+			if st.Kind == StepRelease {
+				released++
+			}
 		case StepSkipped:
 			skipped++
 			reason = cmp.Or(reason, st.Reason)
@@ -124,6 +145,9 @@ func (p Promotion) stageStatus(stage string) (Status, bool) {
 			waiting++
 		default:
 			running++
+			if st.Kind == StepRelease && st.State == StepReleasing && st.Release != nil && releasing == "" {
+				releasing = fmt.Sprintf("releasing %s: %d%% on version %s", st.Function, st.Release.Weight(), cmp.Or(st.Release.NewVersion, "(new)"))
+			}
 		}
 	}
 	total := len(p.StepsOf(stage))
@@ -133,13 +157,16 @@ func (p Promotion) stageStatus(stage string) (Status, bool) {
 	case interrupted != "":
 		s.State, s.Description = StatusCanceled, "interrupted at "+interrupted+"; the promotion resumes"
 	case running > 0 || (waiting > 0 && waiting < total):
-		s.State, s.Description = StatusRunning, "applying"
+		s.State, s.Description = StatusRunning, cmp.Or(releasing, "applying")
 	case waiting == total:
 		return s, false
 	case done == 0:
 		s.State, s.Description = StatusCanceled, cmp.Or(reason, "skipped")
 	default:
-		s.State, s.Description = StatusSuccess, plural(total, "stack", "stacks")+" applied"
+		s.State, s.Description = StatusSuccess, plural(total-released, "stack", "stacks")+" applied"
+		if released > 0 {
+			s.Description += ", " + plural(released, "function", "functions") + " released"
+		}
 	}
 	s.Description = clipRunes(s.Description, MaxStatusDescription)
 	return s, true
@@ -177,4 +204,4 @@ func (p Promotion) Counts() map[StepState]int {
 }
 
 // String names the step for logs and errors: "apply api in prod".
-func (s Step) String() string { return fmt.Sprintf("%s %s in %s", s.Kind, s.Stack, s.Stage) }
+func (s Step) String() string { return fmt.Sprintf("%s %s in %s", s.Kind, s.Target(), s.Stage) }

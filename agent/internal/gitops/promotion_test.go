@@ -90,3 +90,38 @@ func TestMergedCommit(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusesCountReleases(t *testing.T) {
+	p := Promotion{Steps: []Step{
+		{Kind: StepApply, Stack: "a", Stage: "dev", State: StepDone},
+		{Kind: StepRelease, Function: "api", Stage: "dev", State: StepReleasing, Release: &Release{NewVersion: "2", Traffic: []TrafficMove{{Weight: 10}}}},
+	}}
+	if got := p.Statuses()[0]; got.State != StatusRunning || got.Description != "releasing api: 10% on version 2" {
+		t.Errorf("status while releasing = %+v", got)
+	}
+	p.Steps[1].State = StepDone
+	if got := p.Statuses()[0]; got.State != StatusSuccess || got.Description != "1 stack applied, 1 function released" {
+		t.Errorf("status when done = %+v", got)
+	}
+	p.Steps[1].State = StepFailed
+	if got := p.Statuses()[0]; got.State != StatusFailed || got.Description != "failed at api" {
+		t.Errorf("status when the release failed = %+v", got)
+	}
+}
+
+func TestReleaseWords(t *testing.T) {
+	at := time.Date(2026, 12, 6, 12, 0, 5, 0, time.UTC)
+	r := Release{OldVersion: "11", NewVersion: "12", Traffic: []TrafficMove{{Weight: 10, At: at}, {Weight: 0, At: at.Add(time.Minute)}}}
+	if got := r.Versions(); got != "11 → 12" {
+		t.Errorf("Versions = %q", got)
+	}
+	if got := r.TrafficText(); got != "10% 12:00:05 · restored to 11 12:01:05" {
+		t.Errorf("TrafficText = %q", got)
+	}
+	if got := (Release{NewVersion: "1"}).Versions(); got != "→ 1" {
+		t.Errorf("first release Versions = %q", got)
+	}
+	if got := (Release{OldVersion: "3"}).Versions(); got != "3" {
+		t.Errorf("unpublished Versions = %q", got)
+	}
+}

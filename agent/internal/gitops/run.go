@@ -22,15 +22,19 @@ const (
 	RunApplied  RunState = "applied"
 	RunFailed   RunState = "failed"
 	RunSkipped  RunState = "skipped"
+	// RunReleasing is an unfinished release; RunReleased one that ended with the alias fully on the new
+	// version. A failed release ends RunFailed.
+	RunReleasing RunState = "releasing"
+	RunReleased  RunState = "released"
 )
 
 // Unfinished reports whether a run in this state has not ended.
-func (s RunState) Unfinished() bool { return s == RunPlanning || s == RunApplying }
+func (s RunState) Unfinished() bool { return s == RunPlanning || s == RunApplying || s == RunReleasing }
 
 // Known reports whether s is one of the run states.
 func (s RunState) Known() bool {
 	switch s {
-	case RunPlanning, RunApplying, RunApplied, RunFailed, RunSkipped:
+	case RunPlanning, RunApplying, RunApplied, RunFailed, RunSkipped, RunReleasing, RunReleased:
 		return true
 	}
 	return false
@@ -50,6 +54,21 @@ type Run struct {
 	Error      string     `json:"error,omitempty"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"` // nil while the run is unfinished
+}
+
+// ReleaseRun is one release of a function in a stage for a commit, as the ledger records it.
+type ReleaseRun struct {
+	ID         int64      `json:"id"`
+	Project    string     `json:"project"`
+	MR         int        `json:"mr"`
+	Commit     string     `json:"commit"`
+	Function   string     `json:"function"`
+	Stage      string     `json:"stage"`
+	State      RunState   `json:"state"` // releasing, released or failed
+	Release    Release    `json:"release"`
+	Error      string     `json:"error,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
 // Live is the commit live in one stack and stage: the commit of its last applied run, and the merge

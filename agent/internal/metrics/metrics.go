@@ -17,6 +17,8 @@ type Metrics struct {
 	events    *prometheus.CounterVec
 	jobs      *prometheus.HistogramVec
 	terraform *prometheus.HistogramVec
+	releases  *prometheus.HistogramVec
+	rollbacks *prometheus.CounterVec
 }
 
 // New registers the metrics. depth, when not nil, is read at each scrape for the queue depth gauge.
@@ -37,8 +39,17 @@ func New(depth func(context.Context) (int, error)) *Metrics {
 			Help:    "Duration of terraform runs by step (plan, apply) and outcome (ok, error).",
 			Buckets: []float64{0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800},
 		}, []string{"step", "outcome"}),
+		releases: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gitops_release_duration_seconds",
+			Help:    "Duration of function releases, bakes included, by outcome (released, failed).",
+			Buckets: []float64{1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200},
+		}, []string{"outcome"}),
+		rollbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gitops_release_rollbacks_total",
+			Help: "Releases whose alias was pointed back at the previous version, by reason (alarm, smoke, aws, conflict, canceled, …).",
+		}, []string{"reason"}),
 	}
-	m.registry.MustRegister(m.events, m.jobs, m.terraform,
+	m.registry.MustRegister(m.events, m.jobs, m.terraform, m.releases, m.rollbacks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if depth != nil {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -68,6 +79,15 @@ func (m *Metrics) Job(kind string, d time.Duration, failed bool) {
 // Terraform records one terraform run.
 func (m *Metrics) Terraform(step string, d time.Duration, failed bool) {
 	m.terraform.WithLabelValues(step, outcome(failed)).Observe(d.Seconds())
+}
+
+// Release records one release of a function in a stage, and the rollback of its alias when reason is
+// not empty.
+func (m *Metrics) Release(d time.Duration, outcome, reason string) {
+	m.releases.WithLabelValues(outcome).Observe(d.Seconds())
+	if reason != "" {
+		m.rollbacks.WithLabelValues(reason).Inc()
+	}
 }
 
 // Sandbox records how the agent seals off terraform and builds (namespaces, uid or off), as

@@ -64,6 +64,7 @@ type reports struct {
 	statuses  map[string]gitops.StatusState
 	history   []string // "name state", in the order set
 	replies   []gitops.CommandOutcome
+	alerts    []gitops.Alert
 }
 
 func newReports() *reports { return &reports{statuses: map[string]gitops.StatusState{}} }
@@ -72,6 +73,13 @@ func (r *reports) PlanNote(_ context.Context, o gitops.PlanOutcome) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.plan = &o
+	return nil
+}
+
+func (r *reports) Alert(_ context.Context, a gitops.Alert) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.alerts = append(r.alerts, a)
 	return nil
 }
 
@@ -120,7 +128,7 @@ func (r *reports) steps() []string {
 	}
 	var out []string
 	for _, s := range r.promotion.Steps {
-		out = append(out, s.Stack+"/"+s.Stage+" "+string(s.State))
+		out = append(out, s.Target()+"/"+s.Stage+" "+string(s.State))
 	}
 	return out
 }

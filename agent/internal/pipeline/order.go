@@ -19,15 +19,13 @@ const (
 )
 
 // waitForEarlier returns an earlier, unfinished promotion of the project that applies one of the stacks
-// this one does (0 when none), after waiting up to earlierGrace for such promotions to finish: merges are
-// promoted in merge order per stack, and promotions of disjoint stacks run side by side. An earlier merge
-// request whose changed files cannot be read counts as overlapping.
-func (j *promotion) waitForEarlier(ctx context.Context, at Attempt, cfg *config.Config, affected []config.Stack) (int, error) {
-	ours := map[string]bool{}
-	for _, s := range affected {
-		ours[s.Name] = true
-	}
-	overlap := map[int]bool{} // per earlier merge request, whether its stacks meet ours
+// or releases one of the functions this one does (0 when none), after waiting up to earlierGrace for such
+// promotions to finish: merges are promoted in merge order per stack and function, and promotions of
+// disjoint ones run side by side. An earlier merge request whose changed files cannot be read counts as
+// overlapping.
+func (j *promotion) waitForEarlier(ctx context.Context, at Attempt, c *change) (int, error) {
+	ours := targets(c.affected, c.functions)
+	overlap := map[int]bool{} // per earlier merge request, whether its targets meet ours
 	deadline := time.Now().Add(earlierGrace)
 	for {
 		earlier, err := at.Earlier(ctx)
@@ -38,7 +36,7 @@ func (j *promotion) waitForEarlier(ctx context.Context, at Attempt, cfg *config.
 		for _, mr := range earlier {
 			meets, known := overlap[mr]
 			if !known {
-				meets = j.meets(ctx, cfg, ours, mr)
+				meets = j.meets(ctx, c.cfg, ours, mr)
 				overlap[mr] = meets
 			}
 			if meets {
@@ -57,15 +55,37 @@ func (j *promotion) waitForEarlier(ctx context.Context, at Attempt, cfg *config.
 	}
 }
 
-// meets reports whether merge request mr changes a stack in ours, read through this commit's config.
+// targets names stacks and functions as a promotion's steps do: a stack by its name, a function as
+// "function:NAME".
+func targets(stacks []config.Stack, fns []config.Function) map[string]bool {
+	out := map[string]bool{}
+	for _, s := range stacks {
+		out[s.Name] = true
+	}
+	for _, f := range fns {
+		out["function:"+f.Name] = true
+	}
+	return out
+}
+
+// stepTarget is the step's key in targets.
+func stepTarget(s gitops.Step) string {
+	if s.Kind == gitops.StepRelease {
+		return "function:" + s.Function
+	}
+	return s.Stack
+}
+
+// meets reports whether merge request mr changes a stack or function in ours, read through this commit's
+// config.
 func (j *promotion) meets(ctx context.Context, cfg *config.Config, ours map[string]bool, mr int) bool {
 	changed, err := j.r.MRs.ChangedPaths(ctx, j.req.Project, mr)
 	if err != nil {
 		j.log.Warn().Err(err).Int("earlier_mr", mr).Msg("list the files an earlier merge request changed; waiting for it")
 		return true
 	}
-	for _, s := range affectedStacks(cfg, changed) {
-		if ours[s.Name] {
+	for t := range targets(affectedStacks(cfg, changed), affectedFunctions(cfg, changed)) {
+		if ours[t] {
 			return true
 		}
 	}
@@ -90,12 +110,9 @@ func (j *promotion) supersededBy(ctx context.Context, at Attempt, cfg *config.Co
 		j.log.Warn().Err(err).Int("newer_mr", newer).Msg("list the files a newer merge request changed")
 		return 0
 	}
-	covered := map[string]bool{}
-	for _, s := range affectedStacks(cfg, changed) {
-		covered[s.Name] = true
-	}
+	covered := targets(affectedStacks(cfg, changed), affectedFunctions(cfg, changed))
 	for _, s := range j.out.Steps[i:] {
-		if s.State == gitops.StepWaiting && !covered[s.Stack] {
+		if s.State == gitops.StepWaiting && !covered[stepTarget(s)] {
 			return 0
 		}
 	}
@@ -113,16 +130,24 @@ func (j *promotion) laterLive(ctx context.Context, stack, stage string) (int, er
 		return 0, err
 	}
 	for _, l := range live {
-		if l.Stack != stack || l.Stage != stage || l.MR == 0 || l.MR == j.req.MR {
+		if l.Stack != stack || l.Stage != stage {
 			continue
 		}
-		theirs, err := j.r.MRs.MergeRequest(ctx, j.req.Project, l.MR)
-		if err != nil {
-			return 0, fmt.Errorf("read !%d: %w", l.MR, err)
-		}
-		if theirs.MergedAt != nil && theirs.MergedAt.After(*j.mergedAt) {
-			return l.MR, nil
+		if later, err := j.mergedLater(ctx, l.MR); err != nil || later {
+			return l.MR, err
 		}
 	}
 	return 0, nil
+}
+
+// mergedLater reports whether merge request mr (0: none) is another one, merged after this promotion's.
+func (j *promotion) mergedLater(ctx context.Context, mr int) (bool, error) {
+	if j.mergedAt == nil || mr == 0 || mr == j.req.MR {
+		return false, nil
+	}
+	theirs, err := j.r.MRs.MergeRequest(ctx, j.req.Project, mr)
+	if err != nil {
+		return false, fmt.Errorf("read !%d: %w", mr, err)
+	}
+	return theirs.MergedAt != nil && theirs.MergedAt.After(*j.mergedAt), nil
 }

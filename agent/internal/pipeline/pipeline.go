@@ -13,6 +13,7 @@ import (
 	"context"
 	"time"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
@@ -40,6 +41,9 @@ type Reporter interface {
 	// Reply renders and writes the reply note to a comment command (o.Reply is not ReplyNone): one per
 	// command, so that writing it again (a retried job) edits the same note.
 	Reply(ctx context.Context, o gitops.CommandOutcome) error
+	// Alert renders and writes a new note telling the merge request an alarm fired after its release: a
+	// reply, so that people are notified, beside the deploy note, which is edited too.
+	Alert(ctx context.Context, a gitops.Alert) error
 }
 
 // Comments is what comment commands need of GitLab beyond merge requests.
@@ -146,8 +150,73 @@ type Locker interface {
 	Hold(ctx context.Context, key string) (held context.Context, unlock func(), err error)
 }
 
+// Functions builds the functions of .gitops.yaml and releases them.
+type Functions interface {
+	// Build builds fn's package in tree into a reproducible zip, sealed off like terraform runs; the
+	// same tree gives the same artifact (cached, not rebuilt).
+	Build(ctx context.Context, tree string, fn config.Function) (Artifact, error)
+	// Release releases a built artifact in one stage (see ReleaseRequest). It returns what the release
+	// did, filled as far as it got also on error; a failure after traffic could have moved restored the
+	// alias to the previous version (gitops.Release.RolledBack).
+	Release(ctx context.Context, req ReleaseRequest) (gitops.Release, error)
+	// Alarms reads the alarms that patterns match, with the credentials in env (empty: the agent's own).
+	Alarms(ctx context.Context, patterns []string, env map[string]string) ([]gitops.Alarm, error)
+}
+
+// Artifact is a built deployment zip.
+type Artifact struct {
+	Zip    string // path of the zip
+	SHA256 string // hex
+	Size   int64
+}
+
+// ReleaseRequest is one release of one function in one stage.
+type ReleaseRequest struct {
+	Function     config.Function
+	Stage        string
+	FunctionName string // the Lambda function in this stage
+	Artifact     Artifact
+	Smoke        []byte   // the smoke event, or nil
+	Alarms       []string // the alarm name patterns watched in this stage; a pattern matching no alarm fails
+	// Env holds the stage role's credentials (AWS_ACCESS_KEY_ID, …); empty uses the agent's own.
+	Env map[string]string
+	// Progress is called with the release so far after each move of the alias and each read of the
+	// alarms that changed what they show; it may be nil.
+	Progress func(gitops.Release)
+}
+
+// ReleaseLedger remembers the releases of functions: which version is live where, and which it replaced.
+type ReleaseLedger interface {
+	// StartRelease records a release starting; the caller holds the function × stage's lock.
+	StartRelease(ctx context.Context, r gitops.ReleaseRun) (int64, error)
+	// FinishRelease ends a release in state released or failed, with what it did.
+	FinishRelease(ctx context.Context, id int64, state gitops.RunState, rel gitops.Release, errText string) error
+	// LastRelease is the newest release of function in stage for commit, or with commit "", the newest
+	// that ended released (what is live).
+	LastRelease(ctx context.Context, project, function, stage, commit string) (gitops.ReleaseRun, bool, error)
+	// RecordTrigger records a reason to roll a merge back, once per commit, function, stage and kind,
+	// and returns the one recorded (an earlier one if it exists); MarkNotified records the merge request
+	// was told of it.
+	RecordTrigger(ctx context.Context, t gitops.Trigger) (gitops.Trigger, error)
+	MarkNotified(ctx context.Context, id int64) error
+	// SavePromotion keeps a promotion's outcome as its deploy note shows it; Promotion reads it back, for
+	// jobs other than the promotion that edit the note.
+	SavePromotion(ctx context.Context, p gitops.Promotion) error
+	Promotion(ctx context.Context, project string, mr int, commit string) (gitops.Promotion, bool, error)
+}
+
+// Deployments shows each stage's promotion as a GitLab deployment of the stage's environment.
+type Deployments interface {
+	StartDeployment(ctx context.Context, d gitops.Deployment) (int, error)
+	FinishDeployment(ctx context.Context, project string, id int, state gitops.DeploymentState) error
+}
+
 // Observer is told how long each terraform plan or apply took (for metrics); it may be nil.
 type Observer func(step string, d time.Duration, failed bool)
+
+// ReleaseObserver is told how long each release took and how it ended (released, failed), and, for a
+// release that put the alias back, why (its gitops.Release.Cause); it may be nil.
+type ReleaseObserver func(d time.Duration, outcome, rollback string)
 
 // Attempt is how the queue runs a job: whether a failure now is final, and how the job relates to others.
 type Attempt struct {
@@ -167,4 +236,6 @@ type Attempt struct {
 	// RetryPromote returns gitops.Duplicate while a promotion of the same commit is queued or running.
 	QueuePlan    func(ctx context.Context, req gitops.PlanRequest) (gitops.PlanRequest, gitops.EnqueueOutcome, error)
 	RetryPromote func(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error)
+	// Watch is set for promotions: it queues the watch of a completed release's alarms.
+	Watch func(ctx context.Context, req gitops.WatchRequest) (gitops.EnqueueOutcome, error)
 }

@@ -25,6 +25,7 @@ type promotion struct {
 	posted   bool                     // the deploy note was posted at least once
 	quiet    bool                     // the job went back to the queue before it started: nothing to report
 	final    bool                     // the last publish is under way: a failure to post is an error
+	built    map[string]Artifact      // the functions built so far, by name
 }
 
 // HandlePromote promotes a merged merge request's commit: for each stage in order, for each affected
@@ -65,19 +66,23 @@ func (j *promotion) run(ctx context.Context, at Attempt) error {
 	if err != nil {
 		return settle(err, &j.out.ConfigError, &j.out.Error)
 	}
+	if r.Functions == nil || r.Releases == nil {
+		c.functions = nil // this agent releases no functions
+	}
 	for _, st := range c.cfg.Stages {
 		for _, s := range c.affected {
 			if s.RunsIn(st.Name) {
 				j.out.Steps = append(j.out.Steps, gitops.Step{Kind: gitops.StepApply, Stack: s.Name, Stage: st.Name, State: gitops.StepWaiting})
 			}
 		}
+		j.out.Steps = append(j.out.Steps, releaseSteps(c, st.Name)...)
 	}
 	if len(j.out.Steps) == 0 {
-		j.log.Info().Msg("promotion: no stack affected")
+		j.log.Info().Msg("promotion: no stack or function affected")
 		return nil
 	}
 	if at.Earlier != nil {
-		earlier, err := j.waitForEarlier(ctx, at, c.cfg, c.affected)
+		earlier, err := j.waitForEarlier(ctx, at, c)
 		if err != nil {
 			return fmt.Errorf("check for earlier promotions: %w", err)
 		}
@@ -110,8 +115,15 @@ func (j *promotion) runStage(ctx context.Context, at Attempt, c *change, stage c
 			return true, nil
 		}
 	}
+	dep := j.startDeployment(ctx, c, stage)
+	defer j.finishDeployment(ctx, dep, stage.Name)
 	for _, i := range idx {
-		err := j.apply(ctx, c, stage, i)
+		var err error
+		if j.out.Steps[i].Kind == gitops.StepRelease {
+			err = j.release(ctx, c, stage, i)
+		} else {
+			err = j.apply(ctx, c, stage, i)
+		}
 		if err != nil && retried(ctx, err) {
 			return true, err // the step is interrupted; the job resumes from the ledger
 		}
@@ -121,6 +133,7 @@ func (j *promotion) runStage(ctx context.Context, at Attempt, c *change, stage c
 			j.out.SkipWaiting(i+1, "an earlier step failed")
 			return true, nil
 		}
+		j.queueWatch(ctx, at, c, stage, i)
 		j.publish(ctx)
 	}
 	return false, nil

@@ -16,6 +16,11 @@ import (
 // it all.
 func (j *promotion) publish(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
+	if j.r.Releases != nil {
+		if err := j.r.Releases.SavePromotion(ctx, j.out); err != nil {
+			j.log.Warn().Err(err).Msg("keep the promotion's outcome")
+		}
+	}
 	if err := j.r.Reporter.DeployNote(ctx, j.out); err != nil {
 		j.postLog().Err(err).Msg("post the deploy note")
 	} else {

@@ -25,7 +25,14 @@ type Runner struct {
 	Credentials Credentials
 	Ledger      Ledger
 	Locker      Locker
-	DataDir     string
+	// Functions and Releases build and release the functions of .gitops.yaml; without them a promotion
+	// releases none. Deploys, when set, shows each stage's promotion as a GitLab deployment.
+	Functions Functions
+	Releases  ReleaseLedger
+	Deploys   Deployments
+	// AlarmPoll is how often the watch after a release reads its alarms; 0 means 30s.
+	AlarmPoll time.Duration
+	DataDir   string
 	// WorkRoot is where jobs make their work copies; empty means DataDir/work. A sandbox whose runs reach
 	// their work dir by host path needs one outside the data dir (see terraform.Runner.WorkRoot).
 	WorkRoot string
@@ -35,15 +42,19 @@ type Runner struct {
 	// DeployBranches are the branches whose merges are promoted; empty means the project's default branch.
 	DeployBranches []string
 	// StepTimeout is the deadline of one terraform step (plan one target, or apply it); 0 means none.
-	StepTimeout time.Duration
-	Observe     Observer
-	Logger      *zerolog.Logger
+	StepTimeout    time.Duration
+	Observe        Observer
+	ObserveRelease ReleaseObserver
+	Logger         *zerolog.Logger
 	// CommitURL returns the web URL of a commit.
 	CommitURL func(project, sha string) string
 
 	once    sync.Once
 	sem     chan struct{} // every terraform run
 	planSem chan struct{} // MR plans: one slot fewer, when there are two or more
+
+	watchMu    sync.Mutex
+	watchCreds map[string]assumed // credentials watches reuse, by role, project and merge request
 }
 
 // slot takes one of the MaxParallel terraform slots (at least one); an MR plan (forPlan) first takes one

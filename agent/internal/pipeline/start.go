@@ -19,6 +19,7 @@ type change struct {
 	cfg        *config.Config
 	changed    []string // the paths the merge request changes
 	affected   []config.Stack
+	functions  []config.Function // the functions whose build the change may alter
 	policy     gitops.PolicyContext
 	policyDirs []string // absolute
 }
@@ -48,6 +49,7 @@ func (r *Runner) load(ctx context.Context, project string, mr gitops.MergeReques
 	return &change{
 		mr: mr, tree: tree, cfg: cfg, changed: changed,
 		affected:   affectedStacks(cfg, changed),
+		functions:  affectedFunctions(cfg, changed),
 		policy:     gitops.PolicyContext{Project: project, MergeRequest: mr},
 		policyDirs: PolicyDirs(tree, cfg),
 	}, nil

@@ -36,16 +36,12 @@ func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i 
 		s.State, s.Summary = gitops.StepDone, "applied before the agent restarted"
 		return nil
 	}
-	held, unlock, err := r.Locker.Hold(ctx, j.req.Project+"|"+s.Stack+"|"+s.Stage)
+	held, unlock, err := j.hold(ctx, s.Stack, s.Stage)
 	if err != nil {
-		return fmt.Errorf("wait for the stack's lock: %w", err)
+		return err
 	}
 	defer unlock()
-	defer func(outer context.Context) {
-		if err != nil && held.Err() != nil && outer.Err() == nil {
-			err = fmt.Errorf("%w: %w", errLockLost, context.Cause(held))
-		}
-	}(ctx)
+	defer lockLost(ctx, held, &err)
 	ctx = held // the runs stop if the lock is lost
 	if later, err := j.laterLive(ctx, s.Stack, s.Stage); err != nil {
 		return fmt.Errorf("read what is live: %w", err)
@@ -62,6 +58,24 @@ func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i 
 	defer j.record(ctx, runID, s, &err)
 	j.publish(ctx)
 	return j.planAndApply(ctx, c, Target{Stack: stackNamed(c.cfg, s.Stack), Stage: stage}, runID, s)
+}
+
+// hold takes the lock of target (a stack, or "function:NAME") in stage of the project; work done under it
+// runs with the context it returns, which ends if the lock is lost.
+func (j *promotion) hold(ctx context.Context, target, stage string) (context.Context, func(), error) {
+	held, unlock, err := j.r.Locker.Hold(ctx, j.req.Project+"|"+target+"|"+stage)
+	if err != nil {
+		return nil, nil, fmt.Errorf("wait for the lock of %s in %s: %w", target, stage, err)
+	}
+	return held, unlock, nil
+}
+
+// lockLost, deferred, makes *errp wrap errLockLost when the step failed because the lock was lost while
+// the job's own context (outer) still ran.
+func lockLost(outer, held context.Context, errp *error) {
+	if *errp != nil && held.Err() != nil && outer.Err() == nil {
+		*errp = fmt.Errorf("%w: %w", errLockLost, context.Cause(held))
+	}
 }
 
 // planAndApply is the work of an apply step once its run is recorded.

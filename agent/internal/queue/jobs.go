@@ -32,6 +32,7 @@ type Handlers struct {
 	Plan    func(ctx context.Context, req gitops.PlanRequest, job Job) error
 	Promote func(ctx context.Context, req gitops.PromoteRequest, job Job) error
 	Command func(ctx context.Context, req gitops.CommandRequest, job Job) error
+	Watch   func(ctx context.Context, req gitops.WatchRequest, job Job) error
 }
 
 // Job describes the running attempt of a job to its handler.
@@ -50,6 +51,9 @@ type Job struct {
 	Later func(ctx context.Context) (int, error)
 	// Snooze returns the error a handler returns to run the job again after d, without counting an attempt.
 	Snooze func(d time.Duration) error
+	// QueueWatch queues the watch of a completed release (unique per commit, function and stage).
+	// Promote jobs only.
+	QueueWatch func(ctx context.Context, req gitops.WatchRequest) (gitops.EnqueueOutcome, error)
 	// QueuePlan queues the plan a comment command asks for. Command jobs only. Such plans coalesce per
 	// merge request and head commit: while one waits to start, another request is not queued and QueuePlan
 	// returns Duplicate and the request that waits (else req itself and Queued). The waiting plan starts
@@ -226,6 +230,9 @@ func workers(q *Queue, h Handlers) *river.Workers {
 	if h.Command != nil {
 		river.AddWorker(w, &commandWorker{handle: h.Command, q: q})
 	}
+	if h.Watch != nil {
+		river.AddWorker(w, &watchWorker{handle: h.Watch, q: q})
+	}
 	river.AddWorker(w, &queuedPlanWorker{q: q})
 	return w
 }
@@ -259,15 +266,18 @@ type promoteWorker struct {
 	q      *Queue
 }
 
-func (w *promoteWorker) Timeout(*river.Job[PromoteArgs]) time.Duration { return jobTimeout }
+// Timeout is none for a promotion: a release's bakes may last hours (a linear strategy in three stages),
+// and every step has a deadline of its own (GITOPS_STEP_TIMEOUT, stretched by the release's bakes).
+func (w *promoteWorker) Timeout(*river.Job[PromoteArgs]) time.Duration { return -1 }
 
 func (w *promoteWorker) Work(ctx context.Context, job *river.Job[PromoteArgs]) error {
 	a := job.Args
 	req := gitops.PromoteRequest{Project: a.Project, ProjectID: a.ProjectID, MR: a.MR, Commit: a.Commit, Trigger: a.Trigger, Retry: a.Retry}
 	err := w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
-		Earlier: func(ctx context.Context) ([]int, error) { return w.q.earlier(ctx, a.Project, job.ID) },
-		Later:   func(ctx context.Context) (int, error) { return w.q.later(ctx, a.Project, job.ID) },
+		Earlier:    func(ctx context.Context) ([]int, error) { return w.q.earlier(ctx, a.Project, job.ID) },
+		Later:      func(ctx context.Context) (int, error) { return w.q.later(ctx, a.Project, job.ID) },
+		QueueWatch: w.q.EnqueueWatch,
 	})
 	return w.q.ended(ctx, job.JobRow, a.Project, a.MR, err)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -107,6 +108,9 @@ func (r *run) readAlias(ctx context.Context) error {
 	r.res.OldVersion, r.rev = aws.ToString(out.FunctionVersion), aws.ToString(out.RevisionId)
 	r.res.First = r.res.OldVersion == "$LATEST"
 	r.routed = out.RoutingConfig != nil && len(out.RoutingConfig.AdditionalVersionWeights) > 0
+	if r.routed {
+		r.weights = out.RoutingConfig.AdditionalVersionWeights
+	}
 	return nil
 }
 
@@ -131,7 +135,22 @@ func (r *run) smoke(ctx context.Context) error {
 	case out.StatusCode < 200 || out.StatusCode > 299:
 		return &failure{CauseSmoke, fmt.Errorf("smoke invocation of version %s: status %d: %s", r.res.NewVersion, out.StatusCode, excerpt(out.Payload))}
 	}
+	if code, ok := proxyStatus(out.Payload); ok && (code < 200 || code > 299) {
+		return &failure{CauseSmoke, fmt.Errorf("smoke invocation of version %s: the function answered statusCode %d: %s", r.res.NewVersion, code, excerpt(out.Payload))}
+	}
 	return nil
+}
+
+// proxyStatus is the statusCode of an API Gateway (or function URL) proxy response payload: a function
+// behind an API answers Invoke with 200 and its HTTP status inside. ok is false for any other payload.
+func proxyStatus(payload []byte) (code int, ok bool) {
+	var resp struct {
+		StatusCode *int `json:"statusCode"`
+	}
+	if json.Unmarshal(payload, &resp) != nil || resp.StatusCode == nil {
+		return 0, false
+	}
+	return *resp.StatusCode, true
 }
 
 // excerpt returns the start of a payload, for an error message.

@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -81,8 +82,9 @@ type Request struct {
 	// fails the release and restores the alias. It is not called on a first release.
 	Watch func(ctx context.Context) error
 	// Progress, when set, is called after each move of the alias, with the step just taken, the
-	// restore after a failure included.
-	Progress func(Step)
+	// restore after a failure included, and the result so far (a copy), on the goroutine that called
+	// Release.
+	Progress func(Step, Result)
 }
 
 // Step is one move of the alias.
@@ -196,7 +198,9 @@ type run struct {
 	res    *Result
 	rev    string // the alias's RevisionId from the last GetAlias or UpdateAlias
 	routed bool   // the alias had additional version weights when read
-	moving bool   // an UpdateAlias away from OldVersion was attempted: a failure must restore
+	// weights are those weights: a release resumed mid-canary finds its new version there.
+	weights map[string]float64
+	moving  bool // an UpdateAlias away from OldVersion was attempted: a failure must restore
 }
 
 func (r *run) now() time.Time { return r.r.opts.Now() }
@@ -206,6 +210,8 @@ func (r *run) step(weight int) {
 	s := Step{Weight: weight, At: r.now()}
 	r.res.Steps = append(r.res.Steps, s)
 	if r.req.Progress != nil {
-		r.req.Progress(s)
+		res := *r.res
+		res.Steps = slices.Clone(res.Steps)
+		r.req.Progress(s, res)
 	}
 }

@@ -162,7 +162,7 @@ func TestReleaseCanary(t *testing.T) {
 				FunctionName: fn, Alias: "live", Zip: newZip, Steps: tt.steps,
 				Smoke:    []byte(`{"rawPath":"/health"}`),
 				Watch:    func(context.Context) error { return nil },
-				Progress: func(st release.Step) { mu.Lock(); progress = append(progress, st); mu.Unlock() },
+				Progress: func(st release.Step, _ release.Result) { mu.Lock(); progress = append(progress, st); mu.Unlock() },
 			})
 			if err != nil {
 				t.Fatalf("Release: %v", err)
@@ -235,6 +235,31 @@ func TestReleaseSmokeFailure(t *testing.T) {
 	}
 	if res.RolledBack || res.Cause != release.CauseSmoke || res.NewVersion != "2" || len(res.Steps) != 0 {
 		t.Errorf("result = %+v, want a smoke failure of version 2 with no alias step", res)
+	}
+}
+
+// TestReleaseSmokeProxyStatus: a function behind API Gateway answers Invoke with 200 and its HTTP status in
+// the payload; a 5xx there fails the smoke test like a function error, a 2xx or any other payload passes.
+func TestReleaseSmokeProxyStatus(t *testing.T) {
+	for _, tc := range []struct {
+		payload string
+		fails   bool
+	}{
+		{`{"statusCode":503,"body":"{\"status\":\"unavailable\",\"database\":\"down\"}"}`, true},
+		{`{"statusCode":404,"body":"not found"}`, true},
+		{`{"statusCode":200,"body":"{\"status\":\"ok\"}"}`, false},
+		{`{"ok":true}`, false},
+		{`"pong"`, false},
+	} {
+		s := released(t, lambdafake.Options{})
+		s.SetInvokeResponse(fn, lambdafake.InvokeResponse{Payload: []byte(tc.payload)})
+		res, err := releaser(s).Release(context.Background(), release.Request{FunctionName: fn, Alias: "live", Zip: newZip, Smoke: []byte(`{"path":"/healthz"}`)})
+		if tc.fails != (err != nil) || (tc.fails && (res.Cause != release.CauseSmoke || !strings.Contains(err.Error(), "statusCode"))) {
+			t.Errorf("payload %s: Release = %+v, %v; want failed by the smoke test: %v", tc.payload, res, err, tc.fails)
+		}
+		if a, _ := s.Alias(fn, "live"); tc.fails && a.FunctionVersion != "1" {
+			t.Errorf("payload %s: the alias moved to %s after a failed smoke test", tc.payload, a.FunctionVersion)
+		}
 	}
 }
 
@@ -370,5 +395,26 @@ func TestReleaseCanceled(t *testing.T) {
 	got, _ := s.Alias(fn, "live")
 	if diff := cmp.Diff(state("1", nil), got, ignoreAt); diff != "" {
 		t.Errorf("alias at the end (-want +got):\n%s", diff)
+	}
+}
+
+// TestReleaseResumedMidCanary: an agent that stopped with half the traffic on the new version finds the
+// alias split when the release runs again, and goes on from that weight instead of dropping back to the
+// first step; traffic never goes back to the old version alone.
+func TestReleaseResumedMidCanary(t *testing.T) {
+	s := released(t, lambdafake.Options{})
+	v2 := s.AddVersion(fn, newZip)
+	s.SetAlias(fn, "live", "1", map[string]float64{v2: 0.5})
+	res, err := releaser(s).Release(context.Background(), release.Request{FunctionName: fn, Alias: "live", Zip: newZip,
+		Steps: []config.TrafficStep{{Weight: 10, Bake: time.Millisecond}, {Weight: 50, Bake: time.Millisecond}, {Weight: 80, Bake: time.Millisecond}}})
+	if err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if res.NewVersion != v2 || res.OldVersion != "1" || !cmp.Equal(weights(res.Steps), []int{50, 80, 100}) {
+		t.Errorf("result = %+v, want version %s from 1 through 50, 80, 100", res, v2)
+	}
+	want := []lambdafake.AliasState{state("1", nil), state("1", map[string]float64{v2: 0.5}), state("1", map[string]float64{v2: 0.5}), state("1", map[string]float64{v2: 0.8}), state(v2, nil)}
+	if diff := cmp.Diff(want, history(t, s), ignoreAt); diff != "" {
+		t.Errorf("alias history (-want +got):\n%s", diff)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
 )
 
 // restoreAttempts bounds the restores tried when the alias keeps changing under the restore.
@@ -37,7 +39,7 @@ func (r *run) shift(ctx context.Context) error {
 		return nil // this code is already live: Lambda published no new version
 	}
 	r.moving = newV != r.res.OldVersion
-	for _, s := range r.req.Steps {
+	for _, s := range r.resumeFrom(newV) {
 		if !r.moving {
 			break
 		}
@@ -54,6 +56,22 @@ func (r *run) shift(ctx context.Context) error {
 		return fmt.Errorf("point alias %s at version %s: %w", r.req.Alias, newV, err)
 	}
 	r.step(100)
+	return nil
+}
+
+// resumeFrom is the steps left to take: all of them, or, when the alias already sends part of its traffic to
+// newV (a release resumed after the agent stopped mid-canary), those from the first step with at least that
+// weight on: the canary goes on where it was rather than starting over.
+func (r *run) resumeFrom(newV string) []config.TrafficStep {
+	w := r.weights[newV] * 100
+	if w <= 0 {
+		return r.req.Steps
+	}
+	for i, s := range r.req.Steps {
+		if float64(s.Weight) >= w-0.5 {
+			return r.req.Steps[i:]
+		}
+	}
 	return nil
 }
 

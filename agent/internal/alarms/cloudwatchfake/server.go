@@ -77,6 +77,8 @@ type Server struct {
 	tokens   map[string]cursor
 	keys     []string // access key id of each signed call, in order
 	failures int      // how many calls still answer 500; negative: every call
+
+	dashboards map[string][]byte // PutDashboard's bodies by name, made at the first (dashboards.go)
 }
 
 // cursor is where a NextToken resumes: after the alarm named after, for the query key.
@@ -169,8 +171,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case r.Method != http.MethodPost:
 		writeError(w, http.StatusMethodNotAllowed, "", "UnknownOperationException", "message", "rpc-v2-cbor operations are POST")
 		return
-	case !ok || op != "DescribeAlarms":
-		writeError(w, http.StatusNotFound, "", "UnknownOperationException", "message", "cloudwatchfake serves only DescribeAlarms, not "+r.URL.Path)
+	case !ok || op != "DescribeAlarms" && op != "PutDashboard":
+		writeError(w, http.StatusNotFound, "", "UnknownOperationException", "message", "cloudwatchfake serves only DescribeAlarms and PutDashboard, not "+r.URL.Path)
 		return
 	case r.Header.Get("Smithy-Protocol") != "rpc-v2-cbor":
 		writeError(w, http.StatusBadRequest, "", "SerializationException", "message", "missing header Smithy-Protocol: rpc-v2-cbor")
@@ -195,6 +197,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	in, err := readInput(w, r)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "", "SerializationException", "message", err.Error())
+		return
+	}
+	if op == "PutDashboard" {
+		s.putDashboard(w, in)
 		return
 	}
 	s.describeAlarms(w, in)

@@ -49,13 +49,18 @@ type Tree struct {
 	Rev    string
 	Stages []string          // default AllStages
 	Roles  map[string]string // stage → role_arn
-	// PlanRoles maps a stage to its plan_role_arn.
+	// PlanRoles maps a stage to its plan_role_arn; URLs a stage to its url.
 	PlanRoles map[string]string
+	URLs      map[string]string
 	Sleep     map[string]string // "stack/stage" → seconds the probe's apply sleeps
 	Fail      []string          // "stack/stage" whose apply fails
 	Hold      []string          // "stack/stage" whose apply waits (up to a minute) while the repo's HoldFile exists
 	// Extra is added to the app stack as extra.tf when set.
 	Extra string
+	// Config is appended to .gitops.yaml (e.g. functions:); Files are written into the tree, by
+	// repo-relative path.
+	Config string
+	Files  map[string]string
 }
 
 // Commit writes tree into a fresh dir and commits it to the fake GitLab's Project as sha.
@@ -88,6 +93,9 @@ func (r *Repo) Write(t testing.TB, tree Tree) string {
 		if arn := tree.PlanRoles[s]; arn != "" {
 			fmt.Fprintf(&cfg, "    plan_role_arn: %s\n", arn)
 		}
+		if u := tree.URLs[s]; u != "" {
+			fmt.Fprintf(&cfg, "    url: %s\n", u)
+		}
 	}
 	cfg.WriteString("stacks:\n")
 	for _, stack := range []string{"base", "app"} {
@@ -107,7 +115,14 @@ func (r *Repo) Write(t testing.TB, tree Tree) string {
 	if tree.Extra != "" {
 		files["stacks/app/extra.tf"] = tree.Extra
 	}
+	files[".gitops.yaml"] += tree.Config
+	for name, content := range tree.Files {
+		files[name] = content
+	}
 	for name, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -5,8 +5,8 @@
 // and is capped at 100), and GitLab's JSON error bodies.
 //
 // Tests set up state with the exported methods (AddProject, Commit, OpenMR, PushMR, MergeMR, ...), which
-// also return the webhook GitLab would send, and read the end state back (Notes, Statuses). A Server is
-// safe for concurrent use: one mutex guards all state.
+// also return the webhook GitLab would send, and read the end state back (Notes, Statuses, Deployments,
+// Environment). A Server is safe for concurrent use: one mutex guards all state.
 //
 // Served endpoints (all under /api/v4):
 //
@@ -28,6 +28,10 @@
 //	POST /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji
 //	DELETE /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji/:award_id
 //	GET  /projects/:id/members/all/:user_id
+//	POST /projects/:id/deployments
+//	PUT  /projects/:id/deployments/:deployment_id
+//	GET  /projects/:id/environments
+//	PUT  /projects/:id/environments/:environment_id
 package gitlabfake
 
 import (
@@ -60,6 +64,7 @@ type Server struct {
 	nextID   int // shared id sequence for projects, users, MRs, notes and statuses
 	projects []*project
 	users    map[string]*user
+	deploys  map[int]*projectDeploys // by project id: deployments and environments (deployments.go)
 	requests int
 	failures []failure
 	latency  time.Duration
@@ -194,6 +199,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}/award_emoji", s.createNoteAward)
 	mux.HandleFunc("DELETE "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}/award_emoji/{award}", s.deleteNoteAward)
 	mux.HandleFunc("GET "+api+"/projects/{id}/members/all/{user}", s.getMemberAll)
+	mux.HandleFunc("POST "+api+"/projects/{id}/deployments", s.createDeployment)
+	mux.HandleFunc("PUT "+api+"/projects/{id}/deployments/{deployment}", s.updateDeployment)
+	mux.HandleFunc("GET "+api+"/projects/{id}/environments", s.listEnvironments)
+	mux.HandleFunc("PUT "+api+"/projects/{id}/environments/{environment}", s.updateEnvironment)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		// Grape's answer for a route it does not know.
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})

@@ -1,17 +1,12 @@
 package promote_test
 
 import (
-	"encoding/xml"
 	"fmt"
-	"io"
 	"io/fs"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,86 +17,19 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
-// stsFake serves the STS Query API's AssumeRole (a SigV4-signed form POST answered with XML) and hands out
-// new credentials on every call.
-type stsFake struct {
-	*httptest.Server
-	agentKey string // the access key id the agent must sign with
+// stsFake is the STS stand-in of these tests, as WithAgentAWS starts it.
+type stsFake struct{ *clitest.STS }
 
-	mu    sync.Mutex
-	calls []url.Values
-}
+func (f stsFake) received() []url.Values { return f.Received() }
 
-func newSTSFake(t testing.TB, agentKey string) *stsFake {
-	t.Helper()
-	f := &stsFake{agentKey: agentKey}
-	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.Close)
-	return f
-}
-
-// issued returns the nth credentials the fake hands out (from 1).
-func issued(n int) (keyID, secret, token string) {
-	return fmt.Sprintf("ASIASTSFAKE%05d", n), fmt.Sprintf("sts-secret-%d-0123456789abcdef", n), fmt.Sprintf("sts-session-token-%d//FAKE+=", n)
-}
-
-func (f *stsFake) serve(w http.ResponseWriter, r *http.Request) {
-	stsError := func(status int, code, msg string) {
-		w.Header().Set("Content-Type", "text/xml")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>`, code, msg)
-	}
-	auth := r.Header.Get("Authorization")
-	if r.Method != http.MethodPost || !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 Credential="+f.agentKey+"/") || !strings.Contains(auth, "/sts/aws4_request") {
-		stsError(http.StatusForbidden, "InvalidClientTokenId", "the security token included in the request is invalid")
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<16))
-	form, perr := url.ParseQuery(string(body))
-	if err != nil || perr != nil || form.Get("Action") != "AssumeRole" || form.Get("Version") != "2011-06-15" {
-		stsError(http.StatusBadRequest, "InvalidAction", "expected Action=AssumeRole&Version=2011-06-15")
-		return
-	}
-	f.mu.Lock()
-	f.calls = append(f.calls, form)
-	n := len(f.calls)
-	f.mu.Unlock()
-	key, secretKey, token := issued(n)
-	w.Header().Set("Content-Type", "text/xml")
-	fmt.Fprintf(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
-<AssumeRoleResult>
-<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/gitops-deploy/%[1]s</Arn><AssumedRoleId>AROAFAKE:%[1]s</AssumedRoleId></AssumedRoleUser>
-<Credentials><AccessKeyId>%[2]s</AccessKeyId><SecretAccessKey>%[3]s</SecretAccessKey><SessionToken>%[4]s</SessionToken><Expiration>%[5]s</Expiration></Credentials>
-</AssumeRoleResult>
-<ResponseMetadata><RequestId>c6104cbe-af31-11e0-8154-%012[6]d</RequestId></ResponseMetadata>
-</AssumeRoleResponse>`, xmlText(form.Get("RoleSessionName")), key, secretKey, xmlText(token), time.Now().UTC().Add(time.Hour).Format(time.RFC3339), n)
-}
-
-func (f *stsFake) received() []url.Values {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]url.Values(nil), f.calls...)
-}
-
-func xmlText(s string) string {
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(s))
-	return b.String()
-}
+// issued returns the nth credentials the stand-in hands out (from 1).
+func issued(n int) (keyID, secret, token string) { return clitest.IssuedCredentials(n) }
 
 // withAgentAWS gives the agent process its own AWS credentials (key, secret) through the environment, for
 // the test's duration, and returns the STS stand-in that accepts them. Tests that call it are not parallel.
-func withAgentAWS(t *testing.T, key, secret string) *stsFake {
+func withAgentAWS(t *testing.T, key, secret string) stsFake {
 	t.Helper()
-	home := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
-	} {
-		t.Setenv(k, v)
-	}
-	return newSTSFake(t, key)
+	return stsFake{clitest.WithAgentAWS(t, key, secret)}
 }
 
 // readEnvFile reads a probe's `env | sort` output as a map.

@@ -1,0 +1,128 @@
+package ledger
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+)
+
+// TestReleasesRecordVersionsAndWhatIsLive: a release records the versions it moved between and what it did;
+// the live release is the newest that ended released; a restart's new release closes the interrupted one.
+func TestReleasesRecordVersionsAndWhatIsLive(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			l := b.open(t)
+			commitA, commitB := strings.Repeat("a", 40), strings.Repeat("b", 40)
+			if _, ok, err := l.LastRelease(ctx, "g/p", "api", "dev", ""); err != nil || ok {
+				t.Fatalf("LastRelease on an empty ledger = %v, %v; want none", ok, err)
+			}
+			id, err := l.StartRelease(ctx, gitops.ReleaseRun{Project: "g/p", MR: 3, Commit: commitA, Function: "api", Stage: "dev", Release: gitops.Release{SHA256: "aa"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			moved := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
+			relA := gitops.Release{Function: "api", SHA256: "aa", OldVersion: "", NewVersion: "1", First: true,
+				Traffic: []gitops.TrafficMove{{Weight: 100, At: moved}}, Alarms: []gitops.Alarm{{Name: "a-errors", State: "OK"}}}
+			if err := l.FinishRelease(ctx, id, gitops.RunReleased, relA, ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.FinishRelease(ctx, id, gitops.RunFailed, relA, "again"); err == nil {
+				t.Fatal("finishing a finished release again: no error")
+			}
+			// B starts, and the agent dies: the next start closes it as interrupted.
+			if _, err := l.StartRelease(ctx, gitops.ReleaseRun{Project: "g/p", MR: 4, Commit: commitB, Function: "api", Stage: "dev", Release: gitops.Release{SHA256: "bb", OldVersion: "1"}}); err != nil {
+				t.Fatal(err)
+			}
+			cur, ok, err := l.LastRelease(ctx, "g/p", "api", "dev", commitB)
+			if err != nil || !ok || cur.State != gitops.RunReleasing || cur.Release.OldVersion != "1" {
+				t.Fatalf("LastRelease(B) = %+v, %v, %v; want releasing from 1", cur, ok, err)
+			}
+			id2, err := l.StartRelease(ctx, gitops.ReleaseRun{Project: "g/p", MR: 4, Commit: commitB, Function: "api", Stage: "dev", Release: gitops.Release{SHA256: "bb", OldVersion: "1"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			relB := gitops.Release{Function: "api", SHA256: "bb", OldVersion: "1", NewVersion: "2", Cause: "alarm", RolledBack: true}
+			if err := l.FinishRelease(ctx, id2, gitops.RunFailed, relB, "alarm a-errors"); err != nil {
+				t.Fatal(err)
+			}
+			live, ok, err := l.LastRelease(ctx, "g/p", "api", "dev", "")
+			if err != nil || !ok {
+				t.Fatalf("LastRelease(live) = %v, %v", ok, err)
+			}
+			if live.Commit != commitA || live.Release.NewVersion != "1" || len(live.Release.Traffic) != 1 || !live.Release.Traffic[0].At.Equal(moved) || live.Release.Alarms[0].Name != "a-errors" {
+				t.Fatalf("live release = %+v; want A's, version 1 with its traffic and alarms", live)
+			}
+			last, _, err := l.LastRelease(ctx, "g/p", "api", "dev", commitB)
+			if err != nil || last.ID != id2 || last.State != gitops.RunFailed || last.Error != "alarm a-errors" || !last.Release.RolledBack || last.FinishedAt == nil {
+				t.Fatalf("B's last release = %+v, %v", last, err)
+			}
+			var n int
+			if err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM gitops_releases WHERE error = $1`, interruptedError).Scan(&n); err != nil || n != 1 {
+				t.Fatalf("interrupted releases closed = %d, %v; want 1", n, err)
+			}
+			if err := l.FinishRelease(ctx, id2, gitops.RunReleasing, relB, ""); err == nil {
+				t.Fatal("FinishRelease with an unfinished state: no error")
+			}
+			if _, err := l.StartRelease(ctx, gitops.ReleaseRun{Project: "g/p", Commit: "XYZ", Function: "api", Stage: "dev"}); err == nil {
+				t.Fatal("StartRelease with a bad commit: no error")
+			}
+		})
+	}
+}
+
+// TestTriggersAreRecordedOncePerKind: the same trigger recorded twice (a retried job, a second replica)
+// is one row; being told is remembered. A promotion's outcome is kept per commit and read back whole.
+func TestTriggersAreRecordedOncePerKind(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			l := b.open(t)
+			c := strings.Repeat("c", 40)
+			tr := gitops.Trigger{Project: "g/p", MR: 5, Commit: c, Function: "api", Stage: "prod", Kind: gitops.TriggerAlarm, Reason: "alarm x is in ALARM"}
+			first, err := l.RecordTrigger(ctx, tr)
+			if err != nil || first.ID == 0 || first.Notified {
+				t.Fatalf("RecordTrigger = %+v, %v", first, err)
+			}
+			if err := l.MarkNotified(ctx, first.ID); err != nil {
+				t.Fatal(err)
+			}
+			tr.Reason = "another reading"
+			again, err := l.RecordTrigger(ctx, tr)
+			if err != nil || again.ID != first.ID || !again.Notified || again.Reason != "alarm x is in ALARM" {
+				t.Fatalf("RecordTrigger again = %+v, %v; want the first, notified", again, err)
+			}
+			tr.Kind = gitops.TriggerRelease
+			if _, err := l.RecordTrigger(ctx, tr); err != nil {
+				t.Fatal(err)
+			}
+			all, err := l.Triggers(ctx, "g/p", c)
+			if err != nil || len(all) != 2 || all[0].Kind != gitops.TriggerAlarm || all[1].Kind != gitops.TriggerRelease {
+				t.Fatalf("Triggers = %+v, %v", all, err)
+			}
+			if _, err := l.RecordTrigger(ctx, gitops.Trigger{Project: "g/p", Commit: c, Function: "api", Stage: "prod", Kind: "bogus"}); err == nil {
+				t.Error("RecordTrigger of an unknown kind: no error")
+			}
+
+			p := gitops.Promotion{Project: "g/p", MR: 5, Commit: c, Steps: []gitops.Step{{Kind: gitops.StepRelease, Function: "api", Stage: "prod",
+				State: gitops.StepDone, Release: &gitops.Release{NewVersion: "7", Alarms: []gitops.Alarm{{Name: "x", State: "OK"}}}}}}
+			if err := l.SavePromotion(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			p.Steps[0].Release.NewVersion = "8"
+			if err := l.SavePromotion(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			got, ok, err := l.Promotion(ctx, "g/p", 5, c)
+			if err != nil || !ok || got.Steps[0].Release.NewVersion != "8" || got.Steps[0].Release.Alarms[0].Name != "x" {
+				t.Fatalf("Promotion = %+v, %v, %v", got, ok, err)
+			}
+			if _, ok, err := l.Promotion(ctx, "g/p", 5, strings.Repeat("d", 40)); ok || err != nil {
+				t.Errorf("Promotion of another commit = %v, %v; want none", ok, err)
+			}
+		})
+	}
+}
