@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 // BenchmarkColdStart measures, through the Lambda Runtime Interface Emulator, the time from starting the
@@ -12,7 +14,7 @@ import (
 // The reference is the smallest aws-lambda-go function under the same emulator, measured in the same
 // run; the reported figures are medians and their ratio.
 func BenchmarkColdStart(b *testing.B) {
-	rie := rieBinary(b)
+	rie := testsvc.RIE(b)
 	bootstrap := buildBinary(b, ".")
 	hello := buildBinary(b, "testdata/hello")
 	env := functionEnv(b, bootstrap)
@@ -20,11 +22,11 @@ func BenchmarkColdStart(b *testing.B) {
 
 	measure := func(bin string, wantStatus float64) time.Duration {
 		start := time.Now()
-		emu := startEmulator(b, rie, bin, env)
+		emu := emulator{testsvc.StartRIE(b, rie, bin, env)}
 		out := emu.invoke(b, event)
 		d := time.Since(start)
 		if out["statusCode"] != wantStatus {
-			b.Fatalf("first response %v\nlogs:\n%s", out, emu.logs.String())
+			b.Fatalf("first response %v\nlogs:\n%s", out, emu.Logs())
 		}
 		return d
 	}

@@ -5,16 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/fakeaws"
@@ -64,84 +61,13 @@ func buildBinary(t testing.TB, dir string) string {
 	return br.path
 }
 
-// rieBinary finds the Lambda Runtime Interface Emulator on PATH or in GOPATH/bin.
-func rieBinary(t testing.TB) string {
-	t.Helper()
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "aws-lambda-rie")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	testsvc.Unavailable(t, "aws-lambda-rie not found (go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@latest)")
-	return ""
-}
-
 // emulator is a running RIE with a bootstrap inside.
-type emulator struct {
-	url  string
-	logs *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-// startEmulator runs bootstrap under the emulator with env and returns once the emulator accepts
-// connections. The process is killed when the test ends.
-func startEmulator(t testing.TB, rie, bootstrap string, env []string) *emulator {
-	t.Helper()
-	port, apiPort := testsvc.FreePort(t), testsvc.FreePort(t)
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(apiPort), bootstrap)
-	cmd.Env = env
-	logs := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start emulator: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	waitForPort(t, addr)
-	return &emulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs}
-}
-
-func waitForPort(t testing.TB, addr string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("emulator on %s did not start: %v", addr, err)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
+type emulator struct{ *testsvc.Emulator }
 
 // invoke sends one event and decodes the function's answer.
 func (e *emulator) invoke(t testing.TB, event []byte) map[string]any {
 	t.Helper()
-	resp, err := http.Post(e.url, "application/json", bytes.NewReader(event))
+	resp, err := http.Post(e.URL, "application/json", bytes.NewReader(event))
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
@@ -149,7 +75,7 @@ func (e *emulator) invoke(t testing.TB, event []byte) map[string]any {
 	b, _ := io.ReadAll(resp.Body)
 	var out map[string]any
 	if err := json.Unmarshal(b, &out); err != nil {
-		t.Fatalf("invoke answer %q: %v\nlogs:\n%s", b, err, e.logs.String())
+		t.Fatalf("invoke answer %q: %v\nlogs:\n%s", b, err, e.Logs())
 	}
 	return out
 }
@@ -186,13 +112,13 @@ func fixture(t testing.TB, name string) []byte {
 }
 
 func TestBootstrapInTheLambdaRuntime(t *testing.T) {
-	rie := rieBinary(t)
+	rie := testsvc.RIE(t)
 	bootstrap := buildBinary(t, ".")
-	emu := startEmulator(t, rie, bootstrap, functionEnv(t, bootstrap))
+	emu := emulator{testsvc.StartRIE(t, rie, bootstrap, functionEnv(t, bootstrap))}
 
 	created := emu.invoke(t, fixture(t, "rest-create.json"))
 	if created["statusCode"] != float64(201) {
-		t.Fatalf("create through REST event: %v\nlogs:\n%s", created, emu.logs.String())
+		t.Fatalf("create through REST event: %v\nlogs:\n%s", created, emu.Logs())
 	}
 	var body struct {
 		Document struct{ ID, State string } `json:"document"`
@@ -222,7 +148,7 @@ func TestBootstrapInTheLambdaRuntime(t *testing.T) {
 		t.Errorf("direct migrate invocation: %v, want nothing left to apply", m)
 	}
 
-	logs := emu.logs.String()
+	logs := emu.Logs()
 	if !strings.Contains(logs, `"request_id":"deef4878-7910-11e6-8f14-25afc3e9ae33"`) || !strings.Contains(logs, `"route":"/v1/documents"`) {
 		t.Errorf("request logs lack the API Gateway request id or route:\n%s", logs)
 	}

@@ -6,16 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -37,7 +33,7 @@ const smokeFunction = "documents"
 // API Gateway proxy response with a 2xx status and the /healthz body.
 func TestSmokeEventAnswers2xxInTheLambdaRuntime(t *testing.T) {
 	began := time.Now()
-	rie := smokeRIE(t)
+	rie := testsvc.RIE(t)
 	dbURL := testsvc.Postgres(t)
 	redisURL, prefix := testsvc.Redis(t)
 
@@ -78,13 +74,13 @@ func TestSmokeEventAnswers2xxInTheLambdaRuntime(t *testing.T) {
 	t.Logf("release build: %s %s in %s", fields[1], fields[3], time.Since(built).Round(time.Millisecond))
 	bootstrap := unzipBootstrap(t, fields[4])
 
-	emu := startSmokeEmulator(t, rie, bootstrap, []string{
+	emu := testsvc.StartRIE(t, rie, bootstrap, []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"DATABASE_URL=" + dbURL, "REDIS_URL=" + redisURL, "CACHE_PREFIX=" + prefix, "BUCKET=docs",
 		"AWS_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true", "LOG_LEVEL=info",
 	})
 	invoked := time.Now()
-	resp, err := http.Post(emu.url, "application/json", bytes.NewReader(event))
+	resp, err := http.Post(emu.URL, "application/json", bytes.NewReader(event))
 	if err != nil {
 		t.Fatalf("invoke: %v", err)
 	}
@@ -95,14 +91,14 @@ func TestSmokeEventAnswers2xxInTheLambdaRuntime(t *testing.T) {
 	}
 	t.Logf("smoke invocation (cold start included): %s", time.Since(invoked).Round(time.Millisecond))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 || resp.Header.Get("X-Amz-Function-Error") != "" {
-		t.Fatalf("invoke: status %d, function error %q: %s\nlogs:\n%s", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), payload, emu.logs.String())
+		t.Fatalf("invoke: status %d, function error %q: %s\nlogs:\n%s", resp.StatusCode, resp.Header.Get("X-Amz-Function-Error"), payload, emu.Logs())
 	}
 	var fnErr struct {
 		ErrorType    string `json:"errorType"`
 		ErrorMessage string `json:"errorMessage"`
 	}
 	if json.Unmarshal(payload, &fnErr) == nil && (fnErr.ErrorType != "" || fnErr.ErrorMessage != "") {
-		t.Fatalf("function error %s: %s\nlogs:\n%s", fnErr.ErrorType, fnErr.ErrorMessage, emu.logs.String())
+		t.Fatalf("function error %s: %s\nlogs:\n%s", fnErr.ErrorType, fnErr.ErrorMessage, emu.Logs())
 	}
 
 	var proxy events.APIGatewayProxyResponse
@@ -110,7 +106,7 @@ func TestSmokeEventAnswers2xxInTheLambdaRuntime(t *testing.T) {
 		t.Fatalf("the answer %q is not an API Gateway proxy response: %v", payload, err)
 	}
 	if proxy.StatusCode < 200 || proxy.StatusCode > 299 {
-		t.Fatalf("proxy response status %d: %s\nlogs:\n%s", proxy.StatusCode, proxy.Body, emu.logs.String())
+		t.Fatalf("proxy response status %d: %s\nlogs:\n%s", proxy.StatusCode, proxy.Body, emu.Logs())
 	}
 	if ct := http.Header(proxy.MultiValueHeaders).Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type %q, want application/json", ct)
@@ -126,7 +122,7 @@ func TestSmokeEventAnswers2xxInTheLambdaRuntime(t *testing.T) {
 		health["status"] != "ok" || health["database"] != "ok" || health["cache"] != "ok" {
 		t.Errorf("body %s, want {\"status\":\"ok\",\"database\":\"ok\",\"cache\":\"ok\"}", proxy.Body)
 	}
-	if logs := emu.logs.String(); !strings.Contains(logs, `"request_id":"`+req.RequestContext.RequestID+`"`) {
+	if logs := emu.Logs(); !strings.Contains(logs, `"request_id":"`+req.RequestContext.RequestID+`"`) {
 		t.Errorf("the function's logs lack the smoke event's request id %s:\n%s", req.RequestContext.RequestID, logs)
 	}
 	t.Logf("whole test: %s", time.Since(began).Round(time.Millisecond))
@@ -248,72 +244,4 @@ func unzipBootstrap(t *testing.T, zipPath string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-// smokeRIE finds the Lambda Runtime Interface Emulator on PATH or in GOPATH/bin (`make tools`).
-func smokeRIE(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("aws-lambda-rie"); err == nil {
-		return p
-	}
-	if out, err := exec.Command("go", "env", "GOPATH").Output(); err == nil {
-		p := filepath.Join(strings.TrimSpace(string(out)), "bin", "aws-lambda-rie")
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	testsvc.Unavailable(t, "aws-lambda-rie not found (make tools)")
-	return ""
-}
-
-// smokeEmulator is a running RIE with a bootstrap inside.
-type smokeEmulator struct {
-	url  string
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// startSmokeEmulator runs bootstrap under the emulator with env and returns once the emulator accepts
-// connections. The emulator is killed when the test ends.
-func startSmokeEmulator(t *testing.T, rie, bootstrap string, env []string) *smokeEmulator {
-	t.Helper()
-	addr := "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
-	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(testsvc.FreePort(t)), bootstrap)
-	cmd.Dir, cmd.Env = filepath.Dir(bootstrap), env
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start the emulator: %v", err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator on %s did not start: %v\nlogs:\n%s", addr, err, logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return &smokeEmulator{url: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs}
 }

@@ -8,7 +8,6 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -78,14 +77,7 @@ func newFixture(t *testing.T, head, rev string, bake time.Duration) *fixture {
 func newFixtureOf(t *testing.T, head string, tr clitest.Tree) *fixture {
 	t.Helper()
 	testsvc.Terraform(t)
-	home := t.TempDir()
-	for k, v := range map[string]string{
-		"AWS_ACCESS_KEY_ID": agentKey, "AWS_SECRET_ACCESS_KEY": agentSecret, "AWS_SESSION_TOKEN": "",
-		"AWS_REGION": "eu-west-1", "AWS_PROFILE": "", "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(home, "config"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(home, "credentials"),
-	} {
-		t.Setenv(k, v)
-	}
+	clitest.WithAgentAWS(t, agentKey, agentSecret)
 	f := &fixture{
 		gl:     gitlabfake.New(t, clitest.Token),
 		lambda: lambdafake.New(t, lambdafake.Options{Region: "eu-west-1", AccessKeyIDs: []string{agentKey}}),
@@ -93,19 +85,25 @@ func newFixtureOf(t *testing.T, head string, tr clitest.Tree) *fixture {
 		repo:   clitest.NewRepo(t),
 	}
 	f.gl.AddProject(clitest.Project)
-	for _, stage := range clitest.AllStages {
-		old := oldZip(t, stage)
-		f.lambda.AddFunction(fnName(stage), old)
-		v := f.lambda.AddVersion(fnName(stage), old)
-		f.lambda.SetAlias(fnName(stage), alias, v, nil)
-		for _, a := range []string{"errors", "p99"} {
-			f.cw.Put(cloudwatchfake.Alarm{Name: "documents-" + stage + "-" + a, State: types.StateValueOk})
-		}
-	}
+	liveFunctions(t, f.lambda, f.cw, clitest.AllStages)
 	f.repo.Commit(t, f.gl, head, tr)
 	f.agent = clitest.Start(t, f.gl, clitest.Backend{Name: "sqlite"}, t.TempDir(),
 		"AWS_ENDPOINT_URL_LAMBDA", f.lambda.URL(), "AWS_ENDPOINT_URL_CLOUDWATCH", f.cw.URL, "GITOPS_ALARM_POLL", "50ms")
 	return f
+}
+
+// liveFunctions gives each stage's function version 1 of oldZip live behind the alias, and its alarms, OK.
+func liveFunctions(t testing.TB, lf *lambdafake.Server, cw *cloudwatchfake.Server, stages []string) {
+	t.Helper()
+	for _, stage := range stages {
+		old := oldZip(t, stage)
+		lf.AddFunction(fnName(stage), old)
+		v := lf.AddVersion(fnName(stage), old)
+		lf.SetAlias(fnName(stage), alias, v, nil)
+		for _, a := range []string{"errors", "p99"} {
+			cw.Put(cloudwatchfake.Alarm{Name: "documents-" + stage + "-" + a, State: types.StateValueOk})
+		}
+	}
 }
 
 // oldZip is the zip of the version live before the test: any valid zip that differs per stage.

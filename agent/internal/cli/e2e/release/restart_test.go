@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
@@ -38,15 +37,7 @@ func newProcessFixture(t *testing.T, head, rev string, bake time.Duration) *proc
 	f.cw = cloudwatchfake.New(t)
 	f.repo = clitest.NewRepo(t)
 	f.gl.AddProject(clitest.Project)
-	for _, stage := range clitest.AllStages {
-		old := oldZip(t, stage)
-		f.lambda.AddFunction(fnName(stage), old)
-		v := f.lambda.AddVersion(fnName(stage), old)
-		f.lambda.SetAlias(fnName(stage), alias, v, nil)
-		for _, a := range []string{"errors", "p99"} {
-			f.cw.Put(cloudwatchfake.Alarm{Name: "documents-" + stage + "-" + a, State: types.StateValueOk})
-		}
-	}
+	liveFunctions(t, f.lambda, f.cw, clitest.AllStages)
 	f.repo.Commit(t, f.gl, head, tree(rev, bake))
 	home := t.TempDir() // holds no AWS config or credentials files: the agent's identity is its environment
 	f.env = []string{

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatch/types"
 	"github.com/google/go-cmp/cmp"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/alarms/cloudwatchfake"
@@ -134,15 +133,7 @@ func newRoleFixture(t *testing.T, head, rev string, bake time.Duration, stages [
 		sts: sts,
 	}
 	f.gl.AddProject(clitest.Project)
-	for _, stage := range stages {
-		old := oldZip(t, stage)
-		f.lambda.AddFunction(fnName(stage), old)
-		v := f.lambda.AddVersion(fnName(stage), old)
-		f.lambda.SetAlias(fnName(stage), alias, v, nil)
-		for _, a := range []string{"errors", "p99"} {
-			f.cw.Put(cloudwatchfake.Alarm{Name: "documents-" + stage + "-" + a, State: types.StateValueOk})
-		}
-	}
+	liveFunctions(t, f.lambda, f.cw, stages)
 	var lambdaURL, cwURL string
 	lambdaURL, f.lambdaBy = recordingProxy(t, f.lambda.URL(), stages)
 	cwURL, f.alarmBy = recordingProxy(t, f.cw.URL, stages)
