@@ -8,6 +8,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -195,6 +197,8 @@ func TestReleaseCanaryThroughEveryStage(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("GitLab deployments (-want +got):\n%s", diff)
 	}
+	metrics := scrape(t, f.agent.AdminURL)
+	clitest.MustContain(t, "the metrics", metrics, `gitops_release_duration_seconds_count{outcome="released"} 3`)
 	if env, ok := f.gl.Environment(clitest.Project, "prod"); !ok || env.ExternalURL != "https://api.example.com" {
 		t.Errorf("prod's environment = %+v, want its external URL from the stage's url", env)
 	}
@@ -254,6 +258,8 @@ func TestReleaseAlarmDuringTheCanaryRestoresTheStage(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"dev": "success", "staging": "failed", "prod": "canceled"}, clitest.ApplyStatuses(f.gl, merged)); diff != "" {
 		t.Errorf("gitops/apply statuses (-want +got):\n%s", diff)
 	}
+	clitest.MustContain(t, "the metrics", scrape(t, f.agent.AdminURL), `gitops_release_rollbacks_total{reason="alarm"} 1`,
+		`gitops_release_duration_seconds_count{outcome="failed"} 1`)
 	clitest.MustContain(t, "the deploy note", body, "❌ Failed at `documents` · `staging`", "documents-staging-errors",
 		"Threshold Crossed: 3 errors", "↩️ Traffic back on version 1 (alarm)", "an earlier step failed")
 }
@@ -325,4 +331,36 @@ func notesStarting(gl *gitlabfake.Server, iid int, prefix string) []gitlabfake.N
 		}
 	}
 	return out
+}
+
+// TestReleaseWithAnAlarmPatternMatchingNothingMovesNoTraffic: a watched pattern that matches no alarm would
+// watch nothing; the release fails before any call that changes the function.
+func TestReleaseWithAnAlarmPatternMatchingNothingMovesNoTraffic(t *testing.T) {
+	head, merged := clitest.CommitID('a'), clitest.CommitID('b')
+	tr := tree("r1", 100*time.Millisecond)
+	tr.Stages = []string{"dev"}
+	tr.Config = strings.Replace(tr.Config, `alarms: ["documents-{stage}-*"]`, `alarms: ["documents-{stage}-*", "documents-{stage}-latency"]`, 1)
+	f := newFixtureOf(t, head, tr)
+	iid, hook := clitest.MergeMR(f.gl, head, merged, "fn/main.go")
+	f.agent.DeliverOK(hook, "queued")
+	body := clitest.WaitDeploy(t, f.gl, iid, merged, f.agent.Logs, 4*time.Minute)
+	clitest.MustContain(t, "the deploy note", body, "❌ Failed at `documents` · `dev`", "documents-dev-latency", "match no alarm")
+	if v := f.lambda.Versions(fnName("dev")); len(v) != 1 || f.lambda.LatestCodeSha256(fnName("dev")) != lambdafake.CodeSha256(oldZip(t, "dev")) {
+		t.Errorf("dev's function changed (%d versions) though its alarms could not be watched", len(v))
+	}
+}
+
+// scrape returns the agent's metrics in the text format.
+func scrape(t testing.TB, adminURL string) string {
+	t.Helper()
+	resp, err := http.Get(adminURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
