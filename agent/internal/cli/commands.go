@@ -21,6 +21,7 @@ func commandHandler(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Lo
 		start := time.Now()
 		err := runner.HandleCommand(jlog.WithContext(ctx), req, pipeline.Attempt{
 			Last: job.LastAttempt(), Wait: job.Snooze, QueuePlan: job.QueuePlan, RetryPromote: job.RetryPromote,
+			Rollback: job.QueueRollback,
 		})
 		m.Job("command", time.Since(start), err != nil)
 		return err

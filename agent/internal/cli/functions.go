@@ -71,12 +71,7 @@ func (f functions) Release(ctx context.Context, req pipeline.ReleaseRequest) (gi
 	if req.Progress != nil {
 		rreq.Progress = func(_ release.Step, res release.Result) { req.Progress(merge(out, res)) }
 	}
-	lc := lambda.NewFromConfig(cfg, func(o *lambda.Options) {
-		if f.lambdaURL != "" {
-			o.BaseEndpoint = aws.String(f.lambdaURL)
-		}
-	})
-	r := release.New(lc, release.Options{PollInterval: f.poll})
+	r := release.New(f.lambda(cfg), release.Options{PollInterval: f.poll})
 	res, err := r.Release(ctx, rreq)
 	out = merge(out, res)
 	if len(req.Alarms) > 0 {
@@ -156,6 +151,24 @@ func (f functions) cloudWatch(cfg aws.Config) *cloudwatch.Client {
 	return cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) {
 		if f.cloudWatchURL != "" {
 			o.BaseEndpoint = aws.String(f.cloudWatchURL)
+		}
+	})
+}
+
+// Restore points function's alias back at version alone, with the credentials in env.
+func (f functions) Restore(ctx context.Context, function, alias, version string, env map[string]string) error {
+	cfg, err := stageAWS(ctx, env)
+	if err != nil {
+		return err
+	}
+	return release.New(f.lambda(cfg), release.Options{}).Restore(ctx, function, alias, version)
+}
+
+// lambda is a Lambda client of cfg, at the endpoint the settings name.
+func (f functions) lambda(cfg aws.Config) *lambda.Client {
+	return lambda.NewFromConfig(cfg, func(o *lambda.Options) {
+		if f.lambdaURL != "" {
+			o.BaseEndpoint = aws.String(f.lambdaURL)
 		}
 	})
 }

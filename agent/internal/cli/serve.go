@@ -114,6 +114,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	}
 	runner.Functions, runner.Releases, runner.Deploys = functions{builder: b, poll: s.AlarmPoll, lambdaURL: s.LambdaEndpoint, cloudWatchURL: s.CloudWatchEndpoint, log: log}, l, gl
 	runner.ObserveRelease, runner.AlarmPoll = m.Release, s.AlarmPoll
+	runner.Reverts, runner.Rollbacks = reverts{gl, s.Secrets}, l
 	var running atomic.Bool
 	q, err = queue.Open(ctx, queue.Options{
 		DatabaseURL: s.DatabaseURL,
@@ -214,13 +215,21 @@ func jobHandlers(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Logge
 			start := time.Now()
 			err := runner.HandlePromote(jlog.WithContext(ctx), req, pipeline.Attempt{
 				Last: job.LastAttempt(), Earlier: job.Earlier, Later: job.Later, Wait: job.Snooze, Watch: job.QueueWatch,
+				Rollback: job.QueueRollback,
 			})
 			m.Job("promote", time.Since(start), err != nil)
 			return err
 		},
 		Watch: func(ctx context.Context, req gitops.WatchRequest, job queue.Job) error {
 			jlog := log.With().Int64("job", job.ID).Int("attempt", job.Attempt).Str("kind", "watch").Logger()
-			return runner.HandleWatch(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Wait: job.Snooze})
+			return runner.HandleWatch(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Wait: job.Snooze, Rollback: job.QueueRollback})
+		},
+		Rollback: func(ctx context.Context, req gitops.RollbackRequest, job queue.Job) error {
+			jlog := log.With().Int64("job", job.ID).Int("attempt", job.Attempt).Str("kind", "rollback").Logger()
+			start := time.Now()
+			err := runner.HandleRollback(jlog.WithContext(ctx), req, pipeline.Attempt{Last: job.LastAttempt(), Wait: job.Snooze})
+			m.Job("rollback", time.Since(start), err != nil)
+			return err
 		},
 	}
 }

@@ -8,19 +8,20 @@ import (
 )
 
 type deployView struct {
-	Marker    string
-	Project   string
-	MR        int
-	Commit    string
-	CommitURL string
-	Error     string
-	Status    string
-	Rows      []deployRow
-	MoreRows  int
-	Reviews   []deployReview
-	Failures  []deployFailure
-	Releases  []releaseView
-	Alerts    []string
+	Marker     string
+	Project    string
+	MR         int
+	Commit     string
+	CommitURL  string
+	Error      string
+	Status     string
+	Rows       []deployRow
+	MoreRows   int
+	Reviews    []deployReview
+	Failures   []deployFailure
+	Releases   []releaseView
+	Alerts     []string
+	RolledBack string
 }
 
 // releaseView is the section of one release step: versions, traffic, alarms and the dashboard.
@@ -73,6 +74,7 @@ func RenderDeploy(n gitops.Promotion) string {
 		Error:     clip(deployError(n), maxMessage),
 		Status:    deployStatus(n),
 	}
+	v.RolledBack = text(clip(n.RolledBack, maxMessage))
 	for i, a := range n.Alerts {
 		if i == maxAlarms {
 			v.Alerts = append(v.Alerts, plural(len(n.Alerts)-i, "more alert", "more alerts")+" not shown")

@@ -138,3 +138,46 @@ func TestRenderAlert(t *testing.T) {
 		t.Error("alerts of two stages share a key")
 	}
 }
+
+func TestRenderRollback(t *testing.T) {
+	t.Parallel()
+	rb := gitops.Rollback{
+		Request:  gitops.RollbackRequest{Project: "group/app", MR: 42, Commit: sha, Trigger: gitops.TriggerAlarm, Stage: "prod", Target: "documents", Reason: "documents failed in prod <b>"},
+		State:    gitops.RollbackReverted,
+		Restored: []string{"documents in staging: 12 → 11"}, Reverted: sha, Branch: gitops.RevertBranch(sha),
+		RevertMR: 43, RevertURL: "https://gitlab.example.com/group/app/-/merge_requests/43",
+	}
+	got := RenderRollback(rb)
+	for _, want := range []string{RollbackMarker + "\n", "documents failed in prod \\<b\\>", "`documents` · `prod`", "documents in staging: 12 → 11",
+		"[`!43`](https://gitlab.example.com/group/app/-/merge_requests/43)", "`gitops/revert-4f1c9e0b`"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("rollback note lacks %q:\n%s", want, got)
+		}
+	}
+	rb.State, rb.Error = gitops.RollbackFailed, "GitLab cannot revert 4f1c9e0b onto main: the revert conflicts with the branch"
+	if got := RenderRollback(rb); !strings.Contains(got, "No automatic revert:** GitLab cannot revert") {
+		t.Errorf("a failed revert is not explained:\n%s", got)
+	}
+	desc := RenderRevertDescription(rb, gitops.MergeRequest{IID: 42, Title: "Bigger cache"})
+	for _, want := range []string{"Reverts !42 (Bigger cache)", "documents failed in prod", "documents in staging: 12 → 11", gitops.RollbackLabel} {
+		if !strings.Contains(desc, want) {
+			t.Errorf("revert description lacks %q:\n%s", want, desc)
+		}
+	}
+	n := deployNote(gitops.Step{Stack: "api", Stage: "dev", State: gitops.StepDone})
+	n.RolledBack = "rolled back after documents failed in prod: revert merge request !43"
+	if got := RenderDeploy(n); !strings.Contains(got, "↩️ **Rolled back:** rolled back after documents failed in prod") {
+		t.Errorf("the deploy note does not show the rollback:\n%s", got)
+	}
+}
+
+func TestRenderPlanOfARevert(t *testing.T) {
+	t.Parallel()
+	got := RenderPlan(gitops.PlanOutcome{Project: "group/app", MR: 43, Commit: sha, RevertOf: 42})
+	if !strings.Contains(got, "↩️ **Rollback:** gitops-agent opened this merge request to revert !42") {
+		t.Errorf("the plan note of a revert does not say so:\n%s", got)
+	}
+	if got := RenderPlan(gitops.PlanOutcome{Project: "group/app", MR: 43, Commit: sha}); strings.Contains(got, "Rollback:") {
+		t.Errorf("the plan note of another merge request mentions a rollback:\n%s", got)
+	}
+}

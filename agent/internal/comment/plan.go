@@ -42,6 +42,7 @@ type headView struct {
 	Partial        bool
 	Merged         bool // the partial plan was merged into the last full plan: fresh rows are marked
 	RequestedBy    string
+	RevertOf       int
 	Stacks, Stages []string
 }
 
@@ -300,6 +301,7 @@ func headOf(n gitops.PlanOutcome) headView {
 	v.Trust = trustOf(n.Trust)
 	v.NotPlanned, v.ApprovedBy = n.NotPlanned(), clip(n.ApprovedBy, maxName)
 	v.Partial, v.Merged, v.RequestedBy = n.Partial(), n.Merged, clip(n.RequestedBy, maxName)
+	v.RevertOf = n.RevertOf
 	v.Stacks, v.Stages = names(n.Stacks), names(n.Stages)
 	return v
 }

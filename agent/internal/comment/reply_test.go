@@ -36,7 +36,7 @@ func TestRenderReplyGolden(t *testing.T) {
 		{"reply-retry-queued", gitops.CommandOutcome{Request: command("retry"), Done: true, Reply: gitops.ReplyRetryQueued, Commit: other, MRState: "merged"}},
 		{"reply-nothing-to-retry", gitops.CommandOutcome{Request: command("retry"), Reply: gitops.ReplyNothingToRetry, Commit: other,
 			Detail: "its promotion succeeded: every stage is deployed"}},
-		{"reply-rollback-unavailable", gitops.CommandOutcome{Request: command("rollback"), Reply: gitops.ReplyRollbackUnavailable, Commit: other, MRState: "merged"}},
+		{"reply-rollback-queued", gitops.CommandOutcome{Request: command("rollback"), Done: true, Reply: gitops.ReplyRollbackQueued, Commit: other, MRState: "merged"}},
 		{"reply-failed", gitops.CommandOutcome{Request: command("plan"), Reply: gitops.ReplyFailed,
 			Detail: "read the merge request: gitlab: get merge request group/app!42: 502 Bad Gateway\n```\n<script>"}},
 	}
@@ -98,7 +98,7 @@ func FuzzRenderReply(f *testing.F) {
 		for _, kind := range []gitops.ReplyKind{
 			gitops.ReplyHelp, gitops.ReplyDenied, gitops.ReplyUnknown, gitops.ReplyUsage, gitops.ReplyWrongState,
 			gitops.ReplyUnknownTargets, gitops.ReplyPlanBusy, gitops.ReplyHeadMoved, gitops.ReplyRetryQueued,
-			gitops.ReplyNothingToRetry, gitops.ReplyRollbackUnavailable, gitops.ReplyFailed,
+			gitops.ReplyNothingToRetry, gitops.ReplyRollbackQueued, gitops.ReplyFailed,
 		} {
 			req := command(word, arg1, arg2)
 			req.Author, req.HeadSHA = author, arg1

@@ -15,6 +15,7 @@ func fromAPI(m *gl.BasicMergeRequest) gitops.MergeRequest {
 		ProjectID:       int(m.ProjectID),
 		SourceProjectID: int(m.SourceProjectID),
 		State:           m.State,
+		Title:           m.Title,
 		HeadSHA:         m.SHA,
 		TargetBranch:    m.TargetBranch,
 		MergeCommitSHA:  m.MergeCommitSHA,
@@ -24,6 +25,7 @@ func fromAPI(m *gl.BasicMergeRequest) gitops.MergeRequest {
 	}
 	if m.Author != nil {
 		out.Author = m.Author.Username
+		out.AuthorID = int(m.Author.ID)
 	}
 	if m.UpdatedAt != nil {
 		out.UpdatedAt = *m.UpdatedAt

@@ -32,7 +32,8 @@ func TestMergeRequest(t *testing.T) {
 		}
 		want := gitops.MergeRequest{
 			IID: iid, ProjectID: pid, SourceProjectID: pid, State: "opened", HeadSHA: "head2", TargetBranch: "main",
-			Author: "alice", Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
+			Title: "Change", Author: "alice", AuthorID: srv.UserID("alice"),
+			Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
 			WebURL: webURL, UpdatedAt: pushed,
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
@@ -50,7 +51,8 @@ func TestMergeRequest(t *testing.T) {
 		want := gitops.MergeRequest{
 			IID: iid, ProjectID: pid, SourceProjectID: pid, State: "merged", HeadSHA: "head2", TargetBranch: "main",
 			MergeCommitSHA: "merge1", SquashCommitSHA: "squash1",
-			Author: "alice", Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
+			Title: "Change", Author: "alice", AuthorID: srv.UserID("alice"),
+			Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
 			WebURL: webURL, UpdatedAt: merged, MergedAt: &merged,
 		}
 		if diff := cmp.Diff(want, got); diff != "" {

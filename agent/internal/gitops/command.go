@@ -48,7 +48,7 @@ const (
 	CommandHelp     = "help"     // anyone: the list of commands
 	CommandPlan     = "plan"     // Developer+ (Maintainer+ on a merge request from a fork): plan the head again
 	CommandRetry    = "retry"    // Maintainer+, merged: run the failed promotion again, from the ledger
-	CommandRollback = "rollback" // Maintainer+, merged: not available yet
+	CommandRollback = "rollback" // Maintainer+, merged
 )
 
 // CommandRequest is a comment command as the webhook received it. Everything in it comes from the
@@ -112,8 +112,8 @@ const (
 	ReplyRetryQueued ReplyKind = "retry-queued"
 	// ReplyNothingToRetry: the promotion of Commit is not retried; Detail says why.
 	ReplyNothingToRetry ReplyKind = "nothing-to-retry"
-	// ReplyRollbackUnavailable: this version of the agent cannot roll back.
-	ReplyRollbackUnavailable ReplyKind = "rollback-unavailable"
+	// ReplyRollbackQueued: the rollback of Commit is queued.
+	ReplyRollbackQueued ReplyKind = "rollback-queued"
 	// ReplyFailed: the command could not be carried out; Detail is the error.
 	ReplyFailed ReplyKind = "failed"
 )

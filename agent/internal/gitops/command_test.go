@@ -31,7 +31,7 @@ func TestCommandOutcomeReaction(t *testing.T) {
 	if r := (CommandOutcome{Done: true, Reply: ReplyRetryQueued}).Reaction(); r != ReactionDone {
 		t.Errorf("done: %s", r)
 	}
-	if r := (CommandOutcome{Reply: ReplyRollbackUnavailable}).Reaction(); r != ReactionRefused {
+	if r := (CommandOutcome{Reply: ReplyNothingToRetry}).Reaction(); r != ReactionRefused {
 		t.Errorf("not done: %s", r)
 	}
 }

@@ -106,6 +106,8 @@ type PolicyContext struct {
 	MergeRequest MergeRequest
 	// PlanMatchesReview is set at promotion time: whether the plan applied is the one reviewed on the MR.
 	PlanMatchesReview *bool
+	// Rollback reports that the merge request is a revert the agent opened to roll a merge back.
+	Rollback bool
 }
 
 // StackRun is the outcome of planning one stack in one stage.

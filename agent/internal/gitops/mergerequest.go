@@ -18,7 +18,9 @@ type MergeRequest struct {
 	TargetBranch    string
 	// MergeCommitSHA and SquashCommitSHA are set once merged, each when GitLab made such a commit.
 	MergeCommitSHA, SquashCommitSHA string
+	Title                           string
 	Author                          string // username
+	AuthorID                        int
 	Labels                          []string
 	ApprovedBy                      []string // usernames; empty when not read
 	WebURL                          string

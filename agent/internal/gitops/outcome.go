@@ -35,6 +35,8 @@ type PlanOutcome struct {
 	// Stacks and Stages are the filters of the "/gitops plan" that asked for this plan: when set, only
 	// those were planned (Partial).
 	Stacks, Stages []string
+	// RevertOf is the merge request this one reverts, when the agent opened it to roll a merge back.
+	RevertOf int `json:",omitempty"`
 }
 
 // NotPlanned reports whether the commit was not planned because the merge request comes from a fork and

@@ -83,6 +83,8 @@ type Promotion struct {
 	// Alerts are alarms that fired after a release completed (within rollback.watch), in words, oldest
 	// first.
 	Alerts []string
+	// RolledBack, when set, says how the merge was rolled back (aliases restored, the revert merge request).
+	RolledBack string
 }
 
 // Stages lists the stages that have steps, in promotion order.

@@ -26,6 +26,8 @@ const (
 	// version. A failed release ends RunFailed.
 	RunReleasing RunState = "releasing"
 	RunReleased  RunState = "released"
+	// RunRolledBack is a release that ended released and was later rolled back.
+	RunRolledBack RunState = "rolled_back"
 )
 
 // Unfinished reports whether a run in this state has not ended.
@@ -34,7 +36,7 @@ func (s RunState) Unfinished() bool { return s == RunPlanning || s == RunApplyin
 // Known reports whether s is one of the run states.
 func (s RunState) Known() bool {
 	switch s {
-	case RunPlanning, RunApplying, RunApplied, RunFailed, RunSkipped, RunReleasing, RunReleased:
+	case RunPlanning, RunApplying, RunApplied, RunFailed, RunSkipped, RunReleasing, RunReleased, RunRolledBack:
 		return true
 	}
 	return false

@@ -24,6 +24,10 @@ type Deployments struct {
 	Project string        `json:"project"`
 	Live    []gitops.Live `json:"live"`
 	History []gitops.Run  `json:"history"`
+	// Releases are the project's function releases, newest first (at most the limit); Rollbacks its
+	// rollbacks, newest first. Both are left out when there are none.
+	Releases  []gitops.ReleaseRun `json:"releases,omitempty"`
+	Rollbacks []gitops.Rollback   `json:"rollbacks,omitempty"`
 }
 
 // Query is a parsed deployments request.
@@ -77,14 +81,10 @@ func (l *Ledger) Handler(log *zerolog.Logger) http.Handler {
 			writeJSON(w, http.StatusBadRequest, errorBody{err.Error()})
 			return
 		}
-		live, err := l.Live(r.Context(), q.Project)
+		d, err := l.Deployments(r.Context(), q)
 		if err == nil {
-			var history []gitops.Run
-			history, err = l.History(r.Context(), q.Project, q.Limit)
-			if err == nil {
-				writeJSON(w, http.StatusOK, Deployments{Project: q.Project, Live: live, History: history})
-				return
-			}
+			writeJSON(w, http.StatusOK, d)
+			return
 		}
 		log.Error().Err(err).Str("project", q.Project).Msg("deployments request failed")
 		writeJSON(w, http.StatusInternalServerError, errorBody{"the deployments ledger could not be read"})

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -122,6 +123,57 @@ func TestTriggersAreRecordedOncePerKind(t *testing.T) {
 			}
 			if _, ok, err := l.Promotion(ctx, "g/p", 5, strings.Repeat("d", 40)); ok || err != nil {
 				t.Errorf("Promotion of another commit = %v, %v; want none", ok, err)
+			}
+		})
+	}
+}
+
+// TestRollbackOncePerCommit: a commit's rollback is recorded once whatever asks for it again; rolling a
+// release back makes the release before it live again.
+func TestRollbackOncePerCommit(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			l := b.open(t)
+			c1, c2 := strings.Repeat("1", 40), strings.Repeat("2", 40)
+			for i, c := range []string{c1, c2} {
+				id, err := l.StartRelease(ctx, gitops.ReleaseRun{Project: "g/p", MR: i + 1, Commit: c, Function: "api", Stage: "prod"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := l.FinishRelease(ctx, id, gitops.RunReleased, gitops.Release{NewVersion: strconv.Itoa(i + 1)}, ""); err != nil {
+					t.Fatal(err)
+				}
+			}
+			req := gitops.RollbackRequest{Project: "g/p", MR: 2, Commit: c2, Trigger: gitops.TriggerAlarm, Reason: "alarm x"}
+			rb, created, err := l.StartRollback(ctx, req)
+			if err != nil || !created || rb.State != gitops.RollbackStarted || rb.Request.Reason != "alarm x" {
+				t.Fatalf("StartRollback = %+v, %v, %v", rb, created, err)
+			}
+			rb.State, rb.RevertMR, rb.Restored = gitops.RollbackReverted, 9, []string{"api in prod: 2 → 1"}
+			if err := l.SaveRollback(ctx, rb); err != nil {
+				t.Fatal(err)
+			}
+			req.Reason = "asked again"
+			again, created, err := l.StartRollback(ctx, req)
+			if err != nil || created || again.State != gitops.RollbackReverted || again.RevertMR != 9 || again.Request.Reason != "alarm x" {
+				t.Fatalf("StartRollback again = %+v, %v, %v; want the first, reverted", again, created, err)
+			}
+			if err := l.MarkRolledBack(ctx, "g/p", "api", "prod", c2); err != nil {
+				t.Fatal(err)
+			}
+			live, ok, err := l.LastRelease(ctx, "g/p", "api", "prod", "")
+			if err != nil || !ok || live.Commit != c1 {
+				t.Errorf("live after the rollback = %+v, %v, %v; want c1's release", live, ok, err)
+			}
+			if got, ok, err := l.RevertOf(ctx, "g/p", 9); err != nil || !ok || got.Request.Commit != c2 {
+				t.Errorf("RevertOf(!9) = %+v, %v, %v; want c2's rollback", got, ok, err)
+			}
+			if _, ok, err := l.RevertOf(ctx, "g/p", 2); ok || err != nil {
+				t.Errorf("RevertOf(!2), not a revert = %v, %v", ok, err)
+			}
+			if _, ok, err := l.Rollback(ctx, "g/p", c1); ok || err != nil {
+				t.Errorf("Rollback of a commit never rolled back = %v, %v", ok, err)
 			}
 		})
 	}

@@ -36,7 +36,7 @@ type commandJob struct {
 //	          plan only those. Plans asked by commands coalesce per merge request and commit.
 //	retry     Maintainer+, merged, its promotion not successful nor running: queue the promotion again;
 //	          it resumes from the ledger (stacks applied already are not applied again)
-//	rollback  Maintainer+, merged: not available in this version, and the reply says so
+//	rollback  Maintainer+, merged: queues the merged commit's rollback (once per commit)
 //
 // Errors follow HandlePlan's rules: nil once the outcome is reported; a transient failure (GitLab or the
 // queue unavailable) is returned, and on the last attempt it is reported as a failure first.
@@ -63,7 +63,7 @@ func (j *commandJob) run(ctx context.Context, at Attempt) error {
 	case gitops.CommandRetry:
 		return j.retry(ctx, at)
 	case gitops.CommandRollback:
-		return j.rollback(ctx)
+		return j.rollback(ctx, at)
 	}
 	j.out.Reply = gitops.ReplyUnknown
 	return nil

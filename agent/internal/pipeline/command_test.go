@@ -28,6 +28,8 @@ type jobs struct {
 	promotes  []gitops.PromoteRequest
 	waiting   *gitops.PlanRequest // a plan of the MR waits already: QueuePlan answers Duplicate with it
 	promoting bool                // a promotion of the commit is queued or running
+	rollbacks []gitops.RollbackRequest
+	rolled    bool // the commit's rollback is queued or done: Rollback answers Duplicate
 }
 
 func (q *jobs) attempt(last bool) Attempt {
@@ -45,6 +47,13 @@ func (q *jobs) attempt(last bool) Attempt {
 				return gitops.Duplicate, nil
 			}
 			q.promotes = append(q.promotes, req)
+			return gitops.Queued, nil
+		},
+		Rollback: func(_ context.Context, req gitops.RollbackRequest) (gitops.EnqueueOutcome, error) {
+			if q.rolled {
+				return gitops.Duplicate, nil
+			}
+			q.rollbacks = append(q.rollbacks, req)
 			return gitops.Queued, nil
 		},
 	}
@@ -86,14 +95,15 @@ func TestHandleCommand(t *testing.T) {
 	}
 	failedApply := []gitops.Status{{Name: "gitops/plan", State: gitops.StatusSuccess}, {Name: "gitops/apply: dev", State: gitops.StatusSuccess}, {Name: "gitops/apply: prod", State: gitops.StatusFailed}}
 	tests := []struct {
-		name     string
-		mr       mrs
-		req      gitops.CommandRequest
-		statuses []gitops.Status
-		q        jobs
-		want     gitops.CommandOutcome // Request is filled in
-		plans    []gitops.PlanRequest
-		promotes []gitops.PromoteRequest
+		name      string
+		mr        mrs
+		req       gitops.CommandRequest
+		statuses  []gitops.Status
+		q         jobs
+		want      gitops.CommandOutcome // Request is filled in
+		plans     []gitops.PlanRequest
+		promotes  []gitops.PromoteRequest
+		rollbacks []gitops.RollbackRequest
 	}{
 		{name: "help, by anyone", mr: opened, req: commandReq(strangerID, "help"),
 			want: gitops.CommandOutcome{Done: true, Reply: gitops.ReplyHelp}},
@@ -163,8 +173,12 @@ func TestHandleCommand(t *testing.T) {
 		{name: "retry of a promotion queued already", mr: merged, req: commandReq(maintainerID, "retry"), statuses: failedApply, q: jobs{promoting: true},
 			want: gitops.CommandOutcome{Reply: gitops.ReplyNothingToRetry, Access: gitops.AccessMaintainer, MRState: "merged", Commit: merge,
 				Detail: "a promotion of this commit is queued or running already"}},
-		{name: "rollback says it is not available", mr: merged, req: commandReq(maintainerID, "rollback"),
-			want: gitops.CommandOutcome{Reply: gitops.ReplyRollbackUnavailable, Access: gitops.AccessMaintainer, MRState: "merged", Commit: merge}},
+		{name: "rollback by a maintainer is queued", mr: merged, req: commandReq(maintainerID, "rollback"),
+			want:      gitops.CommandOutcome{Done: true, Reply: gitops.ReplyRollbackQueued, Access: gitops.AccessMaintainer, MRState: "merged", Commit: merge},
+			rollbacks: []gitops.RollbackRequest{{Project: "g/p", MR: 3, Commit: merge, Trigger: gitops.TriggerCommand, Reason: "@" + names[maintainerID] + " asked for it (/gitops rollback)"}}},
+		{name: "rollback asked again", mr: merged, req: commandReq(maintainerID, "rollback"), q: jobs{rolled: true},
+			want: gitops.CommandOutcome{Reply: gitops.ReplyNothingToRetry, Access: gitops.AccessMaintainer, MRState: "merged", Commit: merge,
+				Detail: "this commit's rollback is queued, running or done already: the rollback note says how it stands"}},
 		{name: "rollback by a reporter is refused", mr: merged, req: commandReq(reporterID, "rollback"),
 			want: gitops.CommandOutcome{Reply: gitops.ReplyDenied, Required: gitops.AccessMaintainer, Access: gitops.AccessReporter, MRState: "merged"}},
 		{name: "rollback of an open merge request", mr: opened, req: commandReq(maintainerID, "rollback"),
@@ -192,6 +206,9 @@ func TestHandleCommand(t *testing.T) {
 			}
 			if diff := cmp.Diff(tt.promotes, tt.q.promotes); diff != "" {
 				t.Errorf("promotions queued (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.rollbacks, tt.q.rollbacks); diff != "" {
+				t.Errorf("rollbacks queued (-want +got):\n%s", diff)
 			}
 			if diff := cmp.Diff([]gitops.Reaction{want.Reaction()}, c.on(noteID)); diff != "" {
 				t.Errorf("reactions left on the comment (-want +got):\n%s", diff)

@@ -29,6 +29,7 @@ type mrs struct {
 	target   string // the target branch; "main" when empty
 	merge    string // the merge commit of a merged MR; promoteReq.Commit when empty
 	fork     bool   // the MR comes from a fork
+	labels   []string
 }
 
 func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error) {
@@ -40,6 +41,7 @@ func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (gitops.MergeReq
 	if m.fork {
 		mr.SourceProjectID = 2
 	}
+	mr.Labels = m.labels
 	if mr.State == "" || mr.State == gitops.MergeRequestMerged {
 		mr.State = gitops.MergeRequestMerged
 		mr.MergeCommitSHA = cmp.Or(m.merge, promoteReq.Commit)
@@ -65,6 +67,7 @@ type reports struct {
 	history   []string // "name state", in the order set
 	replies   []gitops.CommandOutcome
 	alerts    []gitops.Alert
+	rollbacks []gitops.Rollback
 }
 
 func newReports() *reports { return &reports{statuses: map[string]gitops.StatusState{}} }
@@ -80,6 +83,13 @@ func (r *reports) Alert(_ context.Context, a gitops.Alert) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.alerts = append(r.alerts, a)
+	return nil
+}
+
+func (r *reports) RollbackNote(_ context.Context, rb gitops.Rollback) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.rollbacks = append(r.rollbacks, rb)
 	return nil
 }
 
@@ -172,7 +182,15 @@ func (c *comments) Unreact(_ context.Context, _ string, _, noteID int, r gitops.
 }
 
 func (c *comments) Statuses(context.Context, string, string) ([]gitops.Status, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	return c.statuses, nil
+}
+
+func (c *comments) setStatuses(s []gitops.Status) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.statuses = s
 }
 
 // on returns the reactions on a note.

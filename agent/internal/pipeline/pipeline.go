@@ -44,6 +44,9 @@ type Reporter interface {
 	// Alert renders and writes a new note telling the merge request an alarm fired after its release: a
 	// reply, so that people are notified, beside the deploy note, which is edited too.
 	Alert(ctx context.Context, a gitops.Alert) error
+	// RollbackNote renders and writes the one note on the original merge request that says how its
+	// rollback stands (edited as it moves on).
+	RollbackNote(ctx context.Context, rb gitops.Rollback) error
 }
 
 // Comments is what comment commands need of GitLab beyond merge requests.
@@ -161,6 +164,39 @@ type Functions interface {
 	Release(ctx context.Context, req ReleaseRequest) (gitops.Release, error)
 	// Alarms reads the alarms that patterns match, with the credentials in env (empty: the agent's own).
 	Alarms(ctx context.Context, patterns []string, env map[string]string) ([]gitops.Alarm, error)
+	// Restore points a function's alias back at version alone (a rollback), with the credentials in env.
+	Restore(ctx context.Context, function, alias, version string, env map[string]string) error
+}
+
+// Reverts is what a rollback needs of GitLab to undo a merged commit through a merge request.
+type Reverts interface {
+	Commit(ctx context.Context, project, sha string) (gitops.Commit, error)
+	// MergeRequestCommits lists the commits of merge request iid.
+	MergeRequestCommits(ctx context.Context, project string, iid int) ([]string, error)
+	// EnsureBranch creates branch at ref unless it exists.
+	EnsureBranch(ctx context.Context, project, branch, ref string) (created bool, err error)
+	DeleteBranch(ctx context.Context, project, branch string) error
+	// RevertCommit reverts sha (a merge commit against its first parent) onto branch; GitLab's refusals
+	// wrap gitops.ErrRevertConflict or gitops.ErrRevertEmpty.
+	RevertCommit(ctx context.Context, project, sha, branch string) (string, error)
+	// OpenRevert opens rb's revert merge request of original (its title, label, assignee and description
+	// rendered from them), or finds the one open from rb.Branch; it returns its iid and web URL.
+	OpenRevert(ctx context.Context, rb gitops.Rollback, original gitops.MergeRequest) (int, string, error)
+	// MergeRevert merges merge request iid at head sha; errors wrap gitops.ErrNotMergeableYet (try again
+	// later) or gitops.ErrAlreadyMerged where GitLab says so.
+	MergeRevert(ctx context.Context, project string, iid int, sha string) error
+}
+
+// RollbackLedger keeps each merged commit's rollback, once.
+type RollbackLedger interface {
+	StartRollback(ctx context.Context, req gitops.RollbackRequest) (gitops.Rollback, bool, error)
+	SaveRollback(ctx context.Context, rb gitops.Rollback) error
+	// MarkRolledBack records that commit's release of function in stage is no longer live.
+	MarkRolledBack(ctx context.Context, project, function, stage, commit string) error
+	// Rollback is commit's rollback; RevertOf the rollback whose revert merge request is mr (ok false:
+	// mr is no revert the agent opened).
+	Rollback(ctx context.Context, project, commit string) (gitops.Rollback, bool, error)
+	RevertOf(ctx context.Context, project string, mr int) (gitops.Rollback, bool, error)
 }
 
 // Artifact is a built deployment zip.
@@ -238,4 +274,7 @@ type Attempt struct {
 	RetryPromote func(ctx context.Context, req gitops.PromoteRequest) (gitops.EnqueueOutcome, error)
 	// Watch is set for promotions: it queues the watch of a completed release's alarms.
 	Watch func(ctx context.Context, req gitops.WatchRequest) (gitops.EnqueueOutcome, error)
+	// Rollback is set for promotions and watches: it queues the rollback of a merged commit (once per
+	// commit).
+	Rollback func(ctx context.Context, req gitops.RollbackRequest) (gitops.EnqueueOutcome, error)
 }

@@ -94,7 +94,7 @@ func (j *planJob) run(ctx context.Context, req gitops.PlanRequest, at Attempt) e
 	if trust.note.OwnPolicies = trust.changesPolicies(c); trust.note.OwnPolicies {
 		set.InfoPolicyDirs = append([]string{}, c.policyDirs...) // non-nil: the server's policies at least
 	}
-	j.out.Trust = trust.note
+	j.out.Trust, j.out.RevertOf = trust.note, c.revertOf
 	if !j.out.Partial() {
 		j.out.Skipped = unaffected(c.cfg, c.affected)
 	}

@@ -26,6 +26,7 @@ type promotion struct {
 	quiet    bool                     // the job went back to the queue before it started: nothing to report
 	final    bool                     // the last publish is under way: a failure to post is an error
 	built    map[string]Artifact      // the functions built so far, by name
+	rollback *gitops.RollbackRequest  // the rollback a failed step asks for, queued once the note is out
 }
 
 // HandlePromote promotes a merged merge request's commit: for each stage in order, for each affected
@@ -131,6 +132,7 @@ func (j *promotion) runStage(ctx context.Context, at Attempt, c *change, stage c
 			s := &j.out.Steps[i]
 			s.State, s.Error = gitops.StepFailed, err.Error()
 			j.out.SkipWaiting(i+1, "an earlier step failed")
+			j.rollback = j.rollbackFor(c, i)
 			return true, nil
 		}
 		j.queueWatch(ctx, at, c, stage, i)

@@ -21,6 +21,7 @@ type fakeFunctions struct {
 	mu       sync.Mutex
 	builds   int
 	requests []ReleaseRequest
+	restored []string // Restore calls: "function alias version"
 	build    func(ctx context.Context) error
 	release  func(ctx context.Context, req ReleaseRequest) error
 	alarms   func(ctx context.Context) ([]gitops.Alarm, error)

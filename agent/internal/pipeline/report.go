@@ -90,6 +90,11 @@ func (j *promotion) finish(ctx context.Context, at Attempt, errp *error) {
 	j.final = true
 	j.publish(ctx)
 	j.log.Info().Interface("steps", j.out.Counts()).Msg("promotion reported")
+	if j.rollback != nil && at.Rollback != nil {
+		if _, err := at.Rollback(context.WithoutCancel(ctx), *j.rollback); err != nil {
+			j.log.Error().Err(err).Msg("queue the rollback")
+		}
+	}
 }
 
 // postLog is where a failure to post goes: a warning while a later publish may carry it, an error on the

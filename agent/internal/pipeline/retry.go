@@ -27,6 +27,14 @@ func (j *commandJob) retry(ctx context.Context, at Attempt) error {
 	}
 	commit := mr.MergedCommit()
 	j.out.Commit = commit
+	if j.r.Rollbacks != nil {
+		if _, rolled, err := j.r.Rollbacks.Rollback(ctx, j.req.Project, commit); err != nil {
+			return fmt.Errorf("read the ledger: %w", err)
+		} else if rolled {
+			j.out.Reply, j.out.Detail = gitops.ReplyNothingToRetry, "this commit is being rolled back: the rollback note says how it stands"
+			return nil
+		}
+	}
 	statuses, err := j.r.Comments.Statuses(ctx, j.req.Project, commit)
 	if err != nil {
 		return fmt.Errorf("read the statuses of %s: %w", commit, err)
@@ -78,9 +86,9 @@ func retryRefusal(statuses []gitops.Status) string {
 	return ""
 }
 
-// rollback answers that rolling back is not available in this version: nothing is rolled back, and the
-// reply says so rather than pretending.
-func (j *commandJob) rollback(ctx context.Context) error {
+// rollback queues the rollback of the merged commit (see HandleRollback); a commit rolled back, or whose
+// rollback is queued, already gets a reply saying so.
+func (j *commandJob) rollback(ctx context.Context, at Attempt) error {
 	mr, err := j.mergeRequest(ctx)
 	if err != nil {
 		return err
@@ -92,6 +100,21 @@ func (j *commandJob) rollback(ctx context.Context) error {
 		return nil
 	}
 	j.out.Commit = mr.MergedCommit()
-	j.out.Reply = gitops.ReplyRollbackUnavailable
+	if at.Rollback == nil {
+		return errors.New("no queue for the rollbacks of commands") // a wiring bug
+	}
+	outcome, err := at.Rollback(ctx, gitops.RollbackRequest{
+		Project: j.req.Project, MR: j.req.MR, Commit: j.out.Commit, Trigger: gitops.TriggerCommand,
+		Reason: "@" + j.req.Author + " asked for it (/gitops rollback)",
+	})
+	if err != nil {
+		return fmt.Errorf("queue the rollback: %w", err)
+	}
+	if outcome == gitops.Duplicate {
+		j.out.Reply, j.out.Detail = gitops.ReplyNothingToRetry, "this commit's rollback is queued, running or done already: the rollback note says how it stands"
+		return nil
+	}
+	j.log.Info().Str("commit", j.out.Commit).Msg("rollback queued")
+	j.out.Done, j.out.Reply = true, gitops.ReplyRollbackQueued
 	return nil
 }

@@ -30,6 +30,9 @@ type Runner struct {
 	Functions Functions
 	Releases  ReleaseLedger
 	Deploys   Deployments
+	// Reverts and Rollbacks roll merged commits back (restored aliases, a revert merge request).
+	Reverts   Reverts
+	Rollbacks RollbackLedger
 	// AlarmPoll is how often the watch after a release reads its alarms; 0 means 30s.
 	AlarmPoll time.Duration
 	DataDir   string

@@ -20,6 +20,7 @@ type change struct {
 	changed    []string // the paths the merge request changes
 	affected   []config.Stack
 	functions  []config.Function // the functions whose build the change may alter
+	revertOf   int               // the merge request this one reverts, when the agent opened it; else 0
 	policy     gitops.PolicyContext
 	policyDirs []string // absolute
 }
@@ -46,13 +47,23 @@ func (r *Runner) load(ctx context.Context, project string, mr gitops.MergeReques
 	if err != nil {
 		return nil, fmt.Errorf("list the changed files: %w", err)
 	}
-	return &change{
+	c := &change{
 		mr: mr, tree: tree, cfg: cfg, changed: changed,
 		affected:   affectedStacks(cfg, changed),
 		functions:  affectedFunctions(cfg, changed),
 		policy:     gitops.PolicyContext{Project: project, MergeRequest: mr},
 		policyDirs: PolicyDirs(tree, cfg),
-	}, nil
+	}
+	if r.Rollbacks != nil {
+		rb, ok, err := r.Rollbacks.RevertOf(ctx, project, mr.IID)
+		if err != nil {
+			return nil, fmt.Errorf("read the ledger: %w", err)
+		}
+		if ok {
+			c.revertOf, c.policy.Rollback = rb.Request.MR, true
+		}
+	}
+	return c, nil
 }
 
 // settle records a start-up failure in a job's outcome: a broken config in configErr, a refused source

@@ -62,7 +62,7 @@ func (r *Runner) HandleWatch(ctx context.Context, req gitops.WatchRequest, at At
 		if err != nil {
 			log.Warn().Err(err).Msg("read the alarms watched after the release; watching on")
 		} else if slices.ContainsFunc(alarms, gitops.Alarm.Firing) {
-			return r.alarmed(ctx, req, alarms)
+			return r.alarmed(ctx, req, alarms, at)
 		}
 		wait := min(poll, left)
 		if at.Wait != nil {
@@ -119,7 +119,7 @@ type assumed struct {
 
 // alarmed records an alarm after req's release as a rollback trigger, shows it in the deploy note and tells
 // the merge request, once however often it runs.
-func (r *Runner) alarmed(ctx context.Context, req gitops.WatchRequest, alarms []gitops.Alarm) error {
+func (r *Runner) alarmed(ctx context.Context, req gitops.WatchRequest, alarms []gitops.Alarm, at Attempt) error {
 	var firing []gitops.Alarm
 	for _, a := range alarms {
 		if a.Firing() {
@@ -164,6 +164,14 @@ func (r *Runner) alarmed(ctx context.Context, req gitops.WatchRequest, alarms []
 		}
 		if err := r.Releases.MarkNotified(ctx, t.ID); err != nil {
 			return fmt.Errorf("record the alert: %w", err)
+		}
+	}
+	if at.Rollback != nil {
+		if _, err := at.Rollback(ctx, gitops.RollbackRequest{
+			Project: req.Project, MR: req.MR, Commit: req.Commit, Trigger: gitops.TriggerAlarm, Stage: req.Stage, Target: req.Function,
+			Reason: fmt.Sprintf("an alarm after the release of %s in %s", req.Function, req.Stage),
+		}); err != nil {
+			return fmt.Errorf("queue the rollback: %w", err)
 		}
 	}
 	return nil

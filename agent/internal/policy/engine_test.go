@@ -288,8 +288,9 @@ func TestContextDocument(t *testing.T) {
 		pc   gitops.PolicyContext
 		want string
 	}{
-		{pc, `{"mr":{"approved_by":["bob"],"author":"ann","iid":9,"labels":["allow-destroy"]},"plan_matches_review":true,"project":"g/p","stack":"api","stage":"prod"}`},
-		{gitops.PolicyContext{Stage: "dev"}, `{"mr":{"approved_by":[],"author":"","iid":0,"labels":[]},"project":"","stack":"","stage":"dev"}`},
+		{pc, `{"mr":{"approved_by":["bob"],"author":"ann","iid":9,"labels":["allow-destroy"]},"plan_matches_review":true,"project":"g/p","rollback":false,"stack":"api","stage":"prod"}`},
+		{gitops.PolicyContext{Stage: "dev"}, `{"mr":{"approved_by":[],"author":"","iid":0,"labels":[]},"project":"","rollback":false,"stack":"","stage":"dev"}`},
+		{gitops.PolicyContext{Stage: "prod", Rollback: true}, `{"mr":{"approved_by":[],"author":"","iid":0,"labels":[]},"project":"","rollback":true,"stack":"","stage":"prod"}`},
 	} {
 		got, err := e.Check(context.Background(), []string{dir}, []byte(smallPlan), tc.pc)
 		if err != nil {

@@ -129,7 +129,7 @@ func (e *Engine) Check(ctx context.Context, dirs []string, planJSON []byte, pc g
 }
 
 // contextDocument is data.gitops: {stage, stack, project, mr: {iid, author, labels, approved_by},
-// plan_matches_review} (the last only when known).
+// rollback, plan_matches_review} (the last only when known).
 func contextDocument(pc gitops.PolicyContext) map[string]any {
 	strs := func(in []string) []any {
 		out := make([]any, 0, len(in))
@@ -152,5 +152,6 @@ func contextDocument(pc gitops.PolicyContext) map[string]any {
 	if pc.PlanMatchesReview != nil {
 		doc["plan_matches_review"] = *pc.PlanMatchesReview
 	}
+	doc["rollback"] = pc.Rollback
 	return doc
 }

@@ -165,7 +165,7 @@ func (w *commandWorker) Work(ctx context.Context, job *river.Job[CommandArgs]) e
 	}
 	err := w.handle(ctx, req, Job{
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
-		QueuePlan: w.q.queuePlan, RetryPromote: w.q.retryPromote,
+		QueuePlan: w.q.queuePlan, RetryPromote: w.q.retryPromote, QueueRollback: w.q.EnqueueRollback,
 	})
 	return w.q.ended(ctx, job.JobRow, a.Project, a.MR, err)
 }

@@ -29,10 +29,11 @@ const (
 // failed in a way it reported to the merge request (a deterministic failure must not be retried); it returns
 // an error for a transient failure, and the job is retried with backoff up to its last attempt.
 type Handlers struct {
-	Plan    func(ctx context.Context, req gitops.PlanRequest, job Job) error
-	Promote func(ctx context.Context, req gitops.PromoteRequest, job Job) error
-	Command func(ctx context.Context, req gitops.CommandRequest, job Job) error
-	Watch   func(ctx context.Context, req gitops.WatchRequest, job Job) error
+	Plan     func(ctx context.Context, req gitops.PlanRequest, job Job) error
+	Promote  func(ctx context.Context, req gitops.PromoteRequest, job Job) error
+	Command  func(ctx context.Context, req gitops.CommandRequest, job Job) error
+	Watch    func(ctx context.Context, req gitops.WatchRequest, job Job) error
+	Rollback func(ctx context.Context, req gitops.RollbackRequest, job Job) error
 }
 
 // Job describes the running attempt of a job to its handler.
@@ -54,6 +55,9 @@ type Job struct {
 	// QueueWatch queues the watch of a completed release (unique per commit, function and stage).
 	// Promote jobs only.
 	QueueWatch func(ctx context.Context, req gitops.WatchRequest) (gitops.EnqueueOutcome, error)
+	// QueueRollback queues the rollback of a merged commit (unique per commit). Promote, watch and
+	// command jobs.
+	QueueRollback func(ctx context.Context, req gitops.RollbackRequest) (gitops.EnqueueOutcome, error)
 	// QueuePlan queues the plan a comment command asks for. Command jobs only. Such plans coalesce per
 	// merge request and head commit: while one waits to start, another request is not queued and QueuePlan
 	// returns Duplicate and the request that waits (else req itself and Queued). The waiting plan starts
@@ -233,6 +237,9 @@ func workers(q *Queue, h Handlers) *river.Workers {
 	if h.Watch != nil {
 		river.AddWorker(w, &watchWorker{handle: h.Watch, q: q})
 	}
+	if h.Rollback != nil {
+		river.AddWorker(w, &rollbackWorker{handle: h.Rollback, q: q})
+	}
 	river.AddWorker(w, &queuedPlanWorker{q: q})
 	return w
 }
@@ -277,7 +284,7 @@ func (w *promoteWorker) Work(ctx context.Context, job *river.Job[PromoteArgs]) e
 		ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze,
 		Earlier:    func(ctx context.Context) ([]int, error) { return w.q.earlier(ctx, a.Project, job.ID) },
 		Later:      func(ctx context.Context) (int, error) { return w.q.later(ctx, a.Project, job.ID) },
-		QueueWatch: w.q.EnqueueWatch,
+		QueueWatch: w.q.EnqueueWatch, QueueRollback: w.q.EnqueueRollback,
 	})
 	return w.q.ended(ctx, job.JobRow, a.Project, a.MR, err)
 }

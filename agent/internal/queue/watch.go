@@ -53,6 +53,6 @@ func (w *watchWorker) Work(ctx context.Context, job *river.Job[WatchArgs]) error
 		Project: a.Project, MR: a.MR, Commit: a.Commit, Function: a.Function, Stage: a.Stage,
 		FunctionName: a.FunctionName, Version: a.Version, Alarms: a.Alarms, RoleARN: a.RoleARN, Until: a.Until,
 	}
-	err := w.handle(ctx, req, Job{ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze})
+	err := w.handle(ctx, req, Job{ID: job.ID, Attempt: job.Attempt, MaxAttempts: job.MaxAttempts, Snooze: snooze, QueueRollback: w.q.EnqueueRollback})
 	return w.q.ended(ctx, job.JobRow, a.Project, a.MR, err)
 }

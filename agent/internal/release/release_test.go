@@ -418,3 +418,31 @@ func TestReleaseResumedMidCanary(t *testing.T) {
 		t.Errorf("alias history (-want +got):\n%s", diff)
 	}
 }
+
+// TestRestore: a rollback points the alias back at the previous version, routing cleared, and leaves an
+// alias already there alone.
+func TestRestore(t *testing.T) {
+	s := released(t, lambdafake.Options{})
+	v2 := s.AddVersion(fn, newZip)
+	s.SetAlias(fn, "live", v2, map[string]float64{"1": 0.2})
+	r := releaser(s)
+	if err := r.Restore(context.Background(), fn, "live", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.Alias(fn, "live"); a.FunctionVersion != "1" || len(a.Weights) != 0 {
+		t.Errorf("alias = %+v, want version 1 alone", a)
+	}
+	n := len(s.AliasHistory(fn, "live"))
+	if err := r.Restore(context.Background(), fn, "live", "1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(s.AliasHistory(fn, "live")); got != n {
+		t.Errorf("restoring an alias already restored moved it again (%d → %d moves)", n, got)
+	}
+	if err := r.Restore(context.Background(), fn, "live", ""); err == nil {
+		t.Error("Restore with no version: no error")
+	}
+	if err := r.Restore(context.Background(), "missing", "live", "1"); err == nil {
+		t.Error("Restore of a missing function: no error")
+	}
+}

@@ -148,3 +148,24 @@ func (r *run) restore(ctx context.Context) error {
 	}
 	return err
 }
+
+// Restore points function's alias back at version with routing cleared (a rollback after the release
+// completed), guarded by the RevisionId of a fresh GetAlias and retried when someone moves the alias in
+// between. An alias already on version alone is left as it is.
+func (r *Releaser) Restore(ctx context.Context, function, alias, version string) error {
+	if function == "" || alias == "" || version == "" {
+		return fmt.Errorf("restore: function, alias and version must be set (got %q, %q, %q)", function, alias, version)
+	}
+	run := &run{r: r, req: Request{FunctionName: function, Alias: alias}, res: &Result{FunctionName: function, Alias: alias, OldVersion: version}}
+	out, err := r.client.GetAlias(ctx, &lambda.GetAliasInput{FunctionName: aws.String(function), Name: aws.String(alias)})
+	if err != nil {
+		return fmt.Errorf("restore %s: get alias %s: %w", function, alias, err)
+	}
+	if aws.ToString(out.FunctionVersion) == version && (out.RoutingConfig == nil || len(out.RoutingConfig.AdditionalVersionWeights) == 0) {
+		return nil
+	}
+	if err := run.restore(ctx); err != nil {
+		return fmt.Errorf("restore %s: alias %s to version %s: %w", function, alias, version, err)
+	}
+	return nil
+}

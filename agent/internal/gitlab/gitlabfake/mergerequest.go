@@ -64,6 +64,14 @@ type mergeRequest struct {
 	MergedAt        *time.Time
 	MergedBy        *user
 	notes           []*note
+
+	// Base is the target branch's head when the merge request was opened: its commits are those after it.
+	Base string
+
+	// Set when created through the API (POST /projects/:id/merge_requests, revert.go).
+	Description        string
+	Assignees          []*user
+	RemoveSourceBranch bool // merging deletes the source branch
 }
 
 // OpenMR opens a merge request on project and returns its iid with the "Merge Request Hook" GitLab sends
@@ -92,6 +100,7 @@ func (s *Server) OpenMR(project string, mr MR) (int, Hook) {
 		Author:       s.userLocked(valueOr(mr.Author, "dev")),
 		State:        "opened",
 		HeadSHA:      mr.HeadSHA,
+		Base:         p.branches[valueOr(mr.TargetBranch, p.DefaultBranch)],
 		Changes:      slices.Clone(mr.Changes),
 		Labels:       slices.Clone(mr.Labels),
 		CreatedAt:    now,
@@ -128,8 +137,12 @@ type Merge struct {
 	SquashCommitSHA string // set when squashed
 }
 
-// MergeMR merges an open MR and returns the "merge" hook. A merge or squash commit named in how is stored
-// as a commit with the MR's head tree when it was not committed before.
+// MergeMR merges an open MR and returns the "merge" hook. The target branch moves to the merge commit,
+// else the squash commit, else (fast-forward) the MR's head. A merge or squash commit named in how is
+// stored as a commit with the MR's head tree when it was not committed before; either way it gets
+// GitLab's parents when it has none recorded: a squash commit has one, the target branch's head before
+// the merge (none when the branch did not exist); a merge commit has that head first (when it exists and
+// differs from the second) and the MR's head, or the squash commit when squashed, second.
 func (s *Server) MergeMR(project string, iid int, how Merge) Hook {
 	s.tb.Helper()
 	s.mu.Lock()
@@ -138,11 +151,23 @@ func (s *Server) MergeMR(project string, iid int, how Merge) Hook {
 	if m.State != "opened" {
 		s.fatalf("MergeMR: !%d is %s", iid, m.State)
 	}
-	head := p.commits[m.HeadSHA]
-	for _, sha := range []string{how.MergeCommitSHA, how.SquashCommitSHA} {
-		if sha != "" && !p.hasCommit(sha) {
-			p.commits[sha] = &commit{SHA: sha, CreatedAt: s.stamp(), archive: head.archive}
+	var before []string
+	if sha, ok := p.branches[m.TargetBranch]; ok {
+		before = []string{sha}
+	}
+	merged := m.HeadSHA
+	if how.SquashCommitSHA != "" {
+		s.mergeCommitLocked(p, m, how.SquashCommitSHA, m.Title, "", before)
+		merged = how.SquashCommitSHA
+	}
+	if how.MergeCommitSHA != "" {
+		parents := append(slices.Clone(before), merged)
+		if len(before) == 1 && before[0] == merged {
+			parents = before
 		}
+		s.mergeCommitLocked(p, m, how.MergeCommitSHA,
+			"Merge branch '"+m.SourceBranch+"' into '"+m.TargetBranch+"'",
+			m.Title+"\n\nSee merge request "+p.Path+"!"+strconv.Itoa(m.IID), parents)
 	}
 	now := s.stamp()
 	m.State = "merged"
@@ -152,7 +177,35 @@ func (s *Server) MergeMR(project string, iid int, how Merge) Hook {
 	m.MergedBy = s.userLocked(valueOr(how.By, "maintainer"))
 	m.UpdatedAt = now
 	p.setBranchLocked(m.TargetBranch, valueOr(how.MergeCommitSHA, valueOr(how.SquashCommitSHA, m.HeadSHA)))
+	if m.RemoveSourceBranch && m.Source == p && m.SourceBranch != m.TargetBranch && m.SourceBranch != p.DefaultBranch {
+		delete(p.branches, m.SourceBranch)
+	}
 	return s.mergeHookLocked(p, m, "merge", "", m.MergedBy)
+}
+
+// mergeCommitLocked stores the merge or squash commit sha of m with the MR head's tree, unless it was
+// committed before, and gives it title, body and parents unless it has parents already. Callers hold s.mu.
+func (s *Server) mergeCommitLocked(p *project, m *mergeRequest, sha, title, body string, parents []string) {
+	s.tb.Helper()
+	c := p.commits[sha]
+	if c == nil {
+		head := p.commits[m.HeadSHA]
+		if head.tree != nil {
+			var err error
+			if c, err = s.newCommitLocked(p, sha, "", head.tree, head.exec, nil); err != nil {
+				s.fatalf("MergeMR: build archive of %s: %v", sha, err)
+			}
+		} else {
+			c = &commit{SHA: sha, CreatedAt: s.stamp(), archive: head.archive}
+		}
+		p.commits[sha] = c
+	}
+	if len(c.Parents) == 0 {
+		c.Parents = slices.Clone(parents)
+		if c.Title == "" {
+			c.Title, c.body = title, body
+		}
+	}
 }
 
 // CloseMR closes an open MR and returns the "close" hook.
@@ -238,16 +291,24 @@ func (s *Server) mrJSON(p *project, m *mergeRequest) map[string]any {
 	if labels == nil {
 		labels = []string{}
 	}
+	assignees := make([]map[string]any, 0, len(m.Assignees))
+	for _, u := range m.Assignees {
+		assignees = append(assignees, s.userJSON(u))
+	}
+	var assignee any
+	if len(assignees) > 0 {
+		assignee = assignees[0]
+	}
 	var merged any
 	if m.MergedBy != nil {
 		merged = s.userJSON(m.MergedBy)
 	}
-	return map[string]any{
+	body := map[string]any{
 		"id":                m.ID,
 		"iid":               m.IID,
 		"project_id":        p.ID,
 		"title":             m.Title,
-		"description":       "",
+		"description":       m.Description,
 		"state":             m.State,
 		"created_at":        timeJSON(m.CreatedAt),
 		"updated_at":        timeJSON(m.UpdatedAt),
@@ -258,6 +319,8 @@ func (s *Server) mrJSON(p *project, m *mergeRequest) map[string]any {
 		"source_project_id": m.Source.ID,
 		"target_project_id": p.ID,
 		"author":            s.userJSON(m.Author),
+		"assignee":          assignee,
+		"assignees":         assignees,
 		"labels":            labels,
 		"draft":             false,
 		"sha":               m.HeadSHA,
@@ -269,6 +332,8 @@ func (s *Server) mrJSON(p *project, m *mergeRequest) map[string]any {
 			"full":  p.Path + "!" + strconv.Itoa(m.IID),
 		},
 	}
+	body["force_remove_source_branch"] = m.RemoveSourceBranch
+	return body
 }
 
 func (s *Server) getMergeRequest(w http.ResponseWriter, r *http.Request) {
@@ -285,8 +350,8 @@ func (s *Server) getMergeRequest(w http.ResponseWriter, r *http.Request) {
 }
 
 // listMergeRequests serves GET /projects/:id/merge_requests with the filters the agent uses: state
-// (default all), updated_after/updated_before (inclusive, ISO 8601), order_by created_at|updated_at
-// (default created_at) and sort asc|desc (default desc).
+// (default all), source_branch and target_branch (exact names), updated_after/updated_before (inclusive,
+// ISO 8601), order_by created_at|updated_at (default created_at) and sort asc|desc (default desc).
 func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var after, before time.Time
@@ -301,6 +366,7 @@ func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	state := valueOr(q.Get("state"), "all")
+	sourceBranch, targetBranch := q.Get("source_branch"), q.Get("target_branch")
 	orderBy := valueOr(q.Get("order_by"), "created_at")
 	sortDir := valueOr(q.Get("sort"), "desc")
 	if orderBy != "created_at" && orderBy != "updated_at" {
@@ -322,6 +388,9 @@ func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) {
 	var picked []*mergeRequest
 	for _, m := range p.mrs {
 		if state != "all" && m.State != state {
+			continue
+		}
+		if (sourceBranch != "" && m.SourceBranch != sourceBranch) || (targetBranch != "" && m.TargetBranch != targetBranch) {
 			continue
 		}
 		if !after.IsZero() && m.UpdatedAt.Before(after) {

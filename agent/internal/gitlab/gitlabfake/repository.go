@@ -32,8 +32,13 @@ type project struct {
 
 type commit struct {
 	SHA       string
+	Title     string   // first line of the message; "" for "commit <sha>"
+	body      string   // the message after the title and a blank line; "" for none
+	Parents   []string // first parent first; none for a root commit
 	CreatedAt time.Time
-	archive   []byte // gzip tar as the archive endpoint serves it
+	archive   []byte            // gzip tar as the archive endpoint serves it
+	tree      map[string][]byte // path → content; nil when only the archive is known (CommitArchive)
+	exec      map[string]bool   // executable paths of tree
 }
 
 // name is the last path segment, which GitLab uses in archive names.
@@ -94,7 +99,18 @@ func (s *Server) Commit(project, sha string, files map[string]string) {
 	for name, content := range files {
 		tree[name] = []byte(content)
 	}
-	s.commitTree(project, sha, tree, nil)
+	s.commitTree(project, sha, "", tree, nil, nil)
+}
+
+// CommitWithParents is Commit with a title (the first line of its message) and parents, first parent
+// first (a merge commit has two). The parents must have been committed before.
+func (s *Server) CommitWithParents(project, sha, title string, files map[string]string, parents ...string) {
+	s.tb.Helper()
+	tree := make(map[string][]byte, len(files))
+	for name, content := range files {
+		tree[name] = []byte(content)
+	}
+	s.commitTree(project, sha, title, tree, nil, parents)
 }
 
 // CommitDir is Commit with the tree read from dir on disk (regular files only; .git and .terraform
@@ -131,7 +147,7 @@ func (s *Server) CommitDir(project, sha, dir string) error {
 	if err != nil {
 		return err
 	}
-	s.commitTree(project, sha, tree, executable)
+	s.commitTree(project, sha, "", tree, executable, nil)
 	return nil
 }
 
@@ -145,20 +161,44 @@ func (s *Server) CommitArchive(project, sha string, tgz []byte) {
 	p.commits[sha] = &commit{SHA: sha, CreatedAt: s.stamp(), archive: slices.Clone(tgz)}
 }
 
-func (s *Server) commitTree(project, sha string, tree map[string][]byte, executable map[string]bool) {
+func (s *Server) commitTree(project, sha, title string, tree map[string][]byte, executable map[string]bool, parents []string) {
 	s.tb.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.mustProject(project)
-	at := s.stamp()
-	tgz, err := gitArchive(p.name()+"-"+sha+"-"+sha, sha, at, tree, executable)
+	for _, parent := range parents {
+		if !p.hasCommit(parent) {
+			s.fatalf("commit %s of %s: parent %s was never committed", sha, project, parent)
+		}
+	}
+	c, err := s.newCommitLocked(p, sha, title, tree, executable, parents)
 	if err != nil {
 		s.fatalf("build archive of %s@%s: %v", project, sha, err)
 	}
-	p.commits[sha] = &commit{SHA: sha, CreatedAt: at, archive: tgz}
+	p.commits[sha] = c
 	if len(p.branches) == 0 { // as GitLab's first push, the first commit starts the default branch
 		p.setBranchLocked(p.DefaultBranch, sha)
 	}
+}
+
+// newCommitLocked builds a commit of p with its tree and archive; it does not store it. Callers hold s.mu.
+func (s *Server) newCommitLocked(p *project, sha, title string, tree map[string][]byte, executable map[string]bool, parents []string) (*commit, error) {
+	at := s.stamp()
+	tgz, err := gitArchive(p.name()+"-"+sha+"-"+sha, sha, at, tree, executable)
+	if err != nil {
+		return nil, err
+	}
+	t := make(map[string][]byte, len(tree))
+	for name, content := range tree {
+		t[name] = slices.Clone(content)
+	}
+	x := map[string]bool{}
+	for name, e := range executable {
+		if e {
+			x[name] = true
+		}
+	}
+	return &commit{SHA: sha, Title: title, Parents: slices.Clone(parents), CreatedAt: at, archive: tgz, tree: t, exec: x}, nil
 }
 
 // hasCommit reports whether the project has the commit. Callers hold Server.mu.

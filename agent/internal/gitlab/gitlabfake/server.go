@@ -4,9 +4,9 @@
 // (X-Page, X-Per-Page, X-Next-Page, X-Prev-Page, X-Total, X-Total-Pages, Link; per_page defaults to 20
 // and is capped at 100), and GitLab's JSON error bodies.
 //
-// Tests set up state with the exported methods (AddProject, Commit, OpenMR, PushMR, MergeMR, ...), which
-// also return the webhook GitLab would send, and read the end state back (Notes, Statuses, Deployments,
-// Environment). A Server is safe for concurrent use: one mutex guards all state.
+// Tests set up state with the exported methods (AddProject, Commit, CommitWithParents, OpenMR, PushMR,
+// MergeMR, ...), which also return the webhook GitLab would send, and read the end state back (Notes,
+// Statuses, Deployments, Environment, Branch, Tree, CommitInfo, MergeRequests). A Server is safe for concurrent use: one mutex guards all state.
 //
 // Served endpoints (all under /api/v4):
 //
@@ -14,9 +14,14 @@
 //	GET  /projects/:id
 //	GET  /projects/:id/repository/archive[.tar.gz]?sha=
 //	GET  /projects/:id/repository/branches/:branch
+//	POST /projects/:id/repository/branches
+//	DELETE /projects/:id/repository/branches/:branch
+//	GET  /projects/:id/repository/commits/:sha
+//	POST /projects/:id/repository/commits/:sha/revert
 //	POST /projects/:id/statuses/:sha
 //	GET  /projects/:id/repository/commits/:sha/statuses
 //	GET  /projects/:id/merge_requests
+//	POST /projects/:id/merge_requests
 //	GET  /projects/:id/merge_requests/:iid
 //	GET  /projects/:id/merge_requests/:iid/diffs
 //	GET  /projects/:id/merge_requests/:iid/approvals
@@ -185,11 +190,18 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+api+"/projects/{id}", s.getProject)
 	mux.HandleFunc("GET "+api+"/projects/{id}/repository/{archive}", s.getArchive)
 	mux.HandleFunc("GET "+api+"/projects/{id}/repository/branches/{branch}", s.getBranch)
+	mux.HandleFunc("POST "+api+"/projects/{id}/repository/branches", s.createBranch)
+	mux.HandleFunc("DELETE "+api+"/projects/{id}/repository/branches/{branch}", s.deleteBranch)
+	mux.HandleFunc("GET "+api+"/projects/{id}/repository/commits/{sha}", s.getCommit)
+	mux.HandleFunc("POST "+api+"/projects/{id}/repository/commits/{sha}/revert", s.revertCommit)
 	mux.HandleFunc("POST "+api+"/projects/{id}/statuses/{sha}", s.postStatus)
 	mux.HandleFunc("GET "+api+"/projects/{id}/repository/commits/{sha}/statuses", s.listStatuses)
 	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests", s.listMergeRequests)
+	mux.HandleFunc("POST "+api+"/projects/{id}/merge_requests", s.createMergeRequest)
 	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests/{iid}", s.getMergeRequest)
 	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests/{iid}/diffs", s.listDiffs)
+	mux.HandleFunc("PUT "+api+"/projects/{id}/merge_requests/{iid}/merge", s.acceptMergeRequest)
+	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests/{iid}/commits", s.listMRCommits)
 	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests/{iid}/approvals", s.getApprovals)
 	mux.HandleFunc("GET "+api+"/projects/{id}/merge_requests/{iid}/notes", s.listNotes)
 	mux.HandleFunc("POST "+api+"/projects/{id}/merge_requests/{iid}/notes", s.createNote)
