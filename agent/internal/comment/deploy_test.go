@@ -158,6 +158,10 @@ func TestRenderRollback(t *testing.T) {
 	if got := RenderRollback(rb); !strings.Contains(got, "No automatic revert:** GitLab cannot revert") {
 		t.Errorf("a failed revert is not explained:\n%s", got)
 	}
+	rb.RevertFailed = "the promotion of revert !43 failed at api in prod"
+	if got := RenderRollback(rb); !strings.Contains(got, "**🚨 the promotion of revert !43 failed at api in prod.** A revert is never rolled back automatically") {
+		t.Errorf("a failed revert is not shouted:\n%s", got)
+	}
 	desc := RenderRevertDescription(rb, gitops.MergeRequest{IID: 42, Title: "Bigger cache"})
 	for _, want := range []string{"Reverts !42 (Bigger cache)", "documents failed in prod", "documents in staging: 12 → 11", gitops.RollbackLabel} {
 		if !strings.Contains(desc, want) {

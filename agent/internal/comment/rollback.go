@@ -23,6 +23,9 @@ func RenderRollback(rb gitops.Rollback) string {
 	}
 	b.WriteString("\n\n")
 	writeRestored(&b, rb)
+	if rb.RevertFailed != "" {
+		b.WriteString("**🚨 " + text(clip(rb.RevertFailed, maxMessage)) + ".** A revert is never rolled back automatically: the stages it reached run the revert, the others this change. Decide by hand.\n\n")
+	}
 	switch rb.State {
 	case gitops.RollbackReverted, gitops.RollbackMerged:
 		b.WriteString("**Revert:** " + link("!"+strconv.Itoa(rb.RevertMR), rb.RevertURL) + " on " + code(clip(rb.Branch, maxName)) +

@@ -91,6 +91,9 @@ type Rollback struct {
 	// AutoMerge says how rollback.auto_merge went: "merged", or why the revert was left to people.
 	AutoMerge string `json:"auto_merge,omitempty"`
 	Error     string `json:"error,omitempty"` // why it could not revert automatically
+	// RevertFailed says where the revert's own promotion failed: people must decide, it is never rolled
+	// back automatically.
+	RevertFailed string `json:"revert_failed,omitempty"`
 }
 
 // RevertBranch is the branch a commit's revert is made on: gitops/revert-<8-char sha>.

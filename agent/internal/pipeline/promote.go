@@ -27,6 +27,9 @@ type promotion struct {
 	final    bool                     // the last publish is under way: a failure to post is an error
 	built    map[string]Artifact      // the functions built so far, by name
 	rollback *gitops.RollbackRequest  // the rollback a failed step asks for, queued once the note is out
+	// revertFailed is the rollback whose revert this promotion is, when it failed: the original merge
+	// request is told too.
+	revertFailed *gitops.Rollback
 }
 
 // HandlePromote promotes a merged merge request's commit: for each stage in order, for each affected

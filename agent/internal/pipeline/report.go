@@ -95,6 +95,11 @@ func (j *promotion) finish(ctx context.Context, at Attempt, errp *error) {
 			j.log.Error().Err(err).Msg("queue the rollback")
 		}
 	}
+	if rb := j.revertFailed; rb != nil {
+		if err := j.r.saveAndTell(context.WithoutCancel(ctx), *rb); err != nil {
+			j.log.Error().Err(err).Msg("tell the reverted merge request that its revert failed")
+		}
+	}
 }
 
 // postLog is where a failure to post goes: a warning while a later publish may carry it, an error on the

@@ -193,8 +193,11 @@ func (j *promotion) rollbackFor(c *change, i int) *gitops.RollbackRequest {
 	if !alarm && !j.changedBefore(s.Stage) {
 		return nil
 	}
-	if c.revertOf > 0 {
+	if c.rollback != nil {
 		j.out.Alerts = append(j.out.Alerts, "this revert's promotion failed and is not rolled back automatically: the stages it reached run the revert, the others the original change; decide by hand")
+		rb := *c.rollback
+		rb.RevertFailed = fmt.Sprintf("the promotion of revert !%d failed at %s in %s", j.req.MR, s.Target(), s.Stage)
+		j.revertFailed = &rb
 		return nil
 	}
 	trigger := gitops.TriggerPromotion

@@ -320,3 +320,38 @@ func TestAutoMergeWaitsForTheRevertsPlan(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedRevertIsToldOnBothMergeRequests: the promotion of a revert the agent opened selects what the
+// reverted merge request changed, and when it fails it asks for no rollback: its deploy note and the
+// original merge request's rollback note say people must decide.
+func TestFailedRevertIsToldOnBothMergeRequests(t *testing.T) {
+	// !3 reverts !2; its own diff touches nothing the pipeline selects, !2 changed the function.
+	r, rep, _ := newTestRunner(t, map[int][]string{3: {"README.md"}, 2: {"fn/main.go"}}, fakeTerraform{}, &holder{})
+	fns, _, _, rbs := withRollbacks(t, r)
+	rbs.all = map[string]gitops.Rollback{"earlier": {Request: gitops.RollbackRequest{Project: "g/p", Commit: "earlier", MR: 2}, State: gitops.RollbackMerged, RevertMR: 3}}
+	fns.release = func(_ context.Context, req ReleaseRequest) error {
+		if req.Stage == "prod" {
+			return fmt.Errorf("smoke invocation of version 2: function error Unhandled")
+		}
+		return nil
+	}
+	at := Attempt{Rollback: func(context.Context, gitops.RollbackRequest) (gitops.EnqueueOutcome, error) {
+		t.Error("the failed promotion of a revert asked for a rollback")
+		return gitops.Queued, nil
+	}}
+	if err := r.HandlePromote(context.Background(), promoteReq, at); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"api/dev applied", "api/prod failed"}, rep.steps()); diff != "" {
+		t.Errorf("steps of the revert (-want +got): it must release what !2 changed\n%s", diff)
+	}
+	if len(rep.promotion.Alerts) != 1 || !strings.Contains(rep.promotion.Alerts[0], "not rolled back automatically") {
+		t.Errorf("the revert's deploy note alerts %v", rep.promotion.Alerts)
+	}
+	if rb := rbs.all["earlier"]; !strings.Contains(rb.RevertFailed, "revert !3 failed at api in prod") {
+		t.Errorf("the original's rollback = %+v, want the revert's failure recorded", rb)
+	}
+	if n := len(rep.rollbacks); n == 0 || rep.rollbacks[n-1].RevertFailed == "" {
+		t.Errorf("the original merge request was not told: %+v", rep.rollbacks)
+	}
+}

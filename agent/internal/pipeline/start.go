@@ -21,6 +21,7 @@ type change struct {
 	affected   []config.Stack
 	functions  []config.Function // the functions whose build the change may alter
 	revertOf   int               // the merge request this one reverts, when the agent opened it; else 0
+	rollback   *gitops.Rollback  // the rollback that opened this merge request, when it is a revert
 	policy     gitops.PolicyContext
 	policyDirs []string // absolute
 }
@@ -60,7 +61,9 @@ func (r *Runner) load(ctx context.Context, project string, mr gitops.MergeReques
 			return nil, fmt.Errorf("read the ledger: %w", err)
 		}
 		if ok {
-			c.revertOf, c.policy.Rollback = rb.Request.MR, true
+			if err := c.coverReverted(ctx, r, project, rb); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return c, nil
@@ -158,4 +161,18 @@ func stackNamed(cfg *config.Config, name string) config.Stack {
 		}
 	}
 	return config.Stack{Name: name}
+}
+
+// coverReverted makes a revert the agent opened select at least what the merge it reverts selected: its
+// plan and promotion run every stack and function the original changed, whatever the revert's own diff
+// selects (it undoes the same files, except when the default branch moved since).
+func (c *change) coverReverted(ctx context.Context, r *Runner, project string, rb gitops.Rollback) error {
+	c.revertOf, c.rollback, c.policy.Rollback = rb.Request.MR, &rb, true
+	orig, err := r.MRs.ChangedPaths(ctx, project, rb.Request.MR)
+	if err != nil {
+		return fmt.Errorf("list the files the reverted merge request changed: %w", err)
+	}
+	both := append(slices.Clone(c.changed), orig...)
+	c.affected, c.functions = affectedStacks(c.cfg, both), affectedFunctions(c.cfg, both)
+	return nil
 }

@@ -86,6 +86,19 @@ func TestFailureInStagingRollsBackDevAndOpensARevert(t *testing.T) {
 	if n := len(f.gl.MergeRequests(clitest.Project)); n != 2 {
 		t.Errorf("%d merge requests after a redelivery, want 2", n)
 	}
+
+	// A restarted agent (same data dir) asked again, by the merge event and by a Maintainer: still one.
+	f.agent.Stop()
+	f.gl.AddMember(clitest.Project, "lead", gitlabfake.Maintainer)
+	f.agent = clitest.Start(t, f.gl, clitest.Backend{Name: "sqlite"}, f.agent.DataDir,
+		"AWS_ENDPOINT_URL_LAMBDA", f.lambda.URL(), "AWS_ENDPOINT_URL_CLOUDWATCH", f.cw.URL, "GITOPS_ALARM_POLL", "50ms")
+	again.UUID = "c0ffee00-0000-4000-8000-0000000000ab"
+	f.agent.DeliverOK(again, "duplicate")
+	f.agent.DeliverOK(f.gl.NoteHook(clitest.Project, iid, "lead", "/gitops rollback"), "queued")
+	waitReply(t, f, iid, "rollback is queued, running or done already")
+	if n := len(f.gl.MergeRequests(clitest.Project)); n != 2 {
+		t.Errorf("%d merge requests after a restart, want 2", n)
+	}
 }
 
 func TestRollbackThatConflictsIsExplained(t *testing.T) {
@@ -190,5 +203,93 @@ func TestAutoMergedRevert(t *testing.T) {
 	}
 	if main, _ := f.gl.Branch(clitest.Project, "main"); main != revert.MergeCommitSHA {
 		t.Errorf("main is at %s, want the revert's merge commit %s", main, revert.MergeCommitSHA)
+	}
+}
+
+// TestRollbackFollowsGitLabsRevertRule: /gitops rollback reverts the squash commit of a squashed merge and
+// the one commit of a one-commit fast-forward merge; a fast-forward of two commits is explained instead.
+func TestRollbackFollowsGitLabsRevertRule(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		commits []string // the merge request's commits, oldest first, each on the one before (the first on base)
+		merge   gitlabfake.Merge
+		revert  string // the commit the revert undoes; "" for none
+	}{
+		{"squash", []string{clitest.CommitID('1')}, gitlabfake.Merge{SquashCommitSHA: clitest.CommitID('5')}, clitest.CommitID('5')},
+		{"fast-forward of one commit", []string{clitest.CommitID('1')}, gitlabfake.Merge{}, clitest.CommitID('1')},
+		{"fast-forward of two commits", []string{clitest.CommitID('1'), clitest.CommitID('2')}, gitlabfake.Merge{}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gl := gitlabfake.New(t, clitest.Token)
+			gl.AddProject(clitest.Project)
+			gl.AddMember(clitest.Project, "lead", gitlabfake.Maintainer)
+			base := clitest.CommitID('0')
+			gl.CommitWithParents(clitest.Project, base, "Initial", map[string]string{"app.txt": "v0"})
+			gl.SetBranch(clitest.Project, "main", base)
+			parent := base
+			for i, c := range tc.commits {
+				gl.CommitWithParents(clitest.Project, c, "Step "+strconv.Itoa(i+1), map[string]string{"app.txt": "v" + strconv.Itoa(i+1)}, parent)
+				parent = c
+			}
+			iid, _ := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: parent, Title: "Bump app", Changes: gitlabfake.Modified("app.txt")})
+			gl.MergeMR(clitest.Project, iid, tc.merge)
+			a := clitest.Start(t, gl, clitest.Backend{Name: "sqlite"}, t.TempDir())
+			a.DeliverOK(gl.NoteHook(clitest.Project, iid, "lead", "/gitops rollback"), "queued")
+			f := &fixture{gl: gl, agent: a}
+			note := waitRollbackNote(t, f, iid)
+			mrs := gl.MergeRequests(clitest.Project)
+			if tc.revert == "" {
+				clitest.MustContain(t, "the rollback note", note, "No automatic revert", "fast-forward with 2 commits")
+				if len(mrs) != 1 {
+					t.Errorf("%d merge requests, want no revert", len(mrs))
+				}
+				return
+			}
+			clitest.MustContain(t, "the rollback note", note, "undoes `"+tc.revert+"`")
+			if len(mrs) != 2 {
+				t.Fatalf("%d merge requests, want the original and its revert", len(mrs))
+			}
+			files, ok := gl.Tree(clitest.Project, mrs[1].HeadSHA)
+			if !ok || files["app.txt"] != "v0" || mrs[1].Title != `Revert "Bump app"` {
+				t.Errorf("the revert %q holds app.txt %q, want the base's v0", mrs[1].Title, files["app.txt"])
+			}
+		})
+	}
+}
+
+// TestRevertPromotionRestoresTerraformState: a change applied in dev fails to apply in staging; the
+// rollback's revert merge request is planned, merged (rollback.auto_merge) and promoted, and its promotion
+// brings dev's state back to before the change.
+func TestRevertPromotionRestoresTerraformState(t *testing.T) {
+	base, head, merged := clitest.CommitID('0'), clitest.CommitID('a'), clitest.CommitID('b')
+	gl := gitlabfake.New(t, clitest.Token)
+	gl.AddProject(clitest.Project)
+	r := clitest.NewRepo(t)
+	cfg := "rollback:\n  auto_merge: true\n"
+	r.Commit(t, gl, base, clitest.Tree{Rev: "r0", Config: cfg})
+	gl.SetBranch(clitest.Project, "main", base)
+	r.Commit(t, gl, head, clitest.Tree{Rev: "r1", Config: cfg, Fail: []string{"app/staging"},
+		Extra: "output \"feature\" {\n  value = \"on\"\n}\n"})
+	a := clitest.Start(t, gl, clitest.Backend{Name: "sqlite"}, t.TempDir(), "GITOPS_PROJECTS", clitest.Project, "GITOPS_POLL_INTERVAL", "200ms")
+	iid, hook := clitest.MergeMR(gl, head, merged, "stacks/app/extra.tf")
+	a.DeliverOK(hook, "queued")
+	clitest.MustContain(t, "the deploy note", clitest.WaitDeploy(t, gl, iid, merged, a.Logs, 4*time.Minute), "❌ Failed at `app` · `staging`")
+	if got := r.StateOutput(t, "app", "dev", "feature"); got != "on" {
+		t.Fatalf("dev's app state has feature %q after the change, want on", got)
+	}
+	var note string
+	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline) && !strings.Contains(note, "**Merged** automatically"); time.Sleep(100 * time.Millisecond) {
+		if notes := notesStarting(gl, iid, "<!-- gitops-agent:rollback -->"); len(notes) == 1 {
+			note = notes[0].Body
+		}
+	}
+	clitest.MustContain(t, "the rollback note", note, "app failed in staging", "**Merged** automatically")
+	revert := gl.MergeRequests(clitest.Project)[1]
+	clitest.WaitDeploy(t, gl, revert.IID, revert.MergeCommitSHA, a.Logs, 4*time.Minute)
+	if got := r.StateOutput(t, "app", "dev", "feature"); got != "" {
+		t.Errorf("dev's app state has feature %q after the revert's promotion, want none", got)
+	}
+	if got := r.StateOutput(t, "app", "staging", "feature"); got != "" {
+		t.Errorf("staging's app state has feature %q, want none", got)
 	}
 }
