@@ -46,16 +46,22 @@ func runStatus(ctx context.Context, args []string, env Env) int {
 	}
 	defer l.Close()
 	var live map[string][]gitops.Live
+	var rollbacks map[string][]gitops.Rollback
 	if *project != "" {
-		rows, err := l.Live(ctx, *project)
+		d, err := l.Deployments(ctx, ledger.Query{Project: *project, Limit: 50})
 		if err != nil {
 			return fail(env, fmt.Errorf("status: %w", err))
 		}
-		live = map[string][]gitops.Live{*project: rows}
+		live, rollbacks = map[string][]gitops.Live{*project: d.Live}, map[string][]gitops.Rollback{*project: d.Rollbacks}
 	} else if live, err = l.AllLive(ctx); err != nil {
+		return fail(env, fmt.Errorf("status: %w", err))
+	} else if rollbacks, err = l.AllRollbacks(ctx); err != nil {
 		return fail(env, fmt.Errorf("status: %w", err))
 	}
 	if err := ledger.WriteStatus(env.Stdout, live); err != nil {
+		return fail(env, fmt.Errorf("status: %w", err))
+	}
+	if err := ledger.WriteRollbacks(env.Stdout, rollbacks); err != nil {
 		return fail(env, fmt.Errorf("status: %w", err))
 	}
 	return ExitOK

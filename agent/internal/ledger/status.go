@@ -90,3 +90,60 @@ func printable(s string) string {
 		return r
 	}, s)
 }
+
+// AllRollbacks returns every project's rollbacks, newest first, by project.
+func (l *Ledger) AllRollbacks(ctx context.Context) (map[string][]gitops.Rollback, error) {
+	projects, err := l.Projects(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]gitops.Rollback{}
+	for _, p := range projects {
+		rbs, err := l.rollbacks(ctx, p, 50)
+		if err != nil {
+			return nil, err
+		}
+		if len(rbs) > 0 {
+			out[p] = rbs
+		}
+	}
+	return out, nil
+}
+
+// WriteRollbacks prints rollbacks, when there are any, as a second table: PROJECT, MR (the merge rolled
+// back), COMMIT, STATE, REVERT (!iid of the revert merge request, or -) and WHY. Projects are sorted.
+func WriteRollbacks(w io.Writer, rollbacks map[string][]gitops.Rollback) error {
+	projects := make([]string, 0, len(rollbacks))
+	for p, rbs := range rollbacks {
+		if len(rbs) > 0 {
+			projects = append(projects, p)
+		}
+	}
+	if len(projects) == 0 {
+		return nil
+	}
+	sort.Strings(projects)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "\nROLLED BACK\tMR\tCOMMIT\tSTATE\tREVERT\tWHY")
+	for _, p := range projects {
+		for _, rb := range rollbacks[p] {
+			revert := "-"
+			if rb.RevertMR > 0 {
+				revert = "!" + strconv.Itoa(rb.RevertMR)
+			}
+			commit := rb.Request.Commit
+			if len(commit) > shortCommit {
+				commit = commit[:shortCommit]
+			}
+			why := rb.Request.Reason
+			if len(why) > 80 {
+				why = why[:77] + "..."
+			}
+			fmt.Fprintf(tw, "%s\t!%d\t%s\t%s\t%s\t%s\n", printable(p), rb.Request.MR, printable(commit), rb.State, revert, printable(why))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return fmt.Errorf("write rollbacks: %w", err)
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +59,21 @@ func golden(t testing.TB, name string, got []byte) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s (-want +got):\n%s", path, diff)
+	}
+}
+
+func TestWriteRollbacks(t *testing.T) {
+	var b strings.Builder
+	if err := WriteRollbacks(&b, nil); err != nil || b.Len() != 0 {
+		t.Fatalf("no rollbacks printed %q, %v; want nothing", b.String(), err)
+	}
+	rbs := map[string][]gitops.Rollback{"g/app": {{Request: gitops.RollbackRequest{MR: 7, Commit: strings.Repeat("b", 40), Reason: "api failed in staging\x1b[2J"}, State: gitops.RollbackMerged, RevertMR: 8}}}
+	if err := WriteRollbacks(&b, rbs); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"ROLLED BACK", "g/app", "!7", "bbbbbbbb", "merged", "!8", "api failed in staging?[2J"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("rollbacks table lacks %q:\n%s", want, b.String())
+		}
 	}
 }

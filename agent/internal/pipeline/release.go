@@ -17,6 +17,9 @@ import (
 // maxSmoke bounds a smoke event read from the tree (Lambda's synchronous payload limit is 6 MB).
 const maxSmoke = 256 << 10
 
+// unchanged starts the summary of a release step that found its build live already.
+const unchanged = "unchanged"
+
 // affectedFunctions are the functions a change may alter the build of: all of them when it changes
 // .gitops.yaml, go.mod, go.sum, go.work or any Go file (a package may import any other), else those whose
 // package dir it changes. A release whose build turns out identical to the live one does nothing.
@@ -94,7 +97,7 @@ func (j *promotion) release(ctx context.Context, c *change, stage config.Stage, 
 	rel := gitops.Release{Function: fn.Name, FunctionName: fn.FunctionNameFor(s.Stage), Alias: fn.Alias, SHA256: art.SHA256}
 	if isLive && live.Release.SHA256 == art.SHA256 && !resumed {
 		s.State, s.Release = gitops.StepDone, &live.Release
-		s.Summary = fmt.Sprintf("unchanged: this build is live already (version %s)", live.Release.NewVersion)
+		s.Summary = fmt.Sprintf("%s: this build is live already (version %s)", unchanged, live.Release.NewVersion)
 		return nil
 	}
 	if resumed {

@@ -215,9 +215,17 @@ func TestReleaseOfALiveBuildDoesNothing(t *testing.T) {
 	r, rep, _ := newTestRunner(t, map[int][]string{3: {"fn/main.go"}}, fakeTerraform{}, &holder{})
 	fns, rel := withFunction(t, r)
 	rel.runs = []gitops.ReleaseRun{{ID: 1, Project: "g/p", MR: 2, Commit: strings.Repeat("e", 40), Function: "api", Stage: "dev", State: gitops.RunReleased,
-		Release: gitops.Release{SHA256: "5ha", NewVersion: "7"}}}
-	if err := r.HandlePromote(context.Background(), promoteReq, Attempt{}); err != nil {
+		Release: gitops.Release{SHA256: "5ha", NewVersion: "7", Traffic: []gitops.TrafficMove{{Weight: 100, At: time.Now()}}}}}
+	var watched []string
+	at := Attempt{Watch: func(_ context.Context, req gitops.WatchRequest) (gitops.EnqueueOutcome, error) {
+		watched = append(watched, req.Stage)
+		return gitops.Queued, nil
+	}}
+	if err := r.HandlePromote(context.Background(), promoteReq, at); err != nil {
 		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"prod"}, watched); diff != "" {
+		t.Errorf("watches queued (-want +got): dev's live release is another merge's, watched by its own\n%s", diff)
 	}
 	if diff := cmp.Diff([]string{"api/dev applied", "api/prod applied"}, rep.steps()); diff != "" {
 		t.Errorf("steps (-want +got):\n%s", diff)
@@ -286,6 +294,7 @@ func TestWatchToldOnceWhenAnAlarmFires(t *testing.T) {
 		}
 		return []gitops.Alarm{{Name: "api-prod-errors", State: "ALARM", Reason: "3 errors"}, {Name: "api-prod-p99", State: "OK"}}, nil
 	}
+	rel.runs = []gitops.ReleaseRun{{ID: 1, Project: "g/p", MR: 3, Commit: promoteReq.Commit, Function: "api", Stage: "prod", State: gitops.RunReleased}}
 	rel.promotions = map[string]gitops.Promotion{promoteReq.Commit: {Project: "g/p", MR: 3, Commit: promoteReq.Commit,
 		Steps: []gitops.Step{{Kind: gitops.StepRelease, Function: "api", Stage: "prod", State: gitops.StepDone, Release: &gitops.Release{NewVersion: "2"}}}}}
 	req := gitops.WatchRequest{Project: "g/p", MR: 3, Commit: promoteReq.Commit, Function: "api", Stage: "prod", FunctionName: "api-prod",
@@ -305,12 +314,17 @@ func TestWatchToldOnceWhenAnAlarmFires(t *testing.T) {
 		t.Errorf("deploy note = %+v, want the alarm shown", p)
 	}
 
-	// A watch whose window has passed ends without reading anything.
+	// A watch whose window has passed, or whose release another replaced, ends without reading anything.
 	fns.alarms = func(context.Context) ([]gitops.Alarm, error) {
-		t.Error("alarms read after the window")
+		t.Error("alarms read after the watch ended")
 		return nil, nil
 	}
-	req.Until = time.Now().Add(-time.Second)
+	ended := req
+	ended.Until = time.Now().Add(-time.Second)
+	if err := r.HandleWatch(context.Background(), ended, Attempt{}); err != nil {
+		t.Fatal(err)
+	}
+	rel.runs = append(rel.runs, gitops.ReleaseRun{ID: 2, Project: "g/p", MR: 4, Commit: strings.Repeat("d", 40), Function: "api", Stage: "prod", State: gitops.RunReleased})
 	if err := r.HandleWatch(context.Background(), req, Attempt{}); err != nil {
 		t.Fatal(err)
 	}

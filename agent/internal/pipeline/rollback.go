@@ -219,7 +219,7 @@ func (j *promotion) changedBefore(stage string) bool {
 		if s.State != gitops.StepDone {
 			continue
 		}
-		if s.Kind == gitops.StepRelease && s.Release != nil && s.Release.NewVersion != "" && s.Release.NewVersion != s.Release.OldVersion && !strings.HasPrefix(s.Summary, "unchanged") {
+		if s.Kind == gitops.StepRelease && s.Release != nil && s.Release.NewVersion != "" && s.Release.NewVersion != s.Release.OldVersion && !strings.HasPrefix(s.Summary, unchanged) {
 			return true
 		}
 		if s.Kind == gitops.StepApply && s.Summary != "" && s.Summary != "No changes." {

@@ -20,7 +20,8 @@ const defaultAlarmPoll = 30 * time.Second
 // is logged: the release itself stands.
 func (j *promotion) queueWatch(ctx context.Context, at Attempt, c *change, stage config.Stage, i int) {
 	s := j.out.Steps[i]
-	if s.Kind != gitops.StepRelease || s.Release == nil || len(s.Release.Traffic) == 0 || at.Watch == nil {
+	if s.Kind != gitops.StepRelease || s.Release == nil || len(s.Release.Traffic) == 0 || at.Watch == nil ||
+		strings.HasPrefix(s.Summary, unchanged) { // another merge's release: its own watch is on it
 		return
 	}
 	fn, _ := c.cfg.Function(s.Function)
@@ -38,8 +39,8 @@ func (j *promotion) queueWatch(ctx context.Context, at Attempt, c *change, stage
 	}
 }
 
-// HandleWatch watches a completed release's alarms until req.Until: every AlarmPoll it reads them (with the
-// stage's role); the first that fires is recorded as a rollback trigger, shown in the deploy note and told
+// HandleWatch watches a completed release's alarms until req.Until, or until another release (or a
+// rollback) replaces it: every AlarmPoll it reads them (with the stage's role); the first that fires is recorded as a rollback trigger, shown in the deploy note and told
 // to the merge request in a reply note, and the watch ends. A failure to read the alarms is logged and the
 // watch goes on. Between reads the job waits in the queue (at.Wait), holding no lock and no worker.
 func (r *Runner) HandleWatch(ctx context.Context, req gitops.WatchRequest, at Attempt) error {
@@ -52,6 +53,12 @@ func (r *Runner) HandleWatch(ctx context.Context, req gitops.WatchRequest, at At
 		left := time.Until(req.Until)
 		if left <= 0 {
 			log.Info().Msg("the watch after the release ended quietly")
+			return nil
+		}
+		if live, ok, err := r.Releases.LastRelease(ctx, req.Project, req.Function, req.Stage, ""); err != nil {
+			return fmt.Errorf("read the ledger: %w", err)
+		} else if !ok || live.Commit != req.Commit {
+			log.Info().Msg("the watch after the release ended: another release, or a rollback, replaced it")
 			return nil
 		}
 		env, err := r.watchCredentials(ctx, req)

@@ -86,17 +86,13 @@ const branchCannotBeMerged = "Branch cannot be merged"
 // MR's paths taken from its head), moves the target branch to it, marks the MR merged by the token's
 // user, deletes the source branch when asked (or when the MR was opened so) and answers 200 with the MR.
 func (s *Server) acceptMergeRequest(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r)
+	if !ok {
 		return
 	}
-	removeSource := false
-	if raw := v.Get("should_remove_source_branch"); raw != "" {
-		if removeSource, err = strconv.ParseBool(raw); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "should_remove_source_branch is invalid"})
-			return
-		}
+	removeSource, ok := optionalBool(w, v, "should_remove_source_branch")
+	if !ok {
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -142,6 +138,7 @@ func (s *Server) acceptMergeRequest(w http.ResponseWriter, r *http.Request) {
 	mergeSHA := randomSHA()
 	var c *commit
 	if tree != nil {
+		var err error
 		if c, err = s.newCommitLocked(p, mergeSHA, "", tree, exec, parents); err != nil {
 			writeMessage(w, http.StatusInternalServerError, "500 Internal Server Error")
 			return

@@ -46,18 +46,36 @@ func (p *project) resolveLocked(ref string) string {
 	return ""
 }
 
+// branchOr404 returns the head commit of the branch name, answering 404 "404 Branch Not Found" (and
+// false) when p has no such branch. Callers hold Server.mu.
+func (p *project) branchOr404(w http.ResponseWriter, name string) (string, bool) {
+	sha, ok := p.branches[name]
+	if !ok {
+		writeMessage(w, http.StatusNotFound, "404 Branch Not Found")
+	}
+	return sha, ok
+}
+
+// commitOr404 resolves ref as resolveLocked does, answering 404 "404 Commit Not Found" (and returning "")
+// when it names no branch or commit. Callers hold Server.mu.
+func (p *project) commitOr404(w http.ResponseWriter, ref string) string {
+	sha := p.resolveLocked(ref)
+	if sha == "" {
+		writeMessage(w, http.StatusNotFound, "404 Commit Not Found")
+	}
+	return sha
+}
+
 // getBranch serves GET /projects/:id/repository/branches/:branch: the branch and its head commit.
 func (s *Server) getBranch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	name := r.PathValue("branch")
-	if _, ok := p.branches[name]; !ok {
-		writeMessage(w, http.StatusNotFound, "404 Branch Not Found")
+	if _, ok := p.branchOr404(w, name); !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, s.branchJSON(p, name))
@@ -77,20 +95,14 @@ func (s *Server) branchJSON(p *project, name string) map[string]any {
 // as GitLab does: 400 {"error": "... is missing"} without them, 400 "Branch already exists", 400
 // "Invalid reference name: <ref>" for a ref that resolves to nothing, else 201 with the branch.
 func (s *Server) createBranch(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	if msg := missing(v, "branch", "ref"); msg != "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+	v, ok := requestParams(w, r, "branch", "ref")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	name, ref := v.Get("branch"), v.Get("ref")
@@ -116,14 +128,12 @@ func (s *Server) createBranch(w http.ResponseWriter, r *http.Request) {
 func (s *Server) deleteBranch(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	name := r.PathValue("branch")
-	if _, ok := p.branches[name]; !ok {
-		writeMessage(w, http.StatusNotFound, "404 Branch Not Found")
+	if _, ok := p.branchOr404(w, name); !ok {
 		return
 	}
 	if name == p.DefaultBranch {

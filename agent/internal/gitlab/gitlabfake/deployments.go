@@ -116,31 +116,25 @@ const envNameMessage = "can contain only letters, digits, '-', '_', '/', '$', '{
 // is validated (sha and ref must resolve to a commit, 400 {"message": {"sha": [...]}}) and moved from
 // created to the requested status.
 func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	if msg := missing(v, "environment", "sha", "ref", "tag", "status"); msg != "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+	v, ok := requestParams(w, r, "environment", "sha", "ref", "tag", "status")
+	if !ok {
 		return
 	}
 	tag, err := strconv.ParseBool(v.Get("tag"))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "tag is invalid"})
+		badParam(w, "tag is invalid")
 		return
 	}
 	status := v.Get("status")
 	if !finishedOrRunning(status) {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "status does not have a valid value"})
+		badParam(w, "status does not have a valid value")
 		return
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	d := s.deploysOf(p)
@@ -148,7 +142,7 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	env := d.env(name)
 	if env == nil {
 		if msgs := validEnvironmentName(name); msgs != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"name": msgs}})
+			invalidField(w, "name", msgs)
 			return
 		}
 		now := s.stamp()
@@ -174,12 +168,9 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 	d.nextIID++
 	dep := &Deployment{ID: s.id(), IID: d.nextIID, Environment: env.Name, Ref: ref, SHA: sha, Tag: tag,
 		Status: "created", CreatedAt: now, UpdatedAt: now}
-	if event := deploymentEvent(dep.Status, status); event != "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"status": {transitionMessage(event)}}})
+	if !moveDeployment(w, dep, status) {
 		return
 	}
-	dep.Status = status
-	dep.History = append(dep.History, status)
 	d.deployments = append(d.deployments, dep)
 	writeJSON(w, http.StatusCreated, s.deploymentJSON(dep, env))
 }
@@ -188,42 +179,34 @@ func (s *Server) createDeployment(w http.ResponseWriter, r *http.Request) {
 // (run from created or blocked; succeed, drop and cancel from any other state), where a refused move is a
 // 400 {"message": {"status": ["cannot transition via \"<event>\""]}}. An unknown deployment is a 404.
 func (s *Server) updateDeployment(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r)
+	if !ok {
 		return
 	}
 	status := v.Get("status")
 	switch {
 	case status == "":
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "status is missing"})
+		badParam(w, "status is missing")
 		return
 	case !finishedOrRunning(status):
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "status does not have a valid value"})
+		badParam(w, "status does not have a valid value")
 		return
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	d := s.deploysOf(p)
-	id, _ := strconv.Atoi(r.PathValue("deployment"))
-	i := slices.IndexFunc(d.deployments, func(dep *Deployment) bool { return dep.ID == id })
-	if i < 0 {
-		writeMessage(w, http.StatusNotFound, "404 Not found")
+	dep := byPathIDOr404(w, r, "deployment", d.deployments, func(dep *Deployment) int { return dep.ID })
+	if dep == nil {
 		return
 	}
-	dep := d.deployments[i]
-	if event := deploymentEvent(dep.Status, status); event != "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"status": {transitionMessage(event)}}})
+	if !moveDeployment(w, dep, status) {
 		return
 	}
-	dep.Status = status
-	dep.History = append(dep.History, status)
 	dep.UpdatedAt = s.stamp()
 	writeJSON(w, http.StatusOK, s.deploymentJSON(dep, d.env(dep.Environment)))
 }
@@ -235,21 +218,20 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {
 	name, search, states := q.Get("name"), q.Get("search"), q.Get("states")
 	switch {
 	case q.Has("name") && q.Has("search"):
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "name, search are mutually exclusive"})
+		badParam(w, "name, search are mutually exclusive")
 		return
 	case q.Has("search") && len(search) < 3:
 		writeMessage(w, http.StatusBadRequest, "400 Bad request - Search query must be at least 3 characters")
 		return
 	case states != "" && states != "available" && states != "stopping" && states != "stopped":
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "states does not have a valid value"})
+		badParam(w, "states does not have a valid value")
 		return
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	var match []*Environment
@@ -270,37 +252,31 @@ func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {
 // updateEnvironment serves PUT /projects/:id/environments/:environment_id for external_url (an http(s)
 // URL of at most 255 characters, or "" to clear it) and tier. Unchanged values leave updated_at as is.
 func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r)
+	if !ok {
 		return
 	}
 	tier := v.Get("tier")
 	if v.Has("tier") && !slices.Contains([]string{"production", "staging", "testing", "development", "other"}, tier) {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "tier does not have a valid value"})
+		badParam(w, "tier does not have a valid value")
 		return
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
-	id, _ := strconv.Atoi(r.PathValue("environment"))
-	envs := s.deploysOf(p).envs
-	i := slices.IndexFunc(envs, func(e *Environment) bool { return e.ID == id })
-	if i < 0 {
-		writeMessage(w, http.StatusNotFound, "404 Not found")
+	env := byPathIDOr404(w, r, "environment", s.deploysOf(p).envs, func(e *Environment) int { return e.ID })
+	if env == nil {
 		return
 	}
-	env := envs[i]
 	changed := false
 	if v.Has("external_url") {
 		u := v.Get("external_url")
 		if msgs := validExternalURL(u); msgs != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{"external_url": msgs}})
+			invalidField(w, "external_url", msgs)
 			return
 		}
 		changed = u != env.ExternalURL
@@ -317,15 +293,35 @@ func (s *Server) updateEnvironment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.environmentJSON(env))
 }
 
-// missing names the absent required parameters as Grape does ("a is missing, b is missing"), or "".
-func missing(v url.Values, names ...string) string {
-	var out []string
-	for _, n := range names {
-		if !v.Has(n) {
-			out = append(out, n+" is missing")
-		}
+// byPathIDOr404 returns the item whose id is the path value key, answering 404 "404 Not found" (and
+// returning nil) when none has it or the value is not a number.
+func byPathIDOr404[T any](w http.ResponseWriter, r *http.Request, key string, items []*T, id func(*T) int) *T {
+	want, _ := strconv.Atoi(r.PathValue(key))
+	i := slices.IndexFunc(items, func(item *T) bool { return id(item) == want })
+	if i < 0 {
+		writeMessage(w, http.StatusNotFound, "404 Not found")
+		return nil
 	}
-	return strings.Join(out, ", ")
+	return items[i]
+}
+
+// invalidField writes GitLab's answer to a model validation that failed on one field: 400 {"message":
+// {field: msgs}}.
+func invalidField(w http.ResponseWriter, field string, msgs []string) {
+	writeJSON(w, http.StatusBadRequest, map[string]any{"message": map[string][]string{field: msgs}})
+}
+
+// moveDeployment fires the state machine's event that takes dep to status and records the status in its
+// history, or answers 400 {"message": {"status": ["cannot transition via \"<event>\""]}} and returns false
+// when the event cannot fire from dep's state.
+func moveDeployment(w http.ResponseWriter, dep *Deployment, status string) bool {
+	if event := deploymentEvent(dep.Status, status); event != "" {
+		invalidField(w, "status", []string{transitionMessage(event)})
+		return false
+	}
+	dep.Status = status
+	dep.History = append(dep.History, status)
+	return true
 }
 
 // finishedOrRunning reports whether status is one the API accepts: running, success, failed or canceled.

@@ -84,14 +84,13 @@ func (s *Server) listNoteAwards(w http.ResponseWriter, r *http.Request) {
 // createNoteAward serves POST .../notes/:note_id/award_emoji as the token's user. As GitLab's API does, a
 // name it does not know and an emoji the user awarded already are 404s whose message says why.
 func (s *Server) createNoteAward(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r)
+	if !ok {
 		return
 	}
 	name := v.Get("name")
 	if name == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "name is missing"})
+		badParam(w, "name is missing")
 		return
 	}
 	s.mu.Lock()

@@ -38,14 +38,13 @@ func (s *Server) UserID(username string) int {
 func (s *Server) getMemberAll(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	id, err := strconv.Atoi(r.PathValue("user"))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "user_id is invalid"})
+		badParam(w, "user_id is invalid")
 		return
 	}
 	level, ok := p.members[id]

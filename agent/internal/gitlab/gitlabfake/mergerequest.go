@@ -264,17 +264,16 @@ func (p *project) mr(iid int) *mergeRequest {
 	return nil
 }
 
-// findMR resolves the :id and :iid path values, writing GitLab's 404 when either is unknown. Callers hold
-// s.mu.
+// findMR resolves the :id and :iid path values, writing GitLab's 404 when either is unknown (and 400
+// "merge_request_iid is invalid" for an iid that is not a number). Callers hold s.mu.
 func (s *Server) findMR(w http.ResponseWriter, r *http.Request) (*project, *mergeRequest, bool) {
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return nil, nil, false
 	}
 	iid, err := strconv.Atoi(r.PathValue("iid"))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "merge_request_iid is invalid"})
+		badParam(w, "merge_request_iid is invalid")
 		return nil, nil, false
 	}
 	m := p.mr(iid)
@@ -359,7 +358,7 @@ func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(name); v != "" {
 			t, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				writeJSON(w, http.StatusBadRequest, map[string]string{"error": name + " is invalid"})
+				badParam(w, name+" is invalid")
 				return
 			}
 			*dst = t
@@ -370,19 +369,18 @@ func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) {
 	orderBy := valueOr(q.Get("order_by"), "created_at")
 	sortDir := valueOr(q.Get("sort"), "desc")
 	if orderBy != "created_at" && orderBy != "updated_at" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "order_by does not have a valid value"})
+		badParam(w, "order_by does not have a valid value")
 		return
 	}
 	if sortDir != "asc" && sortDir != "desc" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "sort does not have a valid value"})
+		badParam(w, "sort does not have a valid value")
 		return
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	var picked []*mergeRequest

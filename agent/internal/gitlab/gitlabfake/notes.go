@@ -105,7 +105,7 @@ func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
 	orderBy := valueOr(q.Get("order_by"), "created_at")
 	sortDir := valueOr(q.Get("sort"), "desc")
 	if (orderBy != "created_at" && orderBy != "updated_at") || (sortDir != "asc" && sortDir != "desc") {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "order_by, sort does not have a valid value"})
+		badParam(w, "order_by, sort does not have a valid value")
 		return
 	}
 	s.mu.Lock()
@@ -139,14 +139,13 @@ func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
 // createNote serves POST .../notes as the token's user. An empty body is a 400 from Grape's validation,
 // one over MaxNoteLength characters a 400 from the model's.
 func (s *Server) createNote(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r)
+	if !ok {
 		return
 	}
 	body := v.Get("body")
 	if body == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body is missing"})
+		badParam(w, "body is missing")
 		return
 	}
 	if utf8.RuneCountInString(body) > MaxNoteLength {
@@ -192,9 +191,8 @@ func (s *Server) getNote(w http.ResponseWriter, r *http.Request) {
 // updateNote serves PUT .../notes/:note_id. Only the author may edit a note (403 otherwise); system notes
 // cannot be edited.
 func (s *Server) updateNote(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r)
+	if !ok {
 		return
 	}
 	body := v.Get("body")
@@ -213,7 +211,7 @@ func (s *Server) updateNote(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if body == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body is missing"})
+		badParam(w, "body is missing")
 		return
 	}
 	if utf8.RuneCountInString(body) > MaxNoteLength {

@@ -80,6 +80,16 @@ func (s *Server) findProjectLocked(idOrPath string) *project {
 	return nil
 }
 
+// projectOr404 resolves the :id path value, answering GitLab's 404 "404 Project Not Found" (and returning
+// nil) when no project has it. Callers hold s.mu.
+func (s *Server) projectOr404(w http.ResponseWriter, r *http.Request) *project {
+	p := s.findProjectLocked(r.PathValue("id"))
+	if p == nil {
+		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
+	}
+	return p
+}
+
 // mustProject is findProjectLocked for the test-facing API. Callers hold s.mu.
 func (s *Server) mustProject(idOrPath string) *project {
 	s.tb.Helper()
@@ -277,9 +287,8 @@ func gitArchive(top, sha string, at time.Time, tree map[string][]byte, executabl
 func (s *Server) getProject(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	writeJSON(w, http.StatusOK, s.projectJSON(p))

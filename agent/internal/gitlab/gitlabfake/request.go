@@ -57,6 +57,53 @@ func params(r *http.Request) (url.Values, error) {
 	return v, nil
 }
 
+// requestParams reads the request's parameters (params) and checks that the required ones are present,
+// answering as Grape does when they are not: 400 {"error": "..."} with the reason, or with the missing
+// names ("a is missing, b is missing"). It returns false once it has answered.
+func requestParams(w http.ResponseWriter, r *http.Request, required ...string) (url.Values, bool) {
+	v, err := params(r)
+	if err != nil {
+		badParam(w, err.Error())
+		return nil, false
+	}
+	if msg := missing(v, required...); msg != "" {
+		badParam(w, msg)
+		return nil, false
+	}
+	return v, true
+}
+
+// missing names the absent required parameters as Grape does ("a is missing, b is missing"), or "".
+func missing(v url.Values, names ...string) string {
+	var out []string
+	for _, n := range names {
+		if !v.Has(n) {
+			out = append(out, n+" is missing")
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// badParam writes Grape's answer to a parameter it rejects: 400 {"error": msg}.
+func badParam(w http.ResponseWriter, msg string) {
+	writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+}
+
+// optionalBool reads the boolean parameter name: false when it is absent or empty, and 400 {"error":
+// "<name> is invalid"} (returning false for ok) when it is not a boolean.
+func optionalBool(w http.ResponseWriter, v url.Values, name string) (value, ok bool) {
+	raw := v.Get(name)
+	if raw == "" {
+		return false, true
+	}
+	value, err := strconv.ParseBool(raw)
+	if err != nil {
+		badParam(w, name+" is invalid")
+		return false, false
+	}
+	return value, true
+}
+
 // page is one offset page of a list endpoint.
 type page struct {
 	number, perPage int

@@ -85,14 +85,12 @@ func (s *Server) commitJSON(p *project, c *commit) map[string]any {
 func (s *Server) getCommit(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
-	sha := p.resolveLocked(r.PathValue("sha"))
+	sha := p.commitOr404(w, r.PathValue("sha"))
 	if sha == "" {
-		writeMessage(w, http.StatusNotFound, "404 Commit Not Found")
 		return
 	}
 	writeJSON(w, http.StatusOK, s.commitJSON(p, p.commits[sha]))
@@ -110,31 +108,23 @@ const revertMessage = "Sorry, we cannot revert this commit automatically. This c
 // or "empty" when nothing would change. Success makes a commit "Revert \"<title>\"" on the branch head,
 // moves the branch and answers 201 with the commit.
 func (s *Server) revertCommit(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
-		return
-	}
-	if msg := missing(v, "branch"); msg != "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+	v, ok := requestParams(w, r, "branch")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
-	sha := p.resolveLocked(r.PathValue("sha"))
+	sha := p.commitOr404(w, r.PathValue("sha"))
 	if sha == "" {
-		writeMessage(w, http.StatusNotFound, "404 Commit Not Found")
 		return
 	}
 	branch := v.Get("branch")
-	headSHA, ok := p.branches[branch]
+	headSHA, ok := p.branchOr404(w, branch)
 	if !ok {
-		writeMessage(w, http.StatusNotFound, "404 Branch Not Found")
 		return
 	}
 	target, head := p.commits[sha], p.commits[headSHA]
@@ -274,34 +264,26 @@ func (s *Server) MergeRequests(project string) []MergeRequestInfo {
 // the token's user, its head is the source branch's head, and its changes are the paths that differ
 // between the target and source branch heads. An assignee id that names no user is ignored.
 func (s *Server) createMergeRequest(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r, "source_branch", "target_branch", "title")
+	if !ok {
 		return
 	}
-	if msg := missing(v, "source_branch", "target_branch", "title"); msg != "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": msg})
+	removeSource, ok := optionalBool(w, v, "remove_source_branch")
+	if !ok {
 		return
-	}
-	removeSource := false
-	if raw := v.Get("remove_source_branch"); raw != "" {
-		if removeSource, err = strconv.ParseBool(raw); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "remove_source_branch is invalid"})
-			return
-		}
 	}
 	var assigneeID int
 	if raw := v.Get("assignee_id"); raw != "" {
+		var err error
 		if assigneeID, err = strconv.Atoi(raw); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "assignee_id is invalid"})
+			badParam(w, "assignee_id is invalid")
 			return
 		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	source, target := v.Get("source_branch"), v.Get("target_branch")

@@ -71,29 +71,27 @@ func (s *Server) StatusHistory(project, sha string) []Status {
 // target_url, then fires the state's transition. An impossible transition is a 400 whose message names it,
 // e.g. "Cannot transition status via :run from :running"; the saved description stays.
 func (s *Server) postStatus(w http.ResponseWriter, r *http.Request) {
-	v, err := params(r)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+	v, ok := requestParams(w, r)
+	if !ok {
 		return
 	}
 	state := v.Get("state")
 	if state == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "state is missing"})
+		badParam(w, "state is missing")
 		return
 	}
 	switch state {
 	case "pending", "running", "success", "failed", "canceled":
 	default:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "state does not have a valid value"})
+		badParam(w, "state does not have a valid value")
 		return
 	}
 	name := valueOr(v.Get("name"), valueOr(v.Get("context"), "default"))
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	sha := r.PathValue("sha")
@@ -203,9 +201,8 @@ func (s *Server) statusJSON(c *commitStatus) map[string]any {
 func (s *Server) listStatuses(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.findProjectLocked(r.PathValue("id"))
+	p := s.projectOr404(w, r)
 	if p == nil {
-		writeMessage(w, http.StatusNotFound, "404 Project Not Found")
 		return
 	}
 	sha := r.PathValue("sha")

@@ -1,6 +1,8 @@
 package release_test
 
 import (
+	"bytes"
+	"context"
 	"strconv"
 	"strings"
 	"testing"
@@ -8,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/release/lambdafake"
@@ -86,6 +89,16 @@ func TestFailureInStagingRollsBackDevAndOpensARevert(t *testing.T) {
 	if n := len(f.gl.MergeRequests(clitest.Project)); n != 2 {
 		t.Errorf("%d merge requests after a redelivery, want 2", n)
 	}
+
+	// status shows the rollback, read-only.
+	var out, errOut bytes.Buffer
+	env := map[string]string{"GITOPS_DATA_DIR": f.agent.DataDir}
+	if code := cli.Run(context.Background(), []string{"status", "--project", clitest.Project}, cli.Env{
+		Getenv: func(k string) string { return env[k] }, Stdout: &out, Stderr: &errOut,
+	}); code != cli.ExitOK {
+		t.Errorf("status exited %d: %s", code, errOut.String())
+	}
+	clitest.MustContain(t, "status", out.String(), "ROLLED BACK", "!1", "bbbbbbbb", "!"+strconv.Itoa(rv.IID), "documents failed in staging")
 
 	// A restarted agent (same data dir) asked again, by the merge event and by a Maintainer: still one.
 	f.agent.Stop()
