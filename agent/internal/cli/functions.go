@@ -43,7 +43,8 @@ func (f functions) Build(ctx context.Context, tree string, fn config.Function) (
 }
 
 // Release reads the watched alarms first (a pattern matching none fails before anything moves), releases
-// the zip, then reads the alarms once more for the note and rewrites the function's dashboard.
+// the zip (rewriting the function's dashboard when the alias first moves), then reads the alarms once more
+// for the note.
 func (f functions) Release(ctx context.Context, req pipeline.ReleaseRequest) (gitops.Release, error) {
 	out := gitops.Release{Function: req.Function.Name, FunctionName: req.FunctionName, Alias: req.Function.Alias, SHA256: req.Artifact.SHA256}
 	cfg, err := stageAWS(ctx, req.Env)
@@ -68,8 +69,24 @@ func (f functions) Release(ctx context.Context, req pipeline.ReleaseRequest) (gi
 	if len(req.Alarms) > 0 {
 		rreq.Watch = watch.Watch(req.Alarms)
 	}
-	if req.Progress != nil {
-		rreq.Progress = func(_ release.Step, res release.Result) { req.Progress(merge(out, res)) }
+	// The dashboard is written at the first move of the alias, so that the canary can be watched on it.
+	dash := func(res release.Result) {
+		if out.DashboardURL != "" || res.NewVersion == "" {
+			return
+		}
+		spec := dashboard.Spec{Region: cfg.Region, Stage: req.Stage, FunctionName: req.FunctionName, Alias: req.Function.Alias,
+			OldVersion: res.OldVersion, NewVersion: res.NewVersion, APIName: req.Function.APIFor(req.Stage)}
+		if name, derr := dashboard.New(cw).Put(context.WithoutCancel(ctx), spec); derr != nil {
+			f.log.Warn().Err(derr).Str("function", req.FunctionName).Msg("write the release's dashboard")
+		} else {
+			out.DashboardURL = dashboard.URL(cfg.Region, name)
+		}
+	}
+	rreq.Progress = func(_ release.Step, res release.Result) {
+		dash(res)
+		if req.Progress != nil {
+			req.Progress(merge(out, res))
+		}
 	}
 	r := release.New(f.lambda(cfg), release.Options{PollInterval: f.poll})
 	res, err := r.Release(ctx, rreq)
@@ -77,15 +94,6 @@ func (f functions) Release(ctx context.Context, req pipeline.ReleaseRequest) (gi
 	if len(req.Alarms) > 0 {
 		if states, aerr := watch.States(context.WithoutCancel(ctx), req.Alarms); aerr == nil {
 			out.Alarms = alarmStates(states)
-		}
-	}
-	if res.NewVersion != "" {
-		spec := dashboard.Spec{Region: cfg.Region, Stage: req.Stage, FunctionName: req.FunctionName, Alias: req.Function.Alias,
-			OldVersion: res.OldVersion, NewVersion: res.NewVersion, APIName: req.Function.APIFor(req.Stage)}
-		if name, derr := dashboard.New(cw).Put(context.WithoutCancel(ctx), spec); derr != nil {
-			f.log.Warn().Err(derr).Str("function", req.FunctionName).Msg("write the release's dashboard")
-		} else {
-			out.DashboardURL = dashboard.URL(cfg.Region, name)
 		}
 	}
 	return out, err
