@@ -51,6 +51,9 @@ func (f functions) Release(ctx context.Context, req pipeline.ReleaseRequest) (gi
 	if err != nil {
 		return out, err
 	}
+	if name := req.Function.DashboardFor(req.Stage); name != "" {
+		out.StageDashboardURL = dashboard.URL(cfg.Region, name)
+	}
 	cw := f.cloudWatch(cfg)
 	watch := alarms.New(cw)
 	if len(req.Alarms) > 0 {

@@ -2,6 +2,7 @@ package comment
 
 import (
 	"cmp"
+	"strings"
 	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
@@ -191,6 +192,9 @@ func releaseSection(s gitops.Step) releaseView {
 	}
 	if r.DashboardURL != "" {
 		v.Dashboard = link("CloudWatch dashboard", r.DashboardURL) + " (new against previous version)"
+	}
+	if r.StageDashboardURL != "" {
+		v.Dashboard = strings.TrimPrefix(v.Dashboard+" · "+link("stage dashboard", r.StageDashboardURL), " · ")
 	}
 	if r.RolledBack {
 		v.RolledBack = "↩️ Traffic back on version " + text(clip(cmp.Or(r.OldVersion, "—"), maxName))

@@ -46,7 +46,7 @@ var (
 	topKeys      = []string{"version", "stages", "policies", "stacks", "functions", "rollback"}
 	stageKeys    = []string{"name", "role_arn", "plan_role_arn", "url"}
 	stackKeys    = []string{"name", "dir", "var_files", "backend_config", "workspace", "when_modified", "stages", "depends_on"}
-	functionKeys = []string{"name", "package", "function_name", "alias", "architecture", "after", "strategy", "steps", "alarms", "smoke", "stages", "api"}
+	functionKeys = []string{"name", "package", "function_name", "alias", "architecture", "after", "strategy", "steps", "alarms", "smoke", "stages", "api", "dashboard"}
 	stepKeys     = []string{"weight", "bake"}
 	rollbackKeys = []string{"auto_merge", "watch"}
 )
@@ -228,6 +228,8 @@ func decodeFunction(p *problems, v *yaml.Node) (Function, functionNodes) {
 			f.Smoke, _ = str(p, v, key)
 		case "api":
 			f.API, _ = str(p, v, key)
+		case "dashboard":
+			f.Dashboard, _ = str(p, v, key)
 		case "after":
 			f.After, fn.after = strList(p, v, key)
 		case "alarms":

@@ -47,6 +47,9 @@ type Function struct {
 	// API is the name of the API Gateway REST API the function serves, may contain {stage}; when set,
 	// the release's dashboard also shows the API's 5XX errors and latency.
 	API string
+	// Dashboard is the name of the stage's own CloudWatch dashboard (e.g. the observability stack's), may
+	// contain {stage}: the deploy note links it next to the release's.
+	Dashboard string
 }
 
 // TrafficStep is one step of a release: the new version gets Weight percent of the alias's traffic
@@ -86,6 +89,9 @@ func (f Function) AlarmsFor(stage string) []string { return expandAll(f.Alarms, 
 
 // APIFor returns the REST API's name in stage, {stage} expanded; "" when API is not set.
 func (f Function) APIFor(stage string) string { return expand(f.API, stage) }
+
+// DashboardFor returns the stage's own dashboard name in stage, {stage} expanded; "" when not set.
+func (f Function) DashboardFor(stage string) string { return expand(f.Dashboard, stage) }
 
 // RunsIn reports whether the function is released in stage.
 func (f Function) RunsIn(stage string) bool { return slices.Contains(f.Stages, stage) }

@@ -281,3 +281,20 @@ func TestParseFunctionErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestFunctionAPIAndDashboard(t *testing.T) {
+	cfg, err := Parse([]byte(valid + "functions:\n  - name: f\n    package: f\n    function_name: f-{stage}\n    api: docs-{stage}-api\n    dashboard: docs-{stage}-platform\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Functions[0]
+	if got := f.APIFor("prod"); got != "docs-prod-api" {
+		t.Errorf("APIFor(prod) = %q", got)
+	}
+	if got := f.DashboardFor("prod"); got != "docs-prod-platform" {
+		t.Errorf("DashboardFor(prod) = %q", got)
+	}
+	if got := (Function{}).DashboardFor("prod"); got != "" {
+		t.Errorf("DashboardFor without a dashboard = %q", got)
+	}
+}

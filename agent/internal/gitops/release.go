@@ -21,6 +21,7 @@ type Release struct {
 	Traffic                []TrafficMove // the alias moves, in order
 	Alarms                 []Alarm       // the watched alarms as last read
 	DashboardURL           string        // the CloudWatch dashboard comparing the new and the previous version
+	StageDashboardURL      string        // the stage's own dashboard (functions[].dashboard), linked beside it
 	RolledBack             bool          // after a failure the alias was pointed back at OldVersion
 	// Cause says in a word why the release failed (smoke, alarm, aws, conflict, …); "" when it did not.
 	Cause string

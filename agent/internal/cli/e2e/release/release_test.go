@@ -60,6 +60,7 @@ func tree(rev string, bake time.Duration) clitest.Tree {
     steps: [{weight: 10, bake: %[1]s}, {weight: 50, bake: %[1]s}]
     alarms: ["documents-{stage}-*"]
     smoke: fn/smoke.json
+    dashboard: documents-{stage}-overview
 `, bake),
 		Files: map[string]string{
 			"go.mod":        "module example.com/documents\n\ngo 1.24\n",
@@ -153,7 +154,8 @@ func TestReleaseCanaryThroughEveryStage(t *testing.T) {
 	body := clitest.WaitDeploy(t, f.gl, iid, merged, f.agent.Logs, 4*time.Minute)
 
 	clitest.MustContain(t, "the deploy note", body, "✅ Deployed: every stage is done.", "1 → 2", "documents-prod:live",
-		"Traffic: 10% ", " · 50% ", " · 100% ", "documents-staging-errors", "CloudWatch dashboard", "Zip sha256 ")
+		"Traffic: 10% ", " · 50% ", " · 100% ", "documents-staging-errors", "CloudWatch dashboard", "Zip sha256 ",
+		"[`stage dashboard`](https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards/dashboard/documents-prod-overview)")
 	rows := clitest.DeployRows(body)
 	var shas []string
 	for _, stage := range clitest.AllStages {
