@@ -56,6 +56,10 @@ type Run struct {
 	Error      string     `json:"error,omitempty"`
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at,omitempty"` // nil while the run is unfinished
+	// RolledBack reports that the run's commit is being or was rolled back; RevertMR is the revert merge
+	// request, once opened.
+	RolledBack bool `json:"rolled_back,omitempty"`
+	RevertMR   int  `json:"revert_mr,omitempty"`
 }
 
 // ReleaseRun is one release of a function in a stage for a commit, as the ledger records it.

@@ -239,8 +239,10 @@ func (l *Ledger) History(ctx context.Context, project string, limit int) ([]gito
 	if limit < 1 {
 		return out, nil
 	}
-	rows, err := l.db.QueryContext(ctx, `SELECT id, project, mr, commit_sha, stack, stage, kind, state, summary, error,
-		started_at, finished_at FROM gitops_runs WHERE project = $1 ORDER BY id DESC LIMIT $2`, project, limit)
+	rows, err := l.db.QueryContext(ctx, `SELECT r.id, r.project, r.mr, r.commit_sha, r.stack, r.stage, r.kind, r.state,
+		r.summary, r.error, r.started_at, r.finished_at, COALESCE(b.state, ''), COALESCE(b.revert_mr, 0)
+		FROM gitops_runs r LEFT JOIN gitops_rollbacks b ON b.project = r.project AND b.commit_sha = r.commit_sha
+		WHERE r.project = $1 ORDER BY r.id DESC LIMIT $2`, project, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read run history: %w", err)
 	}
@@ -248,10 +250,12 @@ func (l *Ledger) History(ctx context.Context, project string, limit int) ([]gito
 	for rows.Next() {
 		var r gitops.Run
 		var finished sql.NullTime
+		var rollback string
 		if err := rows.Scan(&r.ID, &r.Project, &r.MR, &r.Commit, &r.Stack, &r.Stage, &r.Kind, &r.State,
-			&r.Summary, &r.Error, &r.StartedAt, &finished); err != nil {
+			&r.Summary, &r.Error, &r.StartedAt, &finished, &rollback, &r.RevertMR); err != nil {
 			return nil, fmt.Errorf("read run history: %w", err)
 		}
+		r.RolledBack = rollback != ""
 		r.StartedAt = r.StartedAt.UTC()
 		if finished.Valid {
 			t := finished.Time.UTC()

@@ -159,6 +159,12 @@ func TestRollbackOncePerCommit(t *testing.T) {
 			if err != nil || created || again.State != gitops.RollbackReverted || again.RevertMR != 9 || again.Request.Reason != "alarm x" {
 				t.Fatalf("StartRollback again = %+v, %v, %v; want the first, reverted", again, created, err)
 			}
+			run := startRun(t, l, gitops.Run{Project: "g/p", MR: 2, Commit: c2, Stack: "app", Stage: "prod"})
+			finishRun(t, l, run, gitops.RunApplied, "Plan: 1 to add, 0 to change, 0 to destroy.", "")
+			d, err := l.Deployments(ctx, Query{Project: "g/p", Limit: 10})
+			if err != nil || len(d.History) != 1 || !d.History[0].RolledBack || d.History[0].RevertMR != 9 || len(d.Rollbacks) != 1 || len(d.Releases) != 2 {
+				t.Errorf("Deployments = %+v, %v; want the run marked rolled back by !9, one rollback, two releases", d, err)
+			}
 			if err := l.MarkRolledBack(ctx, "g/p", "api", "prod", c2); err != nil {
 				t.Fatal(err)
 			}

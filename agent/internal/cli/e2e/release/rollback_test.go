@@ -305,4 +305,9 @@ func TestRevertPromotionRestoresTerraformState(t *testing.T) {
 	if got := r.StateOutput(t, "app", "staging", "feature"); got != "" {
 		t.Errorf("staging's app state has feature %q, want none", got)
 	}
+	for _, run := range clitest.Deployments(t, a.AdminURL).History {
+		if run.Commit == merged && (!run.RolledBack || run.RevertMR != revert.IID) {
+			t.Errorf("run %s/%s of the rolled-back merge = %+v, want marked rolled back by !%d", run.Stack, run.Stage, run, revert.IID)
+		}
+	}
 }
