@@ -190,12 +190,15 @@ func TestReleaseCanaryThroughEveryStage(t *testing.T) {
 	if staging := f.lambda.AliasHistory(fnName("staging"), alias)[1].At; !staging.After(devDone) {
 		t.Errorf("staging's canary started at %v, before dev's release ended at %v", staging, devDone)
 	}
-	deps := f.gl.Deployments(clitest.Project)
-	var got []string
-	for _, d := range deps {
-		got = append(got, d.Environment+" "+d.SHA[:8]+" "+strings.Join(d.History, ">"))
-	}
 	want := []string{"dev bbbbbbbb running>success", "staging bbbbbbbb running>success", "prod bbbbbbbb running>success"}
+	var got []string
+	settled(t, func() bool { // the last deployment ends just after the note's last edit
+		got = got[:0]
+		for _, d := range f.gl.Deployments(clitest.Project) {
+			got = append(got, d.Environment+" "+d.SHA[:8]+" "+strings.Join(d.History, ">"))
+		}
+		return cmp.Equal(want, got)
+	})
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("GitLab deployments (-want +got):\n%s", diff)
 	}
@@ -259,7 +262,7 @@ func TestReleaseAlarmDuringTheCanaryRestoresTheStage(t *testing.T) {
 	if v := f.lambda.Versions(fnName("prod")); len(v) != 1 {
 		t.Errorf("prod has %d versions, want 1: prod is untouched", len(v))
 	}
-	if diff := cmp.Diff(map[string]string{"dev": "success", "staging": "failed", "prod": "canceled"}, clitest.ApplyStatuses(f.gl, merged)); diff != "" {
+	if diff := cmp.Diff(map[string]string{"dev": "success", "staging": "failed", "prod": "canceled"}, applyStatuses(t, f, merged, 3)); diff != "" {
 		t.Errorf("gitops/apply statuses (-want +got):\n%s", diff)
 	}
 	clitest.MustContain(t, "the metrics", scrape(t, f.agent.AdminURL), `gitops_release_rollbacks_total{reason="alarm"} 1`,
@@ -283,7 +286,7 @@ func TestReleaseFailingSmokeTestMovesNoTraffic(t *testing.T) {
 		t.Errorf("staging has %d versions, want 1: later stages are untouched", len(v))
 	}
 	clitest.MustContain(t, "the deploy note", body, "❌ Failed at `documents` · `dev`", "boom")
-	if diff := cmp.Diff(map[string]string{"dev": "failed", "staging": "canceled", "prod": "canceled"}, clitest.ApplyStatuses(f.gl, merged)); diff != "" {
+	if diff := cmp.Diff(map[string]string{"dev": "failed", "staging": "canceled", "prod": "canceled"}, applyStatuses(t, f, merged, 3)); diff != "" {
 		t.Errorf("gitops/apply statuses (-want +got):\n%s", diff)
 	}
 }
@@ -367,4 +370,21 @@ func scrape(t testing.TB, adminURL string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// settled waits up to ten seconds for ok to hold: what the agent does right after its note's last edit
+// (the stages' last statuses, the GitLab deployments) may come a moment after the note.
+func settled(t testing.TB, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !ok() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// applyStatuses are the gitops/apply statuses of sha by stage, once n stages have one.
+func applyStatuses(t testing.TB, f *fixture, sha string, n int) map[string]string {
+	t.Helper()
+	var got map[string]string
+	settled(t, func() bool { got = clitest.ApplyStatuses(f.gl, sha); return len(got) >= n })
+	return got
 }

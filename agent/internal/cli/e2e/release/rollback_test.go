@@ -78,7 +78,11 @@ func TestFailureInStagingRollsBackDevAndOpensARevert(t *testing.T) {
 		t.Errorf("the revert branch's fn/main.go = %q, want the base's (r0)", files["fn/main.go"])
 	}
 	clitest.MustContain(t, "the rollback note", note, "documents failed in staging", "documents in dev: 2 → 1", "!"+strconv.Itoa(rv.IID), "gitops/revert-bbbbbbbb")
-	deploy := clitest.DeployNotes(f.gl, iid)[0].Body
+	var deploy string
+	settled(t, func() bool { // the deploy note is edited just after the rollback note
+		deploy = clitest.DeployNotes(f.gl, iid)[0].Body
+		return strings.Contains(deploy, "Rolled back")
+	})
 	clitest.MustContain(t, "the deploy note after the rollback", deploy, "↩️ **Rolled back:**", "revert merge request !"+strconv.Itoa(rv.IID))
 
 	// The merge delivered again changes nothing: one rollback, one revert.
