@@ -13,23 +13,9 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-// The calls a rollback makes: read the merged commit, branch off the default branch, revert the commit
-// onto the branch and open a merge request from it. Each is safe to repeat: an existing branch or open
+// The calls a rollback makes: branch off the default branch, revert the merged commit onto the branch and
+// open a merge request from it. Each is safe to repeat: an existing branch or open
 // merge request is found and reused, so a retried rollback opens one merge request, not two.
-
-// Commit returns the commit sha of project (GET /projects/:id/repository/commits/:sha): its id, title and
-// parents, first parent first. An unknown commit gives an error wrapping ErrNotFound.
-func (c *Client) Commit(ctx context.Context, project, sha string) (gitops.Commit, error) {
-	op := fmt.Sprintf("get commit %s@%s", project, sha)
-	if sha == "" {
-		return gitops.Commit{}, fmt.Errorf("gitlab: %s: empty sha", op)
-	}
-	cm, _, err := c.api.Commits.GetCommit(project, sha, &gl.GetCommitOptions{Stats: gl.Ptr(false)}, gl.WithContext(ctx))
-	if err != nil {
-		return gitops.Commit{}, c.wrap(op, err)
-	}
-	return gitops.Commit{SHA: cm.ID, Title: cm.Title, Parents: slices.Clone(cm.ParentIDs)}, nil
-}
 
 // EnsureBranch creates branch in project at ref, a commit sha or a branch name (POST
 // /projects/:id/repository/branches), and reports whether it did. A branch of that name that exists

@@ -2,14 +2,6 @@ package gitops
 
 import "errors"
 
-// Commit is one commit as GitLab reports it: a merge commit has two parents or more, the first being the
-// branch it was merged into.
-type Commit struct {
-	SHA     string
-	Title   string
-	Parents []string
-}
-
 // NewMergeRequest is a merge request the agent opens (a revert).
 type NewMergeRequest struct {
 	Project      string

@@ -100,9 +100,21 @@ func TestTriggersAreRecordedOncePerKind(t *testing.T) {
 			if _, err := l.RecordTrigger(ctx, tr); err != nil {
 				t.Fatal(err)
 			}
-			all, err := l.Triggers(ctx, "g/p", c)
-			if err != nil || len(all) != 2 || all[0].Kind != gitops.TriggerAlarm || all[1].Kind != gitops.TriggerRelease {
-				t.Fatalf("Triggers = %+v, %v", all, err)
+			var kinds []string
+			rows, err := l.db.QueryContext(ctx, `SELECT kind FROM gitops_triggers WHERE project = $1 AND commit_sha = $2 ORDER BY id`, "g/p", c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var k string
+				if err := rows.Scan(&k); err != nil {
+					t.Fatal(err)
+				}
+				kinds = append(kinds, k)
+			}
+			rows.Close()
+			if len(kinds) != 2 || kinds[0] != string(gitops.TriggerAlarm) || kinds[1] != string(gitops.TriggerRelease) {
+				t.Fatalf("triggers recorded = %v, want alarm then release", kinds)
 			}
 			if _, err := l.RecordTrigger(ctx, gitops.Trigger{Project: "g/p", Commit: c, Function: "api", Stage: "prod", Kind: "bogus"}); err == nil {
 				t.Error("RecordTrigger of an unknown kind: no error")

@@ -47,17 +47,11 @@ func (l *Ledger) AllLive(ctx context.Context) (map[string][]gitops.Live, error) 
 // each project's rows keep the order given. Control characters in names are shown as '?' so that a
 // hostile name cannot drive the terminal. With nothing live it prints one line saying so.
 func WriteStatus(w io.Writer, live map[string][]gitops.Live) error {
-	projects := make([]string, 0, len(live))
-	for p, rows := range live {
-		if len(rows) > 0 {
-			projects = append(projects, p)
-		}
-	}
+	projects := withRows(live)
 	if len(projects) == 0 {
 		_, err := io.WriteString(w, "No deployments recorded yet.\n")
 		return err
 	}
-	sort.Strings(projects)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROJECT\tSTACK\tSTAGE\tCOMMIT\tMR\tAPPLIED")
 	for _, p := range projects {
@@ -113,16 +107,10 @@ func (l *Ledger) AllRollbacks(ctx context.Context) (map[string][]gitops.Rollback
 // WriteRollbacks prints rollbacks, when there are any, as a second table: PROJECT, MR (the merge rolled
 // back), COMMIT, STATE, REVERT (!iid of the revert merge request, or -) and WHY. Projects are sorted.
 func WriteRollbacks(w io.Writer, rollbacks map[string][]gitops.Rollback) error {
-	projects := make([]string, 0, len(rollbacks))
-	for p, rbs := range rollbacks {
-		if len(rbs) > 0 {
-			projects = append(projects, p)
-		}
-	}
+	projects := withRows(rollbacks)
 	if len(projects) == 0 {
 		return nil
 	}
-	sort.Strings(projects)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nROLLED BACK\tMR\tCOMMIT\tSTATE\tREVERT\tWHY")
 	for _, p := range projects {
@@ -146,4 +134,16 @@ func WriteRollbacks(w io.Writer, rollbacks map[string][]gitops.Rollback) error {
 		return fmt.Errorf("write rollbacks: %w", err)
 	}
 	return nil
+}
+
+// withRows are the projects of m that have rows, sorted.
+func withRows[V any](m map[string][]V) []string {
+	projects := make([]string, 0, len(m))
+	for p, rows := range m {
+		if len(rows) > 0 {
+			projects = append(projects, p)
+		}
+	}
+	sort.Strings(projects)
+	return projects
 }

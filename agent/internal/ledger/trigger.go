@@ -49,29 +49,6 @@ func (l *Ledger) MarkNotified(ctx context.Context, id int64) error {
 	return oneRow(res, id)
 }
 
-// Triggers lists the triggers recorded for commit of project, oldest first.
-func (l *Ledger) Triggers(ctx context.Context, project, commit string) ([]gitops.Trigger, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT id, project, mr, commit_sha, function, stage, kind, reason, at, notified
-		FROM gitops_triggers WHERE project = $1 AND commit_sha = $2 ORDER BY id`, project, commit)
-	if err != nil {
-		return nil, fmt.Errorf("list triggers: %w", err)
-	}
-	defer rows.Close()
-	out := []gitops.Trigger{}
-	for rows.Next() {
-		var t gitops.Trigger
-		if err := rows.Scan(&t.ID, &t.Project, &t.MR, &t.Commit, &t.Function, &t.Stage, &t.Kind, &t.Reason, &t.At, &t.Notified); err != nil {
-			return nil, fmt.Errorf("list triggers: %w", err)
-		}
-		t.At = t.At.UTC()
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list triggers: %w", err)
-	}
-	return out, nil
-}
-
 // SavePromotion keeps p as the last outcome of its merge request's promotion of p.Commit.
 func (l *Ledger) SavePromotion(ctx context.Context, p gitops.Promotion) error {
 	if err := validateStart(gitops.Run{Project: p.Project, MR: p.MR, Stack: "-", Stage: "-", Commit: p.Commit, Kind: gitops.RunApply, State: gitops.RunPlanning}); err != nil {

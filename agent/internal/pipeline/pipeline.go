@@ -170,7 +170,6 @@ type Functions interface {
 
 // Reverts is what a rollback needs of GitLab to undo a merged commit through a merge request.
 type Reverts interface {
-	Commit(ctx context.Context, project, sha string) (gitops.Commit, error)
 	// MergeRequestCommits lists the commits of merge request iid.
 	MergeRequestCommits(ctx context.Context, project string, iid int) ([]string, error)
 	// EnsureBranch creates branch at ref unless it exists.

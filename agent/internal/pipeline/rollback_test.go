@@ -39,10 +39,6 @@ func (f *fakeReverts) MergeRevert(_ context.Context, _ string, iid int, sha stri
 	return nil
 }
 
-func (f *fakeReverts) Commit(_ context.Context, _, sha string) (gitops.Commit, error) {
-	return gitops.Commit{SHA: sha}, nil
-}
-
 func (f *fakeReverts) MergeRequestCommits(context.Context, string, int) ([]string, error) {
 	return f.commits, nil
 }
