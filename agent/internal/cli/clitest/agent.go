@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +35,36 @@ type Agent struct {
 // defaults (GITOPS_MAX_PARALLEL=4, LOG_LEVEL=debug, no polling, a 2s shutdown timeout, no sandbox). The agent stops
 // when the test ends.
 func Start(t testing.TB, gl *gitlabfake.Server, b Backend, dataDir string, extra ...string) *Agent {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		a := launch(t, gl, b, dataDir, extra)
+		code, exited := a.ready()
+		switch {
+		case !exited:
+			t.Cleanup(a.Stop)
+			return a
+		case attempt < 3 && strings.Contains(a.logs.String(), "address already in use") && !pinned(extra):
+			// A free port found for the listeners was taken by another test before serve bound it: new ports.
+			a.cancel()
+		default:
+			a.cancel()
+			t.Fatalf("serve exited with %d before it was ready:\n%s", code, a.logs.String())
+		}
+	}
+}
+
+// pinned reports whether extra sets a listen address itself: then there is no other port to try.
+func pinned(extra []string) bool {
+	for i := 0; i+1 < len(extra); i += 2 {
+		if extra[i] == "GITOPS_LISTEN" || extra[i] == "GITOPS_ADMIN_LISTEN" {
+			return true
+		}
+	}
+	return false
+}
+
+// launch starts serve in-process with the harness's environment (free ports for its listeners) and extra.
+func launch(t testing.TB, gl *gitlabfake.Server, b Backend, dataDir string, extra []string) *Agent {
 	t.Helper()
 	env := map[string]string{
 		"GITLAB_URL":              gl.URL(),
@@ -64,14 +95,12 @@ func Start(t testing.TB, gl *gitlabfake.Server, b Backend, dataDir string, extra
 			Stderr: a.logs,
 		})
 	}()
-	t.Cleanup(a.Stop)
-	a.waitReady("serve")
 	return a
 }
 
-// waitReady waits up to 30s for GET /readyz to answer 200, and fails the test if the agent, described as
-// what, exits or is not ready by then.
-func (a *Agent) waitReady(what string) {
+// ready waits up to 30s for GET /readyz to answer 200; exited reports that serve exited first, with code.
+// Not ready by then fails the test.
+func (a *Agent) ready() (code int, exited bool) {
 	a.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -79,18 +108,26 @@ func (a *Agent) waitReady(what string) {
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return 0, false
 			}
 		}
 		select {
 		case code := <-a.done:
-			a.t.Fatalf("%s exited with %d before it was ready:\n%s", what, code, a.logs.String())
+			return code, true
 		default:
 		}
 		if time.Now().After(deadline) {
-			a.t.Fatalf("%s not ready after 30s:\n%s", what, a.logs.String())
+			a.t.Fatalf("serve not ready after 30s:\n%s", a.logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitReady is ready for a process that must not exit first: the test fails if it does (what names it).
+func (a *Agent) waitReady(what string) {
+	a.t.Helper()
+	if code, exited := a.ready(); exited {
+		a.t.Fatalf("%s exited with %d before it was ready:\n%s", what, code, a.logs.String())
 	}
 }
 
