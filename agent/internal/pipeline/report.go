@@ -11,20 +11,15 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-// publish is how a promotion reports: the deploy note from the outcome, and each gitops/apply status
-// that changed since the last publish. A failure to post is logged, not fatal: the next publish carries
-// it all.
+// publish is how a promotion reports: each gitops/apply status that changed since the last publish, then
+// the deploy note from the outcome (last, so that a note showing the end comes after every status it
+// implies). A failure to post is logged, not fatal: the next publish carries it all.
 func (j *promotion) publish(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	if j.r.Releases != nil {
 		if err := j.r.Releases.SavePromotion(ctx, j.out); err != nil {
 			j.log.Warn().Err(err).Msg("keep the promotion's outcome")
 		}
-	}
-	if err := j.r.Reporter.DeployNote(ctx, j.out); err != nil {
-		j.postLog().Err(err).Msg("post the deploy note")
-	} else {
-		j.posted = true
 	}
 	for _, s := range j.out.Statuses() {
 		if j.sent[s.Name] == s {
@@ -35,6 +30,11 @@ func (j *promotion) publish(ctx context.Context) {
 			continue
 		}
 		j.sent[s.Name] = s
+	}
+	if err := j.r.Reporter.DeployNote(ctx, j.out); err != nil {
+		j.postLog().Err(err).Msg("post the deploy note")
+	} else {
+		j.posted = true
 	}
 }
 
