@@ -81,7 +81,8 @@ var architecture = map[string]part{
 	"pipeline": {role: core, module: []string{"config", "gitops"}, thirdParty: []string{"github.com/rs/zerolog"}},
 
 	// Renderers.
-	"comment": {role: renderer, module: []string{"gitops"}},
+	"comment":    {role: renderer, module: []string{"gitops"}},
+	"statuspage": {role: renderer, module: []string{"gitops"}},
 
 	// Adapters: one outside dependency each.
 	"alarms":    {role: adapter},

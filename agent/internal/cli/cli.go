@@ -32,12 +32,14 @@ type command struct {
 }
 
 // order is the order of the commands in the usage.
-var order = []string{"plan", "policy", "release", "status", "serve", "version"}
+var order = []string{"plan", "drift", "policy", "release", "status", "serve", "version"}
 
 var commands = map[string]command{
 	"serve": {runServe, "serve", "run the service (webhooks, queue, workers, poller); configured by environment, see serve -h", serveUsage},
 	"plan": {runPlan, "plan [--repo DIR] [--stage NAME]... [--stack NAME]... [-v]",
 		"plan a local checkout and print the MR note", nil},
+	"drift": {runDrift, "drift [--repo DIR] [--stage NAME]... [--stack NAME]... [-v]",
+		"plan a local checkout read-only and report drift: exit 0 clean, 1 drift, 2 error", nil},
 	"policy": {runPolicy, "policy test [-v] [DIR]...\n  policy check --plan FILE [--stage S] [--stack S] [--project P] [--label L]... [--policies DIR]... [--format table|json] [-v]",
 		"run the Rego unit tests, or check one plan JSON against the policies", nil},
 	"release": {runRelease, "release build [--repo DIR] [--function NAME]... [--out DIR] [-v]",

@@ -25,6 +25,8 @@ environment:
   GITOPS_PROJECTS          projects (path or id, comma-separated) the poller watches
   GITOPS_DEPLOY_BRANCHES   branches whose merges are promoted (default the project's default branch)
   GITOPS_POLL_INTERVAL     how often the poller looks for missed events (default 60s; 0 disables it)
+  GITOPS_DRIFT_INTERVAL    how often each project's live stacks are planned for drift, spread over the
+                           interval; drift opens one gitops::drift issue (default 6h; 0 disables it)
   GITOPS_MAX_PARALLEL      concurrent terraform runs (default the CPU count)
   GITOPS_POLICY_DIR        server-side policy dirs every repo gets (a path list)
   GITOPS_ALLOWED_ROLES     the role ARNs stages may assume

@@ -20,6 +20,7 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/queue"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/server"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/statuspage"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/webhook"
 )
 
@@ -101,6 +102,8 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		return err
 	}
 	runner := newRunner(s, tf, gl, src, m, s.Secrets, log)
+	hub := &statuspage.Hub{Mask: s.Secrets.Mask}
+	runner.Terraform = workspaces{r: tf, hub: hub}
 	l, locker, err := openStores(ctx, s)
 	if err != nil {
 		return err
@@ -115,6 +118,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	runner.Functions, runner.Releases, runner.Deploys = functions{builder: b, poll: s.AlarmPoll, lambdaURL: s.LambdaEndpoint, cloudWatchURL: s.CloudWatchEndpoint, log: log}, l, gl
 	runner.ObserveRelease, runner.AlarmPoll = m.Release, s.AlarmPoll
 	runner.Reverts, runner.Rollbacks = reverts{gl, s.Secrets}, l
+	status := newStatusPage(l, gl, hub, s.Secrets, log)
 	var running atomic.Bool
 	q, err = queue.Open(ctx, queue.Options{
 		DatabaseURL: s.DatabaseURL,
@@ -123,7 +127,7 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		Logger:      log,
 		// SQLite has no notifier: workers find new jobs by polling, so poll often (a cheap indexed query).
 		PollInterval: pollInterval(s.DatabaseURL),
-		Handlers:     jobHandlers(runner, m, log),
+		Handlers:     withDrift(jobHandlers(runner, m, log), s, runner, l, gl, m, log),
 		ReplicaID:    s.ReplicaID,
 		RescueAfter:  s.RescueAfter,
 	})
@@ -142,6 +146,9 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		}),
 		Metrics:     m.Handler(),
 		Deployments: l.Handler(log),
+		Status:      status.Index(),
+		Run:         status.Run(),
+		RunEvents:   status.Events(),
 		Ready: func(ctx context.Context) error {
 			if !running.Load() {
 				return errors.New("workers are not running")

@@ -47,6 +47,7 @@ type settings struct {
 	LockTimeout                        time.Duration // how long a promotion's terraform waits for the state lock
 	StepTimeout                        time.Duration // deadline of one terraform step
 	AlarmPoll                          time.Duration // GITOPS_ALARM_POLL: how often a release reads its alarms during a bake
+	DriftInterval                      time.Duration // GITOPS_DRIFT_INTERVAL: how often every project is checked for drift; 0: never
 	// ProviderMirror is GITOPS_PROVIDER_MIRROR: the https URL of the provider network mirror terraform
 	// installs every provider from; empty means from each provider's registry.
 	ProviderMirror string
@@ -143,6 +144,9 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	if s.PollInterval, err = time.ParseDuration(get("GITOPS_POLL_INTERVAL", "60s")); err != nil || s.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_POLL_INTERVAL %q is not a duration like 60s (0 disables polling)", getenv("GITOPS_POLL_INTERVAL")))
+	}
+	if s.DriftInterval, err = time.ParseDuration(get("GITOPS_DRIFT_INTERVAL", "6h")); err != nil || (s.DriftInterval != 0 && s.DriftInterval < time.Second) {
+		errs = append(errs, fmt.Errorf("GITOPS_DRIFT_INTERVAL %q is not a duration of at least 1s like 6h (0 disables drift checks)", getenv("GITOPS_DRIFT_INTERVAL")))
 	}
 	if s.MaxParallel, err = strconv.Atoi(get("GITOPS_MAX_PARALLEL", strconv.Itoa(runtime.NumCPU()))); err != nil || s.MaxParallel < 1 {
 		errs = append(errs, fmt.Errorf("GITOPS_MAX_PARALLEL %q must be a whole number of at least 1", getenv("GITOPS_MAX_PARALLEL")))

@@ -17,6 +17,9 @@ func TestReadSettingsDefaultsAndErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s.DriftInterval != 6*time.Hour {
+		t.Errorf("default drift interval %v, want 6h", s.DriftInterval)
+	}
 	if s.LockTimeout != 5*time.Minute || s.StepTimeout != 30*time.Minute || s.DeployBranches != nil || s.ProjectSecrets != nil {
 		t.Errorf("defaults: lock %v, step %v, branches %v, secrets %v", s.LockTimeout, s.StepTimeout, s.DeployBranches, s.ProjectSecrets)
 	}
@@ -127,6 +130,11 @@ func TestReadSettingsValidatesEverySetting(t *testing.T) {
 		{"provider mirror not a URL", with("GITOPS_PROVIDER_MIRROR", "mirror.example.com"), []string{"GITOPS_PROVIDER_MIRROR"}},
 		{"provider mirror with credentials", with("GITOPS_PROVIDER_MIRROR", "https://u:p@mirror.example.com/"), []string{"GITOPS_PROVIDER_MIRROR"}},
 		{"provider mirror with a query", with("GITOPS_PROVIDER_MIRROR", "https://mirror.example.com/?token=x"), []string{"GITOPS_PROVIDER_MIRROR"}},
+		{"drift interval", with("GITOPS_DRIFT_INTERVAL", "30m"), nil},
+		{"drift checks off", with("GITOPS_DRIFT_INTERVAL", "0"), nil},
+		{"drift interval not a duration", with("GITOPS_DRIFT_INTERVAL", "daily"), []string{`GITOPS_DRIFT_INTERVAL "daily" is not a duration`}},
+		{"drift interval negative", with("GITOPS_DRIFT_INTERVAL", "-1h"), []string{`GITOPS_DRIFT_INTERVAL "-1h"`}},
+		{"drift interval too short", with("GITOPS_DRIFT_INTERVAL", "10ms"), []string{`GITOPS_DRIFT_INTERVAL "10ms"`}},
 		{"all at once", with("GITOPS_POLICY_DIR", "nope", "GITOPS_LISTEN", "abc", "AWS_ENDPOINT_URL_STS", "notaurl"),
 			[]string{"GITOPS_POLICY_DIR", "GITOPS_LISTEN", "AWS_ENDPOINT_URL_STS"}},
 	} {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -13,12 +16,14 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/comment"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/ledger"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/metrics"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/pipeline"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/planjson"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/policy"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/statuspage"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/terraform"
 )
 
@@ -44,7 +49,7 @@ func newTerraform(s settings, sb *sandbox.Sandbox, log *zerolog.Logger) (*terraf
 // PlanTree only; serve adds the stages' credentials, the ledger and the locker.
 func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.Cache, m *metrics.Metrics, mask *secretSet, log *zerolog.Logger) *pipeline.Runner {
 	r := &pipeline.Runner{
-		Terraform:      workspaces{tf},
+		Terraform:      workspaces{r: tf},
 		Policies:       policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: log}),
 		DataDir:        s.DataDir,
 		WorkRoot:       tf.WorkRoot(),
@@ -82,8 +87,24 @@ func (n mrNotes) SetStatus(ctx context.Context, project, sha string, st gitops.S
 	return n.Client.SetStatus(ctx, project, sha, st)
 }
 
-// workspaces opens terraform workspaces for the pipeline, each in a private copy of the tree.
-type workspaces struct{ r *terraform.Runner }
+// workspaces opens terraform workspaces for the pipeline, each in a private copy of the tree. With a hub,
+// each run's output goes to it as it runs (pipeline.Outputs), for the status page.
+type workspaces struct {
+	r   *terraform.Runner
+	hub *statuspage.Hub
+}
+
+// Output is the hub's writer of run, or nil without a hub.
+func (w workspaces) Output(ctx context.Context, run pipeline.OutputRun) io.Writer {
+	if w.hub == nil {
+		return nil
+	}
+	kind := "plan"
+	if run.Apply {
+		kind = "apply"
+	}
+	return w.hub.Start(ctx, statuspage.RunInfo{Project: run.Project, MR: run.MR, Stack: run.Stack, Stage: run.Stage, Kind: kind})
+}
 
 func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipeline.Workspace, error) {
 	if err := terraform.CopyTree(spec.Tree, spec.WorkDir); err != nil {
@@ -97,6 +118,7 @@ func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipe
 		Workspace:     spec.Workspace,
 		Env:           spec.Env,
 		ReadOnly:      spec.ReadOnly,
+		Output:        spec.Output,
 	})
 	if err != nil {
 		return nil, tfErr(err)
@@ -162,4 +184,32 @@ func stageCredentials(s settings) pipeline.Credentials {
 		}
 		return assumer.Env(ctx, roleARN, awsrole.SessionName(project, mr))
 	}
+}
+
+// newStatusPage is the admin listener's status page over the ledger, with runs' output from hub, links to
+// GitLab, and the agent's secrets masked in what it shows.
+func newStatusPage(l *ledger.Ledger, gl *gitlab.Client, hub *statuspage.Hub, mask *secretSet, log *zerolog.Logger) *statuspage.Page {
+	return &statuspage.Page{
+		Source:    statusSource{l},
+		Hub:       hub,
+		CommitURL: gl.CommitURL,
+		MergeRequestURL: func(project string, mr int) string {
+			// The project's web URL as commit links give it, by path or looked up by id.
+			base, ok := strings.CutSuffix(gl.CommitURL(project, "0"), "/-/commit/0")
+			if !ok || base == "" {
+				return ""
+			}
+			return base + "/-/merge_requests/" + strconv.Itoa(mr)
+		},
+		Mask:  mask.Mask,
+		Error: func(msg string, err error) { log.Error().Err(err).Msg("status page: " + msg) },
+	}
+}
+
+// statusSource is the ledger as the status page reads it; the ledger's Drifts gives the drift checks.
+type statusSource struct{ *ledger.Ledger }
+
+func (s statusSource) Releases(ctx context.Context, project string, limit int) ([]gitops.ReleaseRun, error) {
+	d, err := s.Deployments(ctx, ledger.Query{Project: project, Limit: limit})
+	return d.Releases, err
 }

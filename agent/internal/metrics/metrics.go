@@ -19,6 +19,7 @@ type Metrics struct {
 	terraform *prometheus.HistogramVec
 	releases  *prometheus.HistogramVec
 	rollbacks *prometheus.CounterVec
+	drift     *prometheus.GaugeVec
 }
 
 // New registers the metrics. depth, when not nil, is read at each scrape for the queue depth gauge.
@@ -48,8 +49,12 @@ func New(depth func(context.Context) (int, error)) *Metrics {
 			Name: "gitops_release_rollbacks_total",
 			Help: "Releases whose alias was pointed back at the previous version, by reason (alarm, smoke, aws, conflict, canceled, …).",
 		}, []string{"reason"}),
+		drift: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gitops_drift_stacks",
+			Help: "Stack × stage pairs of a project whose last drift check found drift (a plan of the live commit changes something).",
+		}, []string{"project"}),
 	}
-	m.registry.MustRegister(m.events, m.jobs, m.terraform, m.releases, m.rollbacks,
+	m.registry.MustRegister(m.events, m.jobs, m.terraform, m.releases, m.rollbacks, m.drift,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if depth != nil {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -66,6 +71,11 @@ func New(depth func(context.Context) (int, error)) *Metrics {
 		}))
 	}
 	return m
+}
+
+// Drift sets how many stack × stage pairs of project drifted at its last drift check.
+func (m *Metrics) Drift(project string, drifted int) {
+	m.drift.WithLabelValues(project).Set(float64(drifted))
 }
 
 // Event counts one webhook delivery.

@@ -27,6 +27,9 @@ func TestMetricsAreExposed(t *testing.T) {
 	m.Job("plan", 3*time.Second, false)
 	m.Terraform("plan", 2*time.Second, true)
 	m.Sandbox("namespaces")
+	m.Drift("group/app", 3)
+	m.Drift("group/app", 2)
+	m.Drift("group/other", 0)
 	body := scrape(t, m)
 	for _, want := range []string{
 		`gitops_webhook_events_total{kind="Merge Request Hook",outcome="queued"} 2`,
@@ -35,6 +38,8 @@ func TestMetricsAreExposed(t *testing.T) {
 		`gitops_terraform_run_duration_seconds_sum{outcome="error",step="plan"} 2`,
 		`gitops_queue_depth 7`,
 		`gitops_sandbox_mode{mode="namespaces"} 1`,
+		`gitops_drift_stacks{project="group/app"} 2`,
+		`gitops_drift_stacks{project="group/other"} 0`,
 		`go_goroutines`,
 		`process_resident_memory_bytes`,
 	} {

@@ -11,6 +11,7 @@ package pipeline
 
 import (
 	"context"
+	"io"
 	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
@@ -68,6 +69,22 @@ type Terraform interface {
 	Open(ctx context.Context, spec WorkspaceSpec) (Workspace, error)
 }
 
+// Outputs is where terraform's output goes while it runs (the status page streams it). A Terraform that
+// also implements Outputs gets, for each stack × stage planned (and applied), a writer obtained before its
+// workspace opens, in WorkspaceSpec.Output.
+type Outputs interface {
+	// Output returns the writer of one run's output; the run is over when ctx (the step's) ends.
+	Output(ctx context.Context, run OutputRun) io.Writer
+}
+
+// OutputRun names the run an output belongs to.
+type OutputRun struct {
+	Project      string
+	MR           int
+	Stack, Stage string
+	Apply        bool // a promotion's plan and apply; false: a merge request's plan
+}
+
 // Workspace is one initialised stack in its own work dir; it is used by one goroutine at a time.
 type Workspace interface {
 	// Plan plans to planFile and returns the plan, read and with secrets masked in its text.
@@ -88,6 +105,8 @@ type WorkspaceSpec struct {
 	Env           map[string]string // e.g. a stage role's credentials; never logged
 	// ReadOnly plans without locking the state (MR plans): such a workspace never applies.
 	ReadOnly bool
+	// Output, when not nil, gets terraform's output as it runs (see Outputs).
+	Output io.Writer
 }
 
 // PlanOutput is one saved plan: the domain plan, Terraform's plain text with sensitive values masked, and

@@ -50,6 +50,9 @@ func (r *Runner) planTarget(ctx context.Context, tree string, t Target, role, pr
 		}
 		spec.Env = env
 	}
+	if o, ok := r.Terraform.(Outputs); ok {
+		spec.Output = o.Output(ctx, OutputRun{Project: project, MR: mr, Stack: t.Stack.Name, Stage: t.Stage.Name, Apply: !readOnly})
+	}
 	start := time.Now()
 	ws, err := r.Terraform.Open(ctx, spec)
 	if err != nil {

@@ -34,6 +34,11 @@ type Handlers struct {
 	Command  func(ctx context.Context, req gitops.CommandRequest, job Job) error
 	Watch    func(ctx context.Context, req gitops.WatchRequest, job Job) error
 	Rollback func(ctx context.Context, req gitops.RollbackRequest, job Job) error
+	// Drift checks one project for drift. With DriftInterval above zero, a periodic job queues, every
+	// DriftInterval, one check per project DriftProjects lists, spread over the interval.
+	Drift         func(ctx context.Context, project string, job Job) error
+	DriftProjects func(ctx context.Context) ([]string, error)
+	DriftInterval time.Duration
 }
 
 // Job describes the running attempt of a job to its handler.
@@ -241,6 +246,10 @@ func workers(q *Queue, h Handlers) *river.Workers {
 		river.AddWorker(w, &rollbackWorker{handle: h.Rollback, q: q})
 	}
 	river.AddWorker(w, &queuedPlanWorker{q: q})
+	if h.Drift != nil {
+		river.AddWorker(w, &driftWorker{handle: h.Drift, q: q})
+		river.AddWorker(w, &driftScheduleWorker{projects: h.DriftProjects, interval: h.DriftInterval, q: q})
+	}
 	return w
 }
 

@@ -177,6 +177,9 @@ func riverConfig(q *Queue, opts Options, log zerolog.Logger) *river.Config {
 	if h := opts.Handlers; h.Plan != nil || h.Promote != nil || h.Command != nil {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}
 		cfg.Workers = workers(q, opts.Handlers)
+		if h.Drift != nil && h.DriftProjects != nil && h.DriftInterval > 0 {
+			cfg.PeriodicJobs = []*river.PeriodicJob{periodicDrift(h.DriftInterval)}
+		}
 	}
 	return cfg
 }
@@ -208,9 +211,11 @@ func (q *Queue) Stop(ctx context.Context) error {
 // Ping checks that the database answers.
 func (q *Queue) Ping(ctx context.Context) error { return q.ping(ctx) }
 
-// Depth returns the number of jobs waiting to run or running.
+// Depth returns the number of jobs waiting to run or running; drift checks scheduled for later in their
+// period do not count until their time comes.
 func (q *Queue) Depth(ctx context.Context) (int, error) {
-	n, err := q.count(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled')`)
+	n, err := q.count(ctx, `SELECT count(*) FROM river_job WHERE state IN ('available', 'pending', 'retryable', 'running', 'scheduled')
+		AND NOT (kind = 'drift' AND state = 'scheduled')`)
 	if err != nil {
 		return 0, fmt.Errorf("count queued jobs: %w", err)
 	}

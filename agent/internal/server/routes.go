@@ -19,6 +19,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Deployments serves GET /api/v1/deployments; nil leaves the route out.
 	Deployments http.Handler
+	// Status serves the status page, GET /; Run a run's page, GET /runs/{id}; RunEvents its output as
+	// server-sent events, GET /runs/{id}/events. Each nil leaves its route out.
+	Status, Run, RunEvents http.Handler
 }
 
 // Public returns the webhook listener's handler: POST /webhooks/gitlab, GET /healthz and GET /readyz.
@@ -29,13 +32,18 @@ func Public(d Deps) http.Handler {
 	return mux
 }
 
-// Admin returns the admin listener's handler: GET /metrics, GET /api/v1/deployments, and the health
-// checks.
+// Admin returns the admin listener's handler: GET /metrics, GET /api/v1/deployments, the status page (GET
+// /, GET /runs/{id}, GET /runs/{id}/events), and the health checks.
 func Admin(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", d.Metrics)
 	if d.Deployments != nil {
 		mux.Handle("GET /api/v1/deployments", d.Deployments)
+	}
+	for pattern, h := range map[string]http.Handler{"GET /{$}": d.Status, "GET /runs/{id}": d.Run, "GET /runs/{id}/events": d.RunEvents} {
+		if h != nil {
+			mux.Handle(pattern, h)
+		}
 	}
 	health(mux, d)
 	return mux

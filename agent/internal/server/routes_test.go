@@ -12,7 +12,7 @@ import (
 func TestRoutes(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
 	var ready error
-	d := Deps{Webhook: ok, Metrics: ok, Deployments: ok, Ready: func(context.Context) error { return ready }}
+	d := Deps{Webhook: ok, Metrics: ok, Deployments: ok, Status: ok, Run: ok, RunEvents: ok, Ready: func(context.Context) error { return ready }}
 	public, admin := Public(d), Admin(d)
 	tests := []struct {
 		h            http.Handler
@@ -34,6 +34,16 @@ func TestRoutes(t *testing.T) {
 		{admin, "admin", "GET", "/api/v1/deployments", nil, http.StatusTeapot, ""},
 		{admin, "admin", "GET", "/healthz", nil, 200, "ok"},
 		{admin, "admin", "POST", "/webhooks/gitlab", nil, http.StatusNotFound, ""},
+		// The status page is the admin listener's only: GitLab's side never shows what runs where.
+		{admin, "admin", "GET", "/", nil, http.StatusTeapot, ""},
+		{admin, "admin", "GET", "/runs/12", nil, http.StatusTeapot, ""},
+		{admin, "admin", "GET", "/runs/12/events", nil, http.StatusTeapot, ""},
+		{admin, "admin", "POST", "/", nil, http.StatusMethodNotAllowed, ""},
+		{admin, "admin", "GET", "/nope", nil, http.StatusNotFound, ""},
+		{admin, "admin", "GET", "/runs/12/other", nil, http.StatusNotFound, ""},
+		{public, "public", "GET", "/", nil, http.StatusNotFound, ""},
+		{public, "public", "GET", "/runs/12", nil, http.StatusNotFound, ""},
+		{public, "public", "GET", "/runs/12/events", nil, http.StatusNotFound, ""},
 	}
 	for _, tt := range tests {
 		ready = tt.ready
@@ -45,12 +55,28 @@ func TestRoutes(t *testing.T) {
 	}
 }
 
-func TestDeploymentsRouteIsOptional(t *testing.T) {
+func TestOptionalRoutes(t *testing.T) {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
 	h := Admin(Deps{Webhook: ok, Metrics: ok, Ready: func(context.Context) error { return nil }})
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/deployments", nil))
-	if rec.Code != http.StatusNotFound {
-		t.Errorf("GET /api/v1/deployments without a ledger = %d, want 404", rec.Code)
+	for _, path := range []string{"/api/v1/deployments", "/", "/runs/1", "/runs/1/events"} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != http.StatusNotFound {
+			t.Errorf("GET %s without its handler = %d, want 404", path, rec.Code)
+		}
+	}
+}
+
+// TestRunIDReachesTheHandler: the run's id is the {id} of the pattern, as the status page reads it.
+func TestRunIDReachesTheHandler(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	var got []string
+	id := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = append(got, r.PathValue("id")) })
+	h := Admin(Deps{Webhook: ok, Metrics: ok, Run: id, RunEvents: id, Ready: func(context.Context) error { return nil }})
+	for _, path := range []string{"/runs/7", "/runs/8/events"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", path, nil))
+	}
+	if len(got) != 2 || got[0] != "7" || got[1] != "8" {
+		t.Errorf("ids = %q, want [7 8]", got)
 	}
 }

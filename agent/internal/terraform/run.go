@@ -1,12 +1,17 @@
 package terraform
 
 import (
+	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"sync"
 )
 
 // Request says where and how to run: what Runner.Open needs to prepare a Workspace, and the var files
@@ -23,6 +28,12 @@ type Request struct {
 	// ReadOnly plans without taking the state lock (-lock=false), so that a plan for review never makes a
 	// promotion wait or fail; a read-only workspace refuses to apply.
 	ReadOnly bool
+	// Output, when set, gets what terraform prints as it runs (init, workspace, plan, apply; never `show
+	// -json`, which holds the plan's values), stdout and stderr, as whole lines, each masked first: the
+	// values of Env (the run's credentials, but for region names) become "[masked]", the agent's dirs
+	// the names diagnostics give them, and the state lock's Who: is cut. Lines over 64 KiB are cut. Output
+	// must be safe for concurrent use (stdout and stderr are written at once); it should not block.
+	Output io.Writer
 }
 
 // PlanResult is a saved plan and its two renderings.
@@ -98,4 +109,87 @@ func planPath(p string) (string, error) {
 		return "", errors.New("request: malformed PlanFile")
 	}
 	return filepath.Abs(p)
+}
+
+// outputMask is what replaces a run's credential in the output it streams.
+const outputMask = "[masked]"
+
+// maxOutputLine bounds one line of streamed output; the rest of a longer line is dropped.
+const maxOutputLine = 64 << 10
+
+// outputMasker returns the masking of every streamed line of a run: env's values (those of at least four
+// characters, but for the region variables, which name no secret) replaced by outputMask, longest first,
+// then the agent's dirs by the names in hidden, as in diagnostics.
+func outputMasker(env map[string]string, hidden map[string]string) func(string) string {
+	var values []string
+	for k, v := range env {
+		if len(v) >= 4 && !strings.HasSuffix(k, "REGION") {
+			values = append(values, v)
+		}
+	}
+	slices.SortFunc(values, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
+	pairs := make([]string, 0, 2*len(values))
+	for _, v := range slices.Compact(values) {
+		pairs = append(pairs, v, outputMask)
+	}
+	r := strings.NewReplacer(pairs...)
+	return func(line string) string { return ScrubDiagnostics(r.Replace(line), hidden) }
+}
+
+// lineTee writes one stream of terraform's output to out line by line, each line masked; the state
+// lock's Who: line (within a "Lock Info:" block) is cut as in diagnostics. It is safe for concurrent use.
+type lineTee struct {
+	out  io.Writer
+	mask func(string) string
+
+	mu      sync.Mutex
+	partial []byte
+	inLock  bool
+}
+
+func (t *lineTee) Write(p []byte) (int, error) {
+	n := len(p)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
+		}
+		if room := maxOutputLine - len(t.partial); len(chunk) > room {
+			chunk = chunk[:max(room, 0)]
+		}
+		t.partial = append(t.partial, chunk...)
+		if i < 0 {
+			break
+		}
+		t.emit()
+		p = p[i+1:]
+	}
+	return n, nil
+}
+
+// Flush writes the incomplete last line, if any.
+func (t *lineTee) Flush() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.partial) > 0 {
+		t.emit()
+	}
+}
+
+// emit masks the partial line and writes it out; a failing out loses the line, never the run.
+func (t *lineTee) emit() {
+	line := strings.TrimRight(string(t.partial), "\r")
+	t.partial = t.partial[:0]
+	switch bare := strings.TrimSpace(strings.TrimLeft(line, "│ \t")); {
+	case bare == "Lock Info:":
+		t.inLock = true
+	case bare == "":
+		t.inLock = false
+	case t.inLock:
+		line = lockWho.ReplaceAllString(line, "${1}<redacted>")
+	}
+	_, _ = io.WriteString(t.out, t.mask(line)+"\n")
 }

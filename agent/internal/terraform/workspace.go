@@ -35,6 +35,9 @@ type Workspace struct {
 	mu        sync.Mutex // held while a command runs, and by Close
 	run       SandboxRun // nil when the runner has no sandbox
 	stopClose func() bool
+
+	maskOnce sync.Once
+	mask     func(string) string // masks each line teed to req.Output
 }
 
 // Open validates req, initialises req.Dir (init with req.BackendConfig) and selects req.Workspace,
@@ -105,7 +108,14 @@ func (w *Workspace) step(ctx context.Context, name string, stdout io.Writer, cal
 		return &Error{Step: name, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
 	}
 	stderr := newCapBuffer(2 * maxDiagnostics)
-	w.tf.SetStderr(stderr)
+	var errOut io.Writer = stderr
+	if w.req.Output != nil && name != StepShow {
+		outTee, errTee := w.tee(), w.tee()
+		defer outTee.Flush()
+		defer errTee.Flush()
+		stdout, errOut = teeTo(stdout, outTee), io.MultiWriter(stderr, errTee)
+	}
+	w.tf.SetStderr(errOut)
 	w.tf.SetStdout(stdout)
 	defer func() {
 		w.tf.SetStderr(nil)
@@ -257,4 +267,18 @@ func (w *Workspace) Apply(ctx context.Context, planFile string) (string, error) 
 		return w.tf.Apply(ctx, applyOptions(in, w.r.lockTimeout)...)
 	})
 	return cleanText(out.String()), err
+}
+
+// tee is a masked line writer to the request's Output, for one stream of one step.
+func (w *Workspace) tee() *lineTee {
+	w.maskOnce.Do(func() { w.mask = outputMasker(w.req.Env, w.hidden()) })
+	return &lineTee{out: w.req.Output, mask: w.mask}
+}
+
+// teeTo is w, also writing to t; t alone when w is nil.
+func teeTo(w io.Writer, t io.Writer) io.Writer {
+	if w == nil {
+		return t
+	}
+	return io.MultiWriter(w, t)
 }

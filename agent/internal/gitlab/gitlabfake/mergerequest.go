@@ -399,20 +399,7 @@ func (s *Server) listMergeRequests(w http.ResponseWriter, r *http.Request) {
 		}
 		picked = append(picked, m)
 	}
-	slices.SortStableFunc(picked, func(a, b *mergeRequest) int {
-		ka, kb := a.CreatedAt, b.CreatedAt
-		if orderBy == "updated_at" {
-			ka, kb = a.UpdatedAt, b.UpdatedAt
-		}
-		c := ka.Compare(kb)
-		if c == 0 {
-			c = a.ID - b.ID
-		}
-		if sortDir == "desc" {
-			c = -c
-		}
-		return c
-	})
+	sortListed(picked, orderBy, sortDir, func(x *mergeRequest) (time.Time, time.Time, int) { return x.CreatedAt, x.UpdatedAt, x.ID })
 	out := make([]map[string]any, 0, len(picked))
 	for _, m := range paginate(w, r, s.srv.URL, picked) {
 		out = append(out, s.mrJSON(p, m))

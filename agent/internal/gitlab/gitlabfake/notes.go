@@ -115,20 +115,7 @@ func (s *Server) listNotes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	notes := slices.Clone(m.notes)
-	slices.SortStableFunc(notes, func(a, b *note) int {
-		ka, kb := a.CreatedAt, b.CreatedAt
-		if orderBy == "updated_at" {
-			ka, kb = a.UpdatedAt, b.UpdatedAt
-		}
-		c := ka.Compare(kb)
-		if c == 0 {
-			c = a.ID - b.ID
-		}
-		if sortDir == "desc" {
-			c = -c
-		}
-		return c
-	})
+	sortListed(notes, orderBy, sortDir, func(x *note) (time.Time, time.Time, int) { return x.CreatedAt, x.UpdatedAt, x.ID })
 	out := make([]map[string]any, 0, len(notes))
 	for _, n := range paginate(w, r, s.srv.URL, notes) {
 		out = append(out, s.noteJSON(p, m, n))

@@ -7,8 +7,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // maxBody bounds a request body, as GitLab's own front proxy does.
@@ -164,4 +166,25 @@ func paginate[T any](w http.ResponseWriter, r *http.Request, base string, items 
 		return []T{}
 	}
 	return items[start:min(start+p.perPage, total)]
+}
+
+// sortListed orders a list the way GitLab's list endpoints do: by order_by (created_at or updated_at,
+// read through times) in sort's direction (asc or desc), ties broken by id.
+func sortListed[T any](list []T, orderBy, sortDir string, times func(T) (created, updated time.Time, id int)) {
+	slices.SortStableFunc(list, func(a, b T) int {
+		ca, ua, ia := times(a)
+		cb, ub, ib := times(b)
+		ka, kb := ca, cb
+		if orderBy == "updated_at" {
+			ka, kb = ua, ub
+		}
+		c := ka.Compare(kb)
+		if c == 0 {
+			c = ia - ib
+		}
+		if sortDir == "desc" {
+			c = -c
+		}
+		return c
+	})
 }

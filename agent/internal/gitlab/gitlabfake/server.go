@@ -37,6 +37,9 @@
 //	PUT  /projects/:id/deployments/:deployment_id
 //	GET  /projects/:id/environments
 //	PUT  /projects/:id/environments/:environment_id
+//	GET  /projects/:id/issues
+//	POST /projects/:id/issues
+//	PUT  /projects/:id/issues/:issue_iid
 package gitlabfake
 
 import (
@@ -70,6 +73,7 @@ type Server struct {
 	projects []*project
 	users    map[string]*user
 	deploys  map[int]*projectDeploys // by project id: deployments and environments (deployments.go)
+	issues   map[int]*projectIssues  // by project id (issues.go)
 	requests int
 	failures []failure
 	latency  time.Duration
@@ -215,6 +219,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("PUT "+api+"/projects/{id}/deployments/{deployment}", s.updateDeployment)
 	mux.HandleFunc("GET "+api+"/projects/{id}/environments", s.listEnvironments)
 	mux.HandleFunc("PUT "+api+"/projects/{id}/environments/{environment}", s.updateEnvironment)
+	mux.HandleFunc("GET "+api+"/projects/{id}/issues", s.listIssues)
+	mux.HandleFunc("POST "+api+"/projects/{id}/issues", s.createIssue)
+	mux.HandleFunc("PUT "+api+"/projects/{id}/issues/{iid}", s.updateIssue)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		// Grape's answer for a route it does not know.
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
