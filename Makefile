@@ -11,7 +11,7 @@ TF        = TF_BINARY=$(TF_BINARY) CHECKPOINT_DISABLE=1
 # Tools installed by `make tools` (the Lambda emulator, conftest) are found by the tests on PATH.
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: all build lambda demo test test-go test-policies test-fmt bench fuzz tofu tools schema fixtures clean
+.PHONY: all build lambda image demo test test-go test-policies test-fmt test-ci-config bench fuzz tofu tools schema fixtures clean
 
 all: build
 
@@ -24,12 +24,18 @@ lambda:
 	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BIN)/lambda-arm64/bootstrap ./lambda
 	GOOS=linux GOARCH=amd64 CGO_ENABLED=0 $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(BIN)/lambda-amd64/bootstrap ./lambda
 
+## image: the service image (Dockerfile) with podman, tagged gitops-agent:$(VERSION). IMAGE_FLAGS adds build
+## flags: where base images cannot be pulled, --build-arg for each line scripts/image-bases prints; where
+## containers cannot start (no cgroup or rlimit set-up), --isolation=chroot.
+image:
+	podman build --build-arg VERSION=$(VERSION) --build-arg REVISION=$$(git rev-parse HEAD) $(IMAGE_FLAGS) -t gitops-agent:$(VERSION) .
+
 ## demo: plan examples/quickstart with a real terraform and print the merge request note
 demo: build
 	$(TF) $(BIN)/gitops-agent plan --repo examples/quickstart
 
 ## test: every test: Go (with throwaway PostgreSQL and Redis), Rego, and terraform fmt
-test: tools test-go test-policies test-fmt
+test: tools test-go test-policies test-fmt test-ci-config
 
 test-go:
 	$(TF) scripts/with-services $(GO) test -race -count=1 -timeout 40m ./...
@@ -40,6 +46,10 @@ test-policies: build
 
 test-fmt:
 	env -u TF_CLI_CONFIG_FILE $(TF_BINARY) fmt -check -recursive stacks examples
+
+## test-ci-config: .gitlab-ci.yml against GitLab's CI schema, and its build job run by gitlab-ci-local
+test-ci-config:
+	scripts/check-gitlab-ci
 
 ## bench: every benchmark, with its reference measured in the same run
 bench:

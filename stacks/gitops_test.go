@@ -95,7 +95,7 @@ func TestGitopsConfig(t *testing.T) {
 			t.Errorf("stacks/%s is not in .gitops.yaml", dir)
 		}
 	}
-	want := map[string][]string{"network": nil, "data": {"network"}, "api": {"data"}, "observability": {"api"}, "cicd": nil}
+	want := map[string][]string{"network": nil, "data": {"network"}, "api": {"data"}, "observability": {"api"}, "cicd": nil, "agent": {"cicd"}}
 	if diff := cmp.Diff(want, deps); diff != "" {
 		t.Errorf("depends_on (-want +got):\n%s", diff)
 	}

@@ -33,7 +33,7 @@ func RIE(t testing.TB) string {
 // Emulator is a running Runtime Interface Emulator with a bootstrap inside.
 type Emulator struct {
 	URL  string // where to POST an event: …/2015-03-31/functions/function/invocations
-	logs *logBuffer
+	logs *LogBuffer
 }
 
 // Logs is what the emulator and the function wrote so far.
@@ -47,7 +47,7 @@ func StartRIE(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 	cmd := exec.Command(rie, "--runtime-interface-emulator-address", addr,
 		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(FreePort(t)), bootstrap)
 	cmd.Dir, cmd.Env = filepath.Dir(bootstrap), env
-	logs := &logBuffer{}
+	logs := &LogBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start the emulator: %v", err)
@@ -66,19 +66,19 @@ func StartRIE(t testing.TB, rie, bootstrap string, env []string) *Emulator {
 	return &Emulator{URL: "http://" + addr + "/2015-03-31/functions/function/invocations", logs: logs}
 }
 
-// logBuffer is a bytes.Buffer safe for the emulator's two output streams and the test.
-type logBuffer struct {
+// LogBuffer is a bytes.Buffer safe for a child process's two output streams and the test reading them.
+type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
+func (l *LogBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *logBuffer) String() string {
+func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

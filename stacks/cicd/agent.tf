@@ -108,6 +108,12 @@ resource "aws_iam_policy" "deploy_cicd" {
   policy      = data.aws_iam_policy_document.deploy_cicd.json
 }
 
+resource "aws_iam_policy" "deploy_agent" {
+  name        = "${var.project}-deploy-agent"
+  description = "Apply the agent stack: the agent's VPC, load balancer, WAF, ECS service, repository, database, secrets, alarms"
+  policy      = data.aws_iam_policy_document.deploy_agent.json
+}
+
 resource "aws_iam_role_policy_attachment" "deploy_infrastructure" {
   for_each = toset(var.deploy_stages)
 
@@ -127,4 +133,12 @@ resource "aws_iam_role_policy_attachment" "deploy_cicd" {
 
   role       = aws_iam_role.deploy[var.cicd_stage].name
   policy_arn = aws_iam_policy.deploy_cicd.arn
+}
+
+# The cicd stage's deploy role also applies the agent stack (.gitops.yaml: agent, stages [prod]).
+resource "aws_iam_role_policy_attachment" "deploy_agent" {
+  count = contains(var.deploy_stages, var.cicd_stage) ? 1 : 0
+
+  role       = aws_iam_role.deploy[var.cicd_stage].name
+  policy_arn = aws_iam_policy.deploy_agent.arn
 }

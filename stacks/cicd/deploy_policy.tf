@@ -5,7 +5,7 @@
 
 locals {
   arn_prefix = {
-    for svc in ["ec2", "rds", "elasticache", "lambda", "logs", "secretsmanager", "sns", "cloudwatch", "wafv2", "kms", "acm"] :
+    for svc in ["ec2", "rds", "elasticache", "lambda", "logs", "secretsmanager", "sns", "cloudwatch", "wafv2", "kms", "acm", "ecs", "ecr", "elasticloadbalancing"] :
     svc => "arn:${local.partition}:${svc}:${local.region}:${local.account_id}"
   }
 
@@ -410,5 +410,172 @@ data "aws_iam_policy_document" "deploy_cicd" {
     sid       = "ReadExternalId"
     actions   = ["ssm:GetParameter"]
     resources = ["arn:${local.partition}:ssm:${local.region}:${local.account_id}:parameter${var.external_id_parameter}"]
+  }
+}
+
+# The stage that applies the cicd stack also applies the agent stack (stacks/agent): the agent's own VPC,
+# load balancer, WAF, ECS service, image repository, database, secrets, logs and alarms, every one named
+# <project>-agent... Its network (EC2, region-wide), its keys (tagged with the stage), the certificate and
+# the DNS records are already granted by the stage's infrastructure and application policies. Never the
+# agent role itself (<project>-agent, owned by this stack): only roles named <project>-agent-*.
+locals {
+  agent_name = "${var.project}-agent"
+}
+
+data "aws_iam_policy_document" "deploy_agent" {
+  # Describe and List calls of ECS task definitions and of ELB support no resource-level permissions.
+  statement {
+    sid       = "ReadAgentServicesInRegion"
+    actions   = ["ecs:Describe*", "ecs:List*", "ecs:RegisterTaskDefinition", "ecs:DeregisterTaskDefinition", "elasticloadbalancing:Describe*", "logs:DescribeMetricFilters"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+
+  # Route 53 is global: no region condition. The agent stack looks its zone up by name.
+  statement {
+    sid       = "FindHostedZone"
+    actions   = ["route53:ListHostedZones", "route53:ListHostedZonesByName"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid     = "ManageAgentService"
+    actions = ["ecs:*"]
+    resources = [
+      "${local.arn_prefix.ecs}:cluster/${local.agent_name}",
+      "${local.arn_prefix.ecs}:service/${local.agent_name}/*",
+      "${local.arn_prefix.ecs}:task-definition/${local.agent_name}:*",
+    ]
+  }
+
+  statement {
+    sid     = "ManageAgentLoadBalancer"
+    actions = ["elasticloadbalancing:*"]
+    resources = [
+      "${local.arn_prefix.elasticloadbalancing}:loadbalancer/app/${local.agent_name}/*",
+      "${local.arn_prefix.elasticloadbalancing}:targetgroup/${local.agent_name}-*/*",
+      "${local.arn_prefix.elasticloadbalancing}:listener/app/${local.agent_name}/*",
+      "${local.arn_prefix.elasticloadbalancing}:listener-rule/app/${local.agent_name}/*",
+    ]
+  }
+
+  # Associating the web ACL needs the permission on the ACL and on the load balancer.
+  statement {
+    sid     = "ManageAgentWaf"
+    actions = ["wafv2:*"]
+    resources = [
+      "${local.arn_prefix.wafv2}:regional/webacl/${local.agent_name}/*",
+      "${local.arn_prefix.wafv2}:regional/ipset/${local.agent_name}-*/*",
+      "${local.arn_prefix.elasticloadbalancing}:loadbalancer/app/${local.agent_name}/*",
+    ]
+  }
+
+  statement {
+    sid       = "ManageAgentRepository"
+    actions   = ["ecr:*"]
+    resources = ["${local.arn_prefix.ecr}:repository/${local.agent_name}"]
+  }
+
+  statement {
+    sid     = "ManageAgentDatabase"
+    actions = ["rds:*"]
+    resources = [
+      "${local.arn_prefix.rds}:cluster:${local.agent_name}",
+      "${local.arn_prefix.rds}:db:${local.agent_name}-*",
+      "${local.arn_prefix.rds}:subgrp:${local.agent_name}",
+      "${local.arn_prefix.rds}:cluster-pg:${local.agent_name}-*",
+      "${local.arn_prefix.rds}:cluster-snapshot:${local.agent_name}-*",
+    ]
+  }
+
+  # RDS creates the master user's secret (manage_master_user_password) and schedules its rotation as the
+  # caller; its name is rds!cluster-<id>, known only once created.
+  statement {
+    sid       = "CreateDatabaseMasterSecret"
+    actions   = ["secretsmanager:CreateSecret", "secretsmanager:RotateSecret", "secretsmanager:TagResource"]
+    resources = ["${local.arn_prefix.secretsmanager}:secret:rds!cluster-*"]
+  }
+
+  statement {
+    sid       = "ManageAgentSecrets"
+    actions   = ["secretsmanager:*"]
+    resources = ["${local.arn_prefix.secretsmanager}:secret:${local.agent_name}/*"]
+  }
+
+  statement {
+    sid     = "ManageAgentLogGroups"
+    actions = ["logs:*"]
+    resources = [
+      "${local.arn_prefix.logs}:log-group:/ecs/${local.agent_name}*",
+      "${local.arn_prefix.logs}:log-group:/aws/rds/cluster/${local.agent_name}/*",
+      "${local.arn_prefix.logs}:log-group:aws-waf-logs-${local.agent_name}*",
+    ]
+  }
+
+  statement {
+    sid       = "ManageAgentAlarms"
+    actions   = ["cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource"]
+    resources = ["${local.arn_prefix.cloudwatch}:alarm:${local.agent_name}-*"]
+  }
+
+  statement {
+    sid       = "ManageAgentTopic"
+    actions   = ["sns:*"]
+    resources = ["${local.arn_prefix.sns}:${local.agent_name}-*"]
+  }
+
+  statement {
+    sid       = "ManageAgentKeyAliases"
+    actions   = ["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]
+    resources = ["${local.arn_prefix.kms}:alias/${local.agent_name}*"]
+  }
+
+  statement {
+    sid = "ManageAgentExecutionRole"
+    actions = [
+      "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateRoleDescription", "iam:UpdateAssumeRolePolicy",
+      "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
+      "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListInstanceProfilesForRole",
+    ]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.agent_name}-*"]
+  }
+
+  statement {
+    sid       = "ReadAgentRole"
+    actions   = ["iam:GetRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.agent_name}"]
+  }
+
+  # The task definition names the execution role and the task role (the agent role): ECS tasks only.
+  statement {
+    sid     = "PassAgentRolesToEcsTasks"
+    actions = ["iam:PassRole"]
+    resources = [
+      "arn:${local.partition}:iam::${local.account_id}:role/${local.agent_name}",
+      "arn:${local.partition}:iam::${local.account_id}:role/${local.agent_name}-execution",
+    ]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PassedToService"
+      values   = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+
+  statement {
+    sid       = "CreateAgentServiceLinkedRoles"
+    actions   = ["iam:CreateServiceLinkedRole"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/aws-service-role/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:AWSServiceName"
+      values   = ["ecs.amazonaws.com", "elasticloadbalancing.amazonaws.com", "rds.amazonaws.com"]
+    }
   }
 }

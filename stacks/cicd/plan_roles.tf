@@ -215,3 +215,75 @@ resource "aws_iam_role_policy" "plan_cicd" {
   role   = aws_iam_role.plan[var.cicd_stage].name
   policy = data.aws_iam_policy_document.plan_cicd.json
 }
+
+# The cicd stage's plan role also plans the agent stack: what refreshing its resources reads beyond the
+# stage-wide reads above (EC2, RDS, WAF, ACM, Route 53 zones, KMS key metadata, log groups). Read only,
+# like the rest (IAM_003); never a secret value.
+data "aws_iam_policy_document" "plan_agent" {
+  statement {
+    sid       = "DescribeAgentServicesInRegion"
+    actions   = ["ecs:Describe*", "ecs:List*", "elasticloadbalancing:Describe*"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:RequestedRegion"
+      values   = [local.region]
+    }
+  }
+
+  # Route 53 is global: no region condition. The agent stack looks its zone up by name.
+  statement {
+    sid       = "FindHostedZone"
+    actions   = ["route53:ListHostedZones", "route53:ListHostedZonesByName"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadAgentRepository"
+    actions   = ["ecr:DescribeRepositories", "ecr:GetLifecyclePolicy", "ecr:GetRepositoryPolicy", "ecr:ListTagsForResource"]
+    resources = ["${local.arn_prefix.ecr}:repository/${local.agent_name}"]
+  }
+
+  statement {
+    sid       = "DescribeAgentSecrets"
+    actions   = ["secretsmanager:DescribeSecret", "secretsmanager:GetResourcePolicy"]
+    resources = ["${local.arn_prefix.secretsmanager}:secret:${local.agent_name}/*"]
+  }
+
+  statement {
+    sid     = "ReadAgentLogGroups"
+    actions = ["logs:ListTagsForResource", "logs:ListTagsLogGroup", "logs:DescribeMetricFilters"]
+    resources = [
+      "${local.arn_prefix.logs}:log-group:/ecs/${local.agent_name}*",
+      "${local.arn_prefix.logs}:log-group:/aws/rds/cluster/${local.agent_name}/*",
+      "${local.arn_prefix.logs}:log-group:aws-waf-logs-${local.agent_name}*",
+    ]
+  }
+
+  statement {
+    sid       = "ReadAgentAlarms"
+    actions   = ["cloudwatch:DescribeAlarms", "cloudwatch:ListTagsForResource"]
+    resources = ["${local.arn_prefix.cloudwatch}:alarm:${local.agent_name}-*"]
+  }
+
+  statement {
+    sid       = "ReadAgentTopic"
+    actions   = ["sns:GetTopicAttributes", "sns:GetSubscriptionAttributes", "sns:ListSubscriptionsByTopic", "sns:ListTagsForResource"]
+    resources = ["${local.arn_prefix.sns}:${local.agent_name}-*"]
+  }
+
+  statement {
+    sid       = "ReadAgentExecutionRole"
+    actions   = ["iam:GetRole", "iam:GetRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies", "iam:ListRoleTags"]
+    resources = ["arn:${local.partition}:iam::${local.account_id}:role/${local.agent_name}-*"]
+  }
+}
+
+resource "aws_iam_role_policy" "plan_agent" {
+  count = contains(var.deploy_stages, var.cicd_stage) ? 1 : 0
+
+  name   = "read-agent"
+  role   = aws_iam_role.plan[var.cicd_stage].name
+  policy = data.aws_iam_policy_document.plan_agent.json
+}

@@ -35,6 +35,8 @@ const (
 	apiStage       = "module.api.aws_api_gateway_stage.this"
 	lambdaPolicy   = "module.api.data.aws_iam_policy_document.lambda"
 	accessLogGroup = "module.api.aws_cloudwatch_log_group.access"
+	agentListener  = "module.agent.aws_lb_listener.https"
+	agentTask      = "module.agent.aws_ecs_task_definition.agent"
 )
 
 var brokenVariants = []brokenVariant{
@@ -155,6 +157,15 @@ var brokenVariants = []brokenVariant{
 	}),
 	inStack("APIGW_004", "dev", "method-without-key", "api", func(p *platformPlan) {
 		p.after(`module.api.aws_api_gateway_method.any["proxy"]`)["api_key_required"] = false
+	}),
+	inStack("ALB_001", "prod", "tls-1-0-policy", "agent", func(p *platformPlan) {
+		p.after(agentListener)["ssl_policy"] = "ELBSecurityPolicy-2016-08"
+	}),
+	inStack("ALB_002", "prod", "no-waf", "agent", func(p *platformPlan) {
+		p.remove("module.agent.aws_wafv2_web_acl_association.alb")
+	}),
+	inStack("ECS_001", "prod", "host-network", "agent", func(p *platformPlan) {
+		p.after(agentTask)["network_mode"] = "host"
 	}),
 	inStack("KMS_001", "dev", "no-rotation", "data", func(p *platformPlan) {
 		p.after("module.data.aws_kms_key.data")["enable_key_rotation"] = false

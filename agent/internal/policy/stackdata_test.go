@@ -148,6 +148,14 @@ func lookupValues(stage, typ, name string, cfg map[string]cty.Value) map[string]
 	case "aws_kms_alias":
 		key := fmt.Sprintf("%08x-0000-4000-8000-%012x", crc32.ChecksumIEEE([]byte(stage+name)), crc32.ChecksumIEEE([]byte(name)))
 		return map[string]cty.Value{"id": s(given("name")), "arn": s("arn:aws:kms:" + region + ":" + account + ":" + given("name")), "target_key_id": s(key), "target_key_arn": s("arn:aws:kms:" + region + ":" + account + ":key/" + key)}
+	case "aws_route53_zone":
+		// The public zone the agent's webhook name lives in, created outside the agent stack.
+		zone := "Z" + strings.ToUpper(id("")[1:]) + "EXAMPLE"
+		return map[string]cty.Value{"id": s(zone), "zone_id": s(zone), "name": s(given("name")), "arn": s("arn:aws:route53:::hostedzone/" + zone)}
+	case "aws_iam_role":
+		// A role of the cicd stack (the agent role the agent's tasks run as), found by name.
+		n := given("name")
+		return map[string]cty.Value{"id": s(n), "name": s(n), "arn": s("arn:aws:iam::" + account + ":role/" + n), "unique_id": s("AROA" + strings.ToUpper(id("")[1:]) + "EXAMPLE")}
 	case "aws_ssm_parameter":
 		return map[string]cty.Value{"id": s(given("name")), "arn": s("arn:aws:ssm:" + region + ":" + account + ":parameter" + given("name")), "value": s("example-external-id"), "type": s("SecureString")}
 	}

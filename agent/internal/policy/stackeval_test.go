@@ -547,10 +547,10 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // stackNames lists the root modules in stacks/ that have a tfvars for stage, in the promotion order
-// of .gitops.yaml: network, data, api, observability, then cicd.
+// of .gitops.yaml: network, data, api, observability, then cicd and agent (which runs as cicd's agent role).
 func stackNames(stacksDir, stage string) []string {
 	var out []string
-	for _, s := range []string{"network", "data", "api", "observability", "cicd"} {
+	for _, s := range []string{"network", "data", "api", "observability", "cicd", "agent"} {
 		if _, err := os.Stat(filepath.Join(stacksDir, s, "stages", stage+".tfvars")); err == nil {
 			out = append(out, s)
 		}

@@ -1,0 +1,3 @@
+bucket = "gitops-agent-prod-tfstate"
+key    = "agent/terraform.tfstate"
+region = "eu-west-1"
