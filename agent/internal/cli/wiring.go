@@ -82,6 +82,10 @@ func (n mrNotes) DeployNote(ctx context.Context, p gitops.Promotion) error {
 	return n.UpsertNote(ctx, p.Project, p.MR, comment.DeployMarker, n.mask.Mask(comment.RenderDeploy(p)))
 }
 
+func (n mrNotes) PromotionNote(ctx context.Context, p gitops.Promotion) (int, error) {
+	return n.WriteNote(ctx, p.Project, p.MR, comment.DeployMarker, n.mask.Mask(comment.RenderDeploy(p)))
+}
+
 func (n mrNotes) SetStatus(ctx context.Context, project, sha string, st gitops.Status) error {
 	st.Description = n.mask.Mask(st.Description)
 	return n.Client.SetStatus(ctx, project, sha, st)
@@ -206,10 +210,21 @@ func newStatusPage(l *ledger.Ledger, gl *gitlab.Client, hub *statuspage.Hub, mas
 	}
 }
 
-// statusSource is the ledger as the status page reads it; the ledger's Drifts gives the drift checks.
+// statusSource is the ledger as the status page reads it; the ledger's Drifts gives the drift checks, its
+// kept promotions the deploy notes.
 type statusSource struct{ *ledger.Ledger }
 
 func (s statusSource) Releases(ctx context.Context, project string, limit int) ([]gitops.ReleaseRun, error) {
 	d, err := s.Deployments(ctx, ledger.Query{Project: project, Limit: limit})
 	return d.Releases, err
+}
+
+// DeployNote is the note id kept with mr's promotion of commit; 0 when the promotion is not kept or its
+// note was never written.
+func (s statusSource) DeployNote(ctx context.Context, project string, mr int, commit string) (int, error) {
+	p, ok, err := s.Promotion(ctx, project, mr, commit)
+	if err != nil || !ok {
+		return 0, err
+	}
+	return p.NoteID, nil
 }

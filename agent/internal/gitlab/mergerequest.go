@@ -34,7 +34,20 @@ func fromAPI(m *gl.BasicMergeRequest) gitops.MergeRequest {
 		t := *m.MergedAt
 		out.MergedAt = &t
 	}
+	if m.State == gitops.MergeRequestMerged {
+		out.MergedBy = mergedBy(m)
+	}
 	return out
+}
+
+// mergedBy is who merged m: merge_user, else the deprecated merged_by, else the author.
+func mergedBy(m *gl.BasicMergeRequest) string {
+	for _, u := range []*gl.BasicUser{m.MergeUser, m.MergedBy, m.Author} {
+		if u != nil && u.Username != "" {
+			return u.Username
+		}
+	}
+	return ""
 }
 
 // MergeRequest returns the MR with its approvers (GET .../merge_requests/:iid and .../approvals).

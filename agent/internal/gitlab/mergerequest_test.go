@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	gl "gitlab.com/gitlab-org/api/client-go"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
@@ -43,7 +44,7 @@ func TestMergeRequest(t *testing.T) {
 
 	t.Run("merged", func(t *testing.T) {
 		merged := clk.advance(time.Minute)
-		srv.MergeMR("a/b/c", iid, gitlabfake.Merge{MergeCommitSHA: "merge1", SquashCommitSHA: "squash1"})
+		srv.MergeMR("a/b/c", iid, gitlabfake.Merge{MergeCommitSHA: "merge1", SquashCommitSHA: "squash1", By: "dave"})
 		got, err := c.MergeRequest(context.Background(), itoa(pid), iid)
 		if err != nil {
 			t.Fatalf("MergeRequest: %v", err)
@@ -53,7 +54,7 @@ func TestMergeRequest(t *testing.T) {
 			MergeCommitSHA: "merge1", SquashCommitSHA: "squash1",
 			Title: "Change", Author: "alice", AuthorID: srv.UserID("alice"),
 			Labels: []string{"gitops", "prod-ok"}, ApprovedBy: []string{"bob", "carol"},
-			WebURL: webURL, UpdatedAt: merged, MergedAt: &merged,
+			WebURL: webURL, UpdatedAt: merged, MergedAt: &merged, MergedBy: "dave",
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("MergeRequest (-want +got):\n%s", diff)
@@ -153,5 +154,29 @@ func TestBranchHead(t *testing.T) {
 	}
 	if _, err := c.BranchHead(context.Background(), "g/nope", "main"); err == nil {
 		t.Error("BranchHead in a project that does not exist: no error")
+	}
+}
+
+func TestMergedByFallsBackAsGitLabsFieldsDo(t *testing.T) {
+	user := func(name string) *gl.BasicUser { return &gl.BasicUser{Username: name} }
+	for _, tc := range []struct {
+		name string
+		mr   gl.BasicMergeRequest
+		want string
+	}{
+		{"merge_user", gl.BasicMergeRequest{MergeUser: user("dave"), MergedBy: user("erin"), Author: user("alice")}, "dave"},
+		{"merged_by, from a GitLab without merge_user", gl.BasicMergeRequest{MergedBy: user("erin"), Author: user("alice")}, "erin"},
+		{"neither: the author", gl.BasicMergeRequest{Author: user("alice")}, "alice"},
+		{"none known", gl.BasicMergeRequest{}, ""},
+		{"not merged", gl.BasicMergeRequest{State: "opened", MergeUser: user("dave")}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.mr.State == "" {
+				tc.mr.State = gitops.MergeRequestMerged
+			}
+			if got := fromAPI(&tc.mr).MergedBy; got != tc.want {
+				t.Errorf("MergedBy = %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

@@ -18,15 +18,22 @@ import (
 // Calls for the same MR are serialized within this Client; across processes the caller must ensure one
 // writer per MR.
 func (c *Client) UpsertNote(ctx context.Context, project string, iid int, marker, body string) error {
+	_, err := c.WriteNote(ctx, project, iid, marker, body)
+	return err
+}
+
+// WriteNote is UpsertNote that also returns the id of the note it edited or created (or found
+// unchanged); 0 with the error when it failed.
+func (c *Client) WriteNote(ctx context.Context, project string, iid int, marker, body string) (int, error) {
 	op := "upsert note on " + ref(project, iid)
 	switch {
 	case marker == "":
-		return fmt.Errorf("gitlab: %s: empty marker", op)
+		return 0, fmt.Errorf("gitlab: %s: empty marker", op)
 	case !strings.HasPrefix(body, marker):
-		return fmt.Errorf("gitlab: %s: body does not start with its marker %q", op, marker)
+		return 0, fmt.Errorf("gitlab: %s: body does not start with its marker %q", op, marker)
 	}
 	if n := utf8.RuneCountInString(body); n > MaxNoteLength {
-		return fmt.Errorf("gitlab: %s: %w: %d characters, the limit is %d", op, ErrNoteTooLong, n, MaxNoteLength)
+		return 0, fmt.Errorf("gitlab: %s: %w: %d characters, the limit is %d", op, ErrNoteTooLong, n, MaxNoteLength)
 	}
 
 	unlock := c.lockNote(project, iid)
@@ -34,23 +41,29 @@ func (c *Client) UpsertNote(ctx context.Context, project string, iid int, marker
 
 	me, err := c.currentUser(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	existing, err := c.findNote(ctx, project, iid, marker, me)
 	if err != nil {
-		return c.wrap("find note on "+ref(project, iid), err)
+		return 0, c.wrap("find note on "+ref(project, iid), err)
 	}
 	if existing == nil {
-		_, _, err := c.api.Notes.CreateMergeRequestNote(project, int64(iid),
+		n, _, err := c.api.Notes.CreateMergeRequestNote(project, int64(iid),
 			&gl.CreateMergeRequestNoteOptions{Body: gl.Ptr(body)}, gl.WithContext(ctx))
-		return c.wrap("create note on "+ref(project, iid), err)
+		if err != nil {
+			return 0, c.wrap("create note on "+ref(project, iid), err)
+		}
+		return int(n.ID), nil
 	}
 	if existing.Body == body {
-		return nil
+		return int(existing.ID), nil
 	}
 	_, _, err = c.api.Notes.UpdateMergeRequestNote(project, int64(iid), existing.ID,
 		&gl.UpdateMergeRequestNoteOptions{Body: gl.Ptr(body)}, gl.WithContext(ctx))
-	return c.wrap(fmt.Sprintf("update note %d on %s", existing.ID, ref(project, iid)), err)
+	if err != nil {
+		return 0, c.wrap(fmt.Sprintf("update note %d on %s", existing.ID, ref(project, iid)), err)
+	}
+	return int(existing.ID), nil
 }
 
 // findNote returns the oldest non-system note by user me whose body starts with marker, or nil.

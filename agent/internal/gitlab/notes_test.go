@@ -46,14 +46,29 @@ func TestUpsertNoteCreatesThenEditsInPlace(t *testing.T) {
 	iid := busyMR(t, srv, "group/sub/app", 45) // 47 notes: the agent's lands on page 3
 
 	first := marker + "\nPlan: 1 to add, 0 to change, 0 to destroy."
-	if err := c.UpsertNote(ctx, "group/sub/app", iid, marker, first); err != nil {
-		t.Fatalf("first UpsertNote: %v", err)
+	created, err := c.WriteNote(ctx, "group/sub/app", iid, marker, first)
+	if err != nil {
+		t.Fatalf("first WriteNote: %v", err)
 	}
 	clk.advance(time.Minute)
 	srv.AddNote("group/sub/app", iid, "reviewer", "a later comment")
 	second := marker + "\nNo changes."
-	if err := c.UpsertNote(ctx, "group/sub/app", iid, marker, second); err != nil {
-		t.Fatalf("second UpsertNote: %v", err)
+	edited, err := c.WriteNote(ctx, "group/sub/app", iid, marker, second)
+	if err != nil {
+		t.Fatalf("second WriteNote: %v", err)
+	}
+	unchanged, err := c.WriteNote(ctx, "group/sub/app", iid, marker, second)
+	if err != nil {
+		t.Fatalf("third WriteNote: %v", err)
+	}
+	var agents []int
+	for _, n := range srv.Notes("group/sub/app", iid) {
+		if n.Author == gitlabfake.BotUsername {
+			agents = append(agents, n.ID)
+		}
+	}
+	if len(agents) != 1 || created != agents[0] || edited != agents[0] || unchanged != agents[0] {
+		t.Errorf("WriteNote returned ids %d, %d, %d; the agent's notes are %v", created, edited, unchanged, agents)
 	}
 
 	if diff := cmp.Diff([]string{second}, agentNotes(srv, "group/sub/app", iid)); diff != "" {

@@ -26,6 +26,9 @@ type MergeRequest struct {
 	WebURL                          string
 	UpdatedAt                       time.Time
 	MergedAt                        *time.Time // set once merged
+	// MergedBy is the username of who merged it (or set it to merge when its pipeline succeeds), else
+	// its author; "" while it is not merged.
+	MergedBy string
 }
 
 // Merge request states the agent acts on.

@@ -85,6 +85,9 @@ type Promotion struct {
 	Alerts []string
 	// RolledBack, when set, says how the merge was rolled back (aliases restored, the revert merge request).
 	RolledBack string
+	// NoteID is the id of the merge request's deploy note that shows this promotion, once written; 0
+	// before.
+	NoteID int
 }
 
 // Stages lists the stages that have steps, in promotion order.

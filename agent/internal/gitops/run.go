@@ -60,6 +60,9 @@ type Run struct {
 	// request, once opened.
 	RolledBack bool `json:"rolled_back,omitempty"`
 	RevertMR   int  `json:"revert_mr,omitempty"`
+	// By is the username of who merged the merge request the run promotes; "" when not known (runs
+	// recorded before the ledger kept it).
+	By string `json:"by,omitempty"`
 }
 
 // ReleaseRun is one release of a function in a stage for a commit, as the ledger records it.
@@ -77,14 +80,15 @@ type ReleaseRun struct {
 	FinishedAt *time.Time `json:"finished_at,omitempty"`
 }
 
-// Live is the commit live in one stack and stage: the commit of its last applied run, and the merge
-// request it came from.
+// Live is the commit live in one stack and stage: the commit of its last applied run, the merge request
+// it came from, and who merged that (the run's By).
 type Live struct {
 	Stack     string    `json:"stack"`
 	Stage     string    `json:"stage"`
 	Commit    string    `json:"commit"`
 	MR        int       `json:"mr"`
 	AppliedAt time.Time `json:"applied_at"`
+	By        string    `json:"by,omitempty"`
 }
 
 // ErrUnusableSource marks a source archive that will be refused however often it is fetched (unsafe

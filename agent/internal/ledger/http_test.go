@@ -115,7 +115,7 @@ func TestHandler(t *testing.T) {
 
 func TestHandlerJSONShape(t *testing.T) {
 	l := openLedger(t, "", t.TempDir())
-	id := startRun(t, l, gitops.Run{Project: "g/p", MR: 2, Commit: commitA, Stack: "api", Stage: "dev"})
+	id := startRun(t, l, gitops.Run{Project: "g/p", MR: 2, Commit: commitA, Stack: "api", Stage: "dev", By: "alice"})
 	unfinishedID := startRun(t, l, gitops.Run{Project: "g/p", MR: 2, Commit: commitA, Stack: "api", Stage: "prod"})
 	finishRun(t, l, id, gitops.RunApplied, "No changes.", "")
 	rec := httptest.NewRecorder()
@@ -133,7 +133,7 @@ func TestHandlerJSONShape(t *testing.T) {
 		return out
 	}
 	sorted := cmpopts.SortSlices(func(a, b string) bool { return a < b })
-	// Newest first: the unfinished run has no finished_at and no error.
+	// Newest first: the unfinished run has no finished_at, no error and no merger.
 	if diff := cmp.Diff([]string{"id", "project", "mr", "commit", "stack", "stage", "kind", "state", "summary", "started_at"},
 		keys(history[0]), sorted); diff != "" {
 		t.Errorf("unfinished run keys (-want +got):\n%s", diff)
@@ -141,12 +141,15 @@ func TestHandlerJSONShape(t *testing.T) {
 	if got := history[0].(map[string]any)["id"]; got != float64(unfinishedID) {
 		t.Errorf("newest run id = %v, want %d", got, unfinishedID)
 	}
-	if diff := cmp.Diff([]string{"id", "project", "mr", "commit", "stack", "stage", "kind", "state", "summary", "started_at", "finished_at"},
+	if diff := cmp.Diff([]string{"id", "project", "mr", "commit", "stack", "stage", "kind", "state", "summary", "started_at", "finished_at", "by"},
 		keys(history[1]), sorted); diff != "" {
 		t.Errorf("finished run keys (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"stack", "stage", "commit", "mr", "applied_at"}, keys(body["live"].([]any)[0]), sorted); diff != "" {
+	if diff := cmp.Diff([]string{"stack", "stage", "commit", "mr", "applied_at", "by"}, keys(body["live"].([]any)[0]), sorted); diff != "" {
 		t.Errorf("live keys (-want +got):\n%s", diff)
+	}
+	if by := body["live"].([]any)[0].(map[string]any)["by"]; by != "alice" {
+		t.Errorf("live by = %v, want alice", by)
 	}
 }
 

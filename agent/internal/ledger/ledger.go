@@ -109,7 +109,8 @@ func (l *Ledger) Close() { l.closeOnce.Do(l.close) }
 // Ping checks that the database answers.
 func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) }
 
-// StartRun records the start of r and returns its id. r.Kind defaults to "apply", r.State to "planning"
+// StartRun records the start of r and returns its id. r.By (who merged the change) is kept, cut to 255
+// bytes. r.Kind defaults to "apply", r.State to "planning"
 // (it must be an unfinished state), r.StartedAt to now; r.ID and r.FinishedAt are ignored. Any unfinished
 // run of the same project, stack, stage and kind is closed first as failed (interrupted): the caller holds
 // the lock of that target, so such a run cannot still be going.
@@ -128,6 +129,7 @@ func (l *Ledger) StartRun(ctx context.Context, r gitops.Run) (id int64, err erro
 	}
 	r.Summary = truncate(r.Summary, maxSummary)
 	r.Error = truncate(r.Error, maxError)
+	r.By = truncate(r.By, maxName)
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("start run: %w", err)
@@ -143,9 +145,9 @@ func (l *Ledger) StartRun(ctx context.Context, r gitops.Run) (id int64, err erro
 		return 0, fmt.Errorf("start run: close interrupted runs: %w", err)
 	}
 	if err := tx.QueryRowContext(ctx, `INSERT INTO gitops_runs
-		(project, mr, commit_sha, stack, stage, kind, state, summary, error, started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id`,
-		r.Project, r.MR, r.Commit, r.Stack, r.Stage, r.Kind, r.State, r.Summary, r.Error, r.StartedAt.UTC(),
+		(project, mr, commit_sha, stack, stage, kind, state, summary, error, started_at, merged_by)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		r.Project, r.MR, r.Commit, r.Stack, r.Stage, r.Kind, r.State, r.Summary, r.Error, r.StartedAt.UTC(), r.By,
 	).Scan(&id); err != nil {
 		return 0, fmt.Errorf("start run: %w", err)
 	}
@@ -209,11 +211,12 @@ func (l *Ledger) FinishRun(ctx context.Context, id int64, state gitops.RunState,
 	return nil
 }
 
-// Live returns the commit live per (stack, stage) of project, ordered by stack then stage; empty when the
-// project has never been applied.
+// Live returns the commit live per (stack, stage) of project, with who merged it (its run's By), ordered by
+// stack then stage; empty when the project has never been applied.
 func (l *Ledger) Live(ctx context.Context, project string) ([]gitops.Live, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT stack, stage, commit_sha, mr, applied_at FROM gitops_live
-		WHERE project = $1 ORDER BY stack, stage`, project)
+	rows, err := l.db.QueryContext(ctx, `SELECT v.stack, v.stage, v.commit_sha, v.mr, v.applied_at, r.merged_by
+		FROM gitops_live v JOIN gitops_runs r ON r.id = v.run_id
+		WHERE v.project = $1 ORDER BY v.stack, v.stage`, project)
 	if err != nil {
 		return nil, fmt.Errorf("read live commits: %w", err)
 	}
@@ -221,7 +224,7 @@ func (l *Ledger) Live(ctx context.Context, project string) ([]gitops.Live, error
 	out := []gitops.Live{}
 	for rows.Next() {
 		var v gitops.Live
-		if err := rows.Scan(&v.Stack, &v.Stage, &v.Commit, &v.MR, &v.AppliedAt); err != nil {
+		if err := rows.Scan(&v.Stack, &v.Stage, &v.Commit, &v.MR, &v.AppliedAt, &v.By); err != nil {
 			return nil, fmt.Errorf("read live commits: %w", err)
 		}
 		v.AppliedAt = v.AppliedAt.UTC()
@@ -240,7 +243,7 @@ func (l *Ledger) History(ctx context.Context, project string, limit int) ([]gito
 		return out, nil
 	}
 	rows, err := l.db.QueryContext(ctx, `SELECT r.id, r.project, r.mr, r.commit_sha, r.stack, r.stage, r.kind, r.state,
-		r.summary, r.error, r.started_at, r.finished_at, COALESCE(b.state, ''), COALESCE(b.revert_mr, 0)
+		r.summary, r.error, r.started_at, r.finished_at, COALESCE(b.state, ''), COALESCE(b.revert_mr, 0), r.merged_by
 		FROM gitops_runs r LEFT JOIN gitops_rollbacks b ON b.project = r.project AND b.commit_sha = r.commit_sha
 		WHERE r.project = $1 ORDER BY r.id DESC LIMIT $2`, project, limit)
 	if err != nil {
@@ -252,7 +255,7 @@ func (l *Ledger) History(ctx context.Context, project string, limit int) ([]gito
 		var finished sql.NullTime
 		var rollback string
 		if err := rows.Scan(&r.ID, &r.Project, &r.MR, &r.Commit, &r.Stack, &r.Stage, &r.Kind, &r.State,
-			&r.Summary, &r.Error, &r.StartedAt, &finished, &rollback, &r.RevertMR); err != nil {
+			&r.Summary, &r.Error, &r.StartedAt, &finished, &rollback, &r.RevertMR, &r.By); err != nil {
 			return nil, fmt.Errorf("read run history: %w", err)
 		}
 		r.RolledBack = rollback != ""

@@ -2,7 +2,9 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -85,20 +87,20 @@ func TestPromotionRecordsHistoryAndLive(t *testing.T) {
 			l := b.open(t)
 			before := now()
 
-			// MR !7 applies commit A to platform in dev and staging; MR !8 then applies B to dev, and its
-			// staging run fails.
-			devA := startRun(t, l, gitops.Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev"})
+			// MR !7, merged by alice, applies commit A to platform in dev and staging; MR !8, merged by bob,
+			// then applies B to dev, and its staging run fails. other/svc's run has no merger recorded.
+			devA := startRun(t, l, gitops.Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev", By: "alice"})
 			if err := l.SetState(ctx, devA, gitops.RunApplying); err != nil {
 				t.Fatalf("SetState: %v", err)
 			}
 			finishRun(t, l, devA, gitops.RunApplied, "Plan: 1 to add, 0 to change, 0 to destroy.", "")
-			stagingA := startRun(t, l, gitops.Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging"})
+			stagingA := startRun(t, l, gitops.Run{Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging", By: "alice"})
 			finishRun(t, l, stagingA, gitops.RunApplied, "No changes.", "")
-			devB := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev"})
+			devB := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev", By: "bob"})
 			finishRun(t, l, devB, gitops.RunApplied, "Plan: 0 to add, 1 to change, 0 to destroy.", "")
-			stagingB := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging"})
+			stagingB := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging", By: "bob"})
 			finishRun(t, l, stagingB, gitops.RunFailed, "", "Error: creating thing: AccessDenied")
-			skipped := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod"})
+			skipped := startRun(t, l, gitops.Run{Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod", By: "bob"})
 			finishRun(t, l, skipped, gitops.RunSkipped, "", "")
 			other := startRun(t, l, gitops.Run{Project: "other/svc", MR: 1, Commit: commitA, Stack: "api", Stage: "dev"})
 			finishRun(t, l, other, gitops.RunApplied, "No changes.", "")
@@ -108,8 +110,8 @@ func TestPromotionRecordsHistoryAndLive(t *testing.T) {
 				t.Fatalf("Live: %v", err)
 			}
 			wantLive := []gitops.Live{
-				{Stack: "platform", Stage: "dev", Commit: commitB, MR: 8},
-				{Stack: "platform", Stage: "staging", Commit: commitA, MR: 7},
+				{Stack: "platform", Stage: "dev", Commit: commitB, MR: 8, By: "bob"},
+				{Stack: "platform", Stage: "staging", Commit: commitA, MR: 7, By: "alice"},
 			}
 			if diff := cmp.Diff(wantLive, live, cmpopts.IgnoreFields(gitops.Live{}, "AppliedAt")); diff != "" {
 				t.Errorf("Live (-want +got):\n%s", diff)
@@ -125,11 +127,11 @@ func TestPromotionRecordsHistoryAndLive(t *testing.T) {
 				t.Fatalf("History: %v", err)
 			}
 			wantHistory := []gitops.Run{
-				{ID: skipped, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod", Kind: gitops.RunApply, State: gitops.RunSkipped},
-				{ID: stagingB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunFailed, Error: "Error: creating thing: AccessDenied"},
-				{ID: devB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "Plan: 0 to add, 1 to change, 0 to destroy."},
-				{ID: stagingA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "No changes."},
-				{ID: devA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "Plan: 1 to add, 0 to change, 0 to destroy."},
+				{ID: skipped, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "prod", Kind: gitops.RunApply, State: gitops.RunSkipped, By: "bob"},
+				{ID: stagingB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunFailed, Error: "Error: creating thing: AccessDenied", By: "bob"},
+				{ID: devB, Project: "group/app", MR: 8, Commit: commitB, Stack: "platform", Stage: "dev", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "Plan: 0 to add, 1 to change, 0 to destroy.", By: "bob"},
+				{ID: stagingA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "staging", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "No changes.", By: "alice"},
+				{ID: devA, Project: "group/app", MR: 7, Commit: commitA, Stack: "platform", Stage: "dev", Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "Plan: 1 to add, 0 to change, 0 to destroy.", By: "alice"},
 			}
 			if diff := cmp.Diff(wantHistory, history, ignoreTimes); diff != "" {
 				t.Errorf("History (-want +got):\n%s", diff)
@@ -435,4 +437,68 @@ func TestReplicasMigrateTogether(t *testing.T) {
 	l := openLedger(t, url, "")
 	id := startRun(t, l, gitops.Run{Project: "p", Commit: commitA, Stack: "s", Stage: "dev"})
 	finishRun(t, l, id, gitops.RunApplied, "", "")
+}
+
+// TestRunsFromBeforeMergersWereRecorded opens a ledger left at schema 6, with a live commit, as an agent of
+// this version does: migration 7 keeps the run, whose merger reads "".
+func TestRunsFromBeforeMergersWereRecorded(t *testing.T) {
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := context.Background()
+			d, db := sqliteDialect, (*sql.DB)(nil)
+			var err error
+			if url := b.url(t); url != "" {
+				d = postgresDialect
+				db, err = sql.Open("pgx", url)
+			} else {
+				db, err = sql.Open("sqlite", "file:"+filepath.Join(b.dir, "ledger.db"))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			all, err := migrations(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `CREATE TABLE gitops_ledger_schema (version INTEGER PRIMARY KEY, name TEXT NOT NULL,
+				applied_at `+d.timeType+` NOT NULL)`); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range all[:6] {
+				if _, err := db.ExecContext(ctx, m.sql); err != nil {
+					t.Fatalf("migration %s: %v", m.name, err)
+				}
+				if _, err := db.ExecContext(ctx, `INSERT INTO gitops_ledger_schema (version, name, applied_at) VALUES ($1, $2, $3)`,
+					m.version, m.name, now()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			at := now()
+			if _, err := db.ExecContext(ctx, `INSERT INTO gitops_runs (project, mr, commit_sha, stack, stage, kind, state, started_at, finished_at)
+				VALUES ('g/p', 3, $1, 'api', 'dev', 'apply', 'applied', $2, $2)`, commitA, at); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.ExecContext(ctx, `INSERT INTO gitops_live (project, stack, stage, commit_sha, mr, run_id, applied_at)
+				SELECT project, stack, stage, commit_sha, mr, id, $1 FROM gitops_runs`, at); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+
+			l := b.open(t)
+			live, err := l.Live(ctx, "g/p")
+			if err != nil || len(live) != 1 || live[0].Commit != commitA || live[0].By != "" {
+				t.Fatalf("Live after migration = %+v, %v; want commit A with no merger", live, err)
+			}
+			history, err := l.History(ctx, "g/p", 5)
+			if err != nil || len(history) != 1 || history[0].By != "" {
+				t.Fatalf("History after migration = %+v, %v", history, err)
+			}
+			id := startRun(t, l, gitops.Run{Project: "g/p", MR: 4, Commit: commitB, Stack: "api", Stage: "dev", By: "alice"})
+			finishRun(t, l, id, gitops.RunApplied, "", "")
+			if live, err := l.Live(ctx, "g/p"); err != nil || len(live) != 1 || live[0].By != "alice" {
+				t.Errorf("Live after a new run = %+v, %v; want alice's merge", live, err)
+			}
+		})
+	}
 }

@@ -125,12 +125,12 @@ func TestTriggersAreRecordedOncePerKind(t *testing.T) {
 			if err := l.SavePromotion(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			p.Steps[0].Release.NewVersion = "8"
+			p.Steps[0].Release.NewVersion, p.NoteID = "8", 1234
 			if err := l.SavePromotion(ctx, p); err != nil {
 				t.Fatal(err)
 			}
 			got, ok, err := l.Promotion(ctx, "g/p", 5, c)
-			if err != nil || !ok || got.Steps[0].Release.NewVersion != "8" || got.Steps[0].Release.Alarms[0].Name != "x" {
+			if err != nil || !ok || got.Steps[0].Release.NewVersion != "8" || got.Steps[0].Release.Alarms[0].Name != "x" || got.NoteID != 1234 {
 				t.Fatalf("Promotion = %+v, %v, %v", got, ok, err)
 			}
 			if _, ok, err := l.Promotion(ctx, "g/p", 5, strings.Repeat("d", 40)); ok || err != nil {

@@ -20,8 +20,8 @@ const shortCommit = 8
 // AllLive returns what is live in every project the ledger knows, keyed by project; for `gitops-agent
 // status` without a project.
 func (l *Ledger) AllLive(ctx context.Context) (map[string][]gitops.Live, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT project, stack, stage, commit_sha, mr, applied_at FROM gitops_live
-		ORDER BY project, stack, stage`)
+	rows, err := l.db.QueryContext(ctx, `SELECT v.project, v.stack, v.stage, v.commit_sha, v.mr, v.applied_at, r.merged_by
+		FROM gitops_live v JOIN gitops_runs r ON r.id = v.run_id ORDER BY v.project, v.stack, v.stage`)
 	if err != nil {
 		return nil, fmt.Errorf("read live commits: %w", err)
 	}
@@ -30,7 +30,7 @@ func (l *Ledger) AllLive(ctx context.Context) (map[string][]gitops.Live, error) 
 	for rows.Next() {
 		var project string
 		var v gitops.Live
-		if err := rows.Scan(&project, &v.Stack, &v.Stage, &v.Commit, &v.MR, &v.AppliedAt); err != nil {
+		if err := rows.Scan(&project, &v.Stack, &v.Stage, &v.Commit, &v.MR, &v.AppliedAt, &v.By); err != nil {
 			return nil, fmt.Errorf("read live commits: %w", err)
 		}
 		v.AppliedAt = v.AppliedAt.UTC()
@@ -43,7 +43,8 @@ func (l *Ledger) AllLive(ctx context.Context) (map[string][]gitops.Live, error) 
 }
 
 // WriteStatus prints live as a table with one row per project, stack and stage: PROJECT, STACK, STAGE,
-// COMMIT (its first 8 digits), MR (!iid, or - when unknown) and APPLIED (UTC). Projects are sorted, and
+// COMMIT (its first 8 digits), MR (!iid, or - when unknown), APPLIED (UTC) and BY (@username of who merged
+// it, or - when unknown). Projects are sorted, and
 // each project's rows keep the order given. Control characters in names are shown as '?' so that a
 // hostile name cannot drive the terminal. With nothing live it prints one line saying so.
 func WriteStatus(w io.Writer, live map[string][]gitops.Live) error {
@@ -53,19 +54,23 @@ func WriteStatus(w io.Writer, live map[string][]gitops.Live) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROJECT\tSTACK\tSTAGE\tCOMMIT\tMR\tAPPLIED")
+	fmt.Fprintln(tw, "PROJECT\tSTACK\tSTAGE\tCOMMIT\tMR\tAPPLIED\tBY")
 	for _, p := range projects {
 		for _, v := range live[p] {
 			mr := "-"
 			if v.MR > 0 {
 				mr = "!" + strconv.Itoa(v.MR)
 			}
+			by := "-"
+			if v.By != "" {
+				by = "@" + v.By
+			}
 			commit := v.Commit
 			if len(commit) > shortCommit {
 				commit = commit[:shortCommit]
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(p), printable(v.Stack), printable(v.Stage),
-				printable(commit), mr, v.AppliedAt.UTC().Format(time.DateTime+" UTC"))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", printable(p), printable(v.Stack), printable(v.Stage),
+				printable(commit), mr, v.AppliedAt.UTC().Format(time.DateTime+" UTC"), printable(by))
 		}
 	}
 	if err := tw.Flush(); err != nil {

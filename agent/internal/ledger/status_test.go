@@ -27,9 +27,9 @@ func TestWriteStatus(t *testing.T) {
 		{name: "two projects", golden: "status.golden", live: map[string][]gitops.Live{
 			"zeta/svc": {{Stack: "api", Stage: "dev", Commit: commitB, MR: 12, AppliedAt: at.Add(time.Hour)}},
 			"group/app": {
-				{Stack: "platform", Stage: "dev", Commit: commitA, MR: 7, AppliedAt: at},
+				{Stack: "platform", Stage: "dev", Commit: commitA, MR: 7, AppliedAt: at, By: "alice"},
 				{Stack: "platform", Stage: "prod", Commit: "abc", MR: 0, AppliedAt: at.In(time.FixedZone("CET", 3600))},
-				{Stack: "evil\x1b[2J\tname", Stage: "dev\u202e", Commit: commitA, MR: 1, AppliedAt: at},
+				{Stack: "evil\x1b[2J\tname", Stage: "dev\u202e", Commit: commitA, MR: 1, AppliedAt: at, By: "eve\x1b[31m"},
 			},
 		}},
 	}

@@ -30,6 +30,7 @@ type mrs struct {
 	merge    string // the merge commit of a merged MR; promoteReq.Commit when empty
 	fork     bool   // the MR comes from a fork
 	labels   []string
+	by       string // who merged it
 }
 
 func (m mrs) ChangedPaths(_ context.Context, _ string, iid int) ([]string, error) {
@@ -41,7 +42,7 @@ func (m mrs) MergeRequest(_ context.Context, _ string, iid int) (gitops.MergeReq
 	if m.fork {
 		mr.SourceProjectID = 2
 	}
-	mr.Labels = m.labels
+	mr.Labels, mr.MergedBy = m.labels, m.by
 	if mr.State == "" || mr.State == gitops.MergeRequestMerged {
 		mr.State = gitops.MergeRequestMerged
 		mr.MergeCommitSHA = cmp.Or(m.merge, promoteReq.Commit)
@@ -99,6 +100,13 @@ func (r *reports) DeployNote(_ context.Context, p gitops.Promotion) error {
 	p.Steps = slices.Clone(p.Steps)
 	r.promotion = &p
 	return nil
+}
+
+// deployNoteID is the id the reports double gives every deploy note.
+const deployNoteID = 4242
+
+func (r *reports) PromotionNote(ctx context.Context, p gitops.Promotion) (int, error) {
+	return deployNoteID, r.DeployNote(ctx, p)
 }
 
 func (r *reports) SetStatus(_ context.Context, _, _ string, s gitops.Status) error {

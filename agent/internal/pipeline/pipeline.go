@@ -38,6 +38,9 @@ type MergeRequests interface {
 type Reporter interface {
 	PlanNote(ctx context.Context, o gitops.PlanOutcome) error
 	DeployNote(ctx context.Context, p gitops.Promotion) error
+	// PromotionNote writes p's deploy note as DeployNote does and returns the note's id, which the
+	// promotion keeps with its outcome (the status page links the note).
+	PromotionNote(ctx context.Context, p gitops.Promotion) (noteID int, err error)
 	SetStatus(ctx context.Context, project, sha string, s gitops.Status) error
 	// Reply renders and writes the reply note to a comment command (o.Reply is not ReplyNone): one per
 	// command, so that writing it again (a retried job) edits the same note.

@@ -21,6 +21,7 @@ type promotion struct {
 	log      zerolog.Logger
 	out      gitops.Promotion
 	mergedAt *time.Time               // when the merge request was merged, when GitLab says
+	by       string                   // who merged it, recorded with each run
 	sent     map[string]gitops.Status // the statuses last set, by name
 	posted   bool                     // the deploy note was posted at least once
 	quiet    bool                     // the job went back to the queue before it started: nothing to report
@@ -58,7 +59,7 @@ func (j *promotion) run(ctx context.Context, at Attempt) error {
 	if err != nil {
 		return fmt.Errorf("read the merge request: %w", err)
 	}
-	j.mergedAt = mr.MergedAt
+	j.mergedAt, j.by = mr.MergedAt, mr.MergedBy
 	if refusal, err := j.verify(ctx, mr); err != nil {
 		return err
 	} else if refusal != "" {

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,31 @@ func TestPromotionAppliesOnlyWhatGitLabConfirms(t *testing.T) {
 				t.Errorf("ledger runs %v; want runs only when the promotion is allowed", l.states())
 			}
 		})
+	}
+}
+
+func TestPromotionKeepsWhoMergedAndItsDeployNote(t *testing.T) {
+	t.Parallel()
+	r, _, l := newTestRunner(t, nil, fakeTerraform{}, &holder{})
+	r.MRs = mrs{changed: map[int][]string{3: {"stacks/a/main.tf"}}, by: "alice"}
+	kept := &memReleases{}
+	r.Releases = kept
+	if err := r.HandlePromote(context.Background(), promoteReq, Attempt{}); err != nil {
+		t.Fatal(err)
+	}
+	l.mu.Lock()
+	runs := slices.Clone(l.runs)
+	l.mu.Unlock()
+	if len(runs) == 0 {
+		t.Fatal("no ledger run")
+	}
+	for _, run := range runs {
+		if run.By != "alice" {
+			t.Errorf("run of %s in %s recorded by %q, want the merger alice", run.Stack, run.Stage, run.By)
+		}
+	}
+	p, ok, _ := kept.Promotion(context.Background(), promoteReq.Project, promoteReq.MR, promoteReq.Commit)
+	if !ok || p.NoteID != deployNoteID {
+		t.Errorf("kept promotion has deploy note %d (kept: %v), want %d", p.NoteID, ok, deployNoteID)
 	}
 }

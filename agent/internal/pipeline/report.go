@@ -13,7 +13,8 @@ import (
 
 // publish is how a promotion reports: each gitops/apply status that changed since the last publish, then
 // the deploy note from the outcome (last, so that a note showing the end comes after every status it
-// implies). A failure to post is logged, not fatal: the next publish carries it all.
+// implies). A failure to post is logged, not fatal: the next publish carries it all. The note's id is
+// kept with the outcome, saved again when the note is new.
 func (j *promotion) publish(ctx context.Context) {
 	ctx = context.WithoutCancel(ctx)
 	if j.r.Releases != nil {
@@ -31,10 +32,19 @@ func (j *promotion) publish(ctx context.Context) {
 		}
 		j.sent[s.Name] = s
 	}
-	if err := j.r.Reporter.DeployNote(ctx, j.out); err != nil {
+	id, err := j.r.Reporter.PromotionNote(ctx, j.out)
+	if err != nil {
 		j.postLog().Err(err).Msg("post the deploy note")
-	} else {
-		j.posted = true
+		return
+	}
+	j.posted = true
+	if id != 0 && id != j.out.NoteID {
+		j.out.NoteID = id
+		if j.r.Releases != nil {
+			if err := j.r.Releases.SavePromotion(ctx, j.out); err != nil {
+				j.log.Warn().Err(err).Msg("keep the promotion's deploy note")
+			}
+		}
 	}
 }
 

@@ -51,7 +51,7 @@ func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i 
 		return nil
 	}
 	s.State, s.Started = gitops.StepPlanning, time.Now()
-	runID, err := r.Ledger.StartRun(ctx, gitops.Run{Project: j.req.Project, MR: j.req.MR, Commit: j.req.Commit, Stack: s.Stack, Stage: s.Stage})
+	runID, err := r.Ledger.StartRun(ctx, gitops.Run{Project: j.req.Project, MR: j.req.MR, Commit: j.req.Commit, Stack: s.Stack, Stage: s.Stage, By: j.by})
 	if err != nil {
 		return fmt.Errorf("record the run: %w", err)
 	}

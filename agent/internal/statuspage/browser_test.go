@@ -53,12 +53,17 @@ func browser(t *testing.T) context.Context {
 // gridFacts is what the test reads of the page's DOM.
 type gridFacts struct {
 	Stacks, Cells, CommitLinks, MRLinks int
-	Stages                              []string
-	Canary                              string
-	CanaryCommit                        string
-	Drifted                             []string
-	ScrollWidth                         int
-	Running                             int
+	// NoteLinks are the shown links to a deploy note's anchor; Mergers the shown "@user"s; LongMerger the
+	// one of the stack with the longest name; Overflowing the cells whose content is wider than they are.
+	NoteLinks, Mergers int
+	LongMerger         string
+	Overflowing        int
+	Stages             []string
+	Canary             string
+	CanaryCommit       string
+	Drifted            []string
+	ScrollWidth        int
+	Running            int
 }
 
 const readGrid = `(() => {
@@ -70,6 +75,12 @@ const readGrid = `(() => {
 		Cells: grid.querySelectorAll("tr[data-stack] td.cell").length,
 		CommitLinks: grid.querySelectorAll("tr[data-stack] td.cell a.commit[href*='/-/commit/']").length,
 		MRLinks: grid.querySelectorAll("tr[data-stack] td.cell a.mr[href*='/-/merge_requests/']").length,
+		NoteLinks: Array.from(grid.querySelectorAll("tr[data-stack] td.cell a.note[href*='/-/merge_requests/'][href*='#note_']"))
+			.filter(a => a.textContent === "deploy note" && a.getBoundingClientRect().width > 0).length,
+		Mergers: Array.from(grid.querySelectorAll("tr[data-stack] td.cell .when .by"))
+			.filter(s => s.textContent.startsWith("@") && s.getBoundingClientRect().width > 0).length,
+		LongMerger: grid.querySelector('tr[data-stack="billing-and-invoicing-pipeline"] td[data-stage="prod"] .when').textContent,
+		Overflowing: Array.from(grid.querySelectorAll("td.cell")).filter(td => td.scrollWidth > td.clientWidth).length,
 		Stages: Array.from(grid.querySelectorAll("thead th[scope=col]")).slice(1).map(th => th.textContent),
 		Canary: canary.querySelector(".version.canary").textContent,
 		CanaryCommit: canary.querySelector("a.commit").getAttribute("href"),
@@ -99,6 +110,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Fatalf("read the page: %v", err)
 	}
 	want := gridFacts{Stacks: 10, Cells: 50, CommitLinks: 50, MRLinks: 50, Stages: []string{"dev", "qa", "staging", "preprod", "prod"},
+		NoteLinks: 45, Mergers: 50, LongMerger: "applied 2026-12-03 17:30 UTC by @" + longMerger,
 		Canary: "v12 10% / v11 90%", CanaryCommit: "https://gitlab.example.com/platform/documents/-/commit/" + canaryCommit,
 		Drifted: []string{"storage/prod"}, Running: 1}
 	got := facts

@@ -17,6 +17,7 @@ type source struct {
 	history  map[string][]gitops.Run
 	releases map[string][]gitops.ReleaseRun
 	drifts   map[string][]gitops.Drift
+	notes    map[string]int // deploy note ids by "MR COMMIT"
 	err      map[string]error
 }
 
@@ -40,11 +41,19 @@ func (s *source) Drifts(_ context.Context, p string) ([]gitops.Drift, error) {
 	return s.drifts[p], s.err[p]
 }
 
+func (s *source) DeployNote(_ context.Context, p string, mr int, commit string) (int, error) {
+	return s.notes[fmt.Sprintf("%d %s", mr, commit)], s.err[p]
+}
+
 // Names of the fixture.
 const (
 	fixtureProject = "platform/documents"
 	canaryCommit   = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00"
 	agentSecret    = "glpat-AgentSecretToken123"
+	// longMerger merged the stack with the longest name: the grid must hold both without overflowing.
+	longMerger = "release-manager-of-the-billing-platform"
+	// noNoteMR is the merge request whose promotion has no deploy note known: its cells link the MR.
+	noNoteMR = 41
 )
 
 var (
@@ -53,14 +62,26 @@ var (
 	fixtureTime   = time.Date(2026, 12, 5, 14, 30, 0, 0, time.UTC)
 )
 
-// fixture is a project of 10 stacks × 5 stages, all live; the function api in a canary in prod (v12 at
+// fixtureMerger is who merged stack i's merge request (!40+i).
+func fixtureMerger(i int) string {
+	if i == len(fixtureStacks)-1 {
+		return longMerger
+	}
+	return []string{"alice", "bob", "carol"}[i%3]
+}
+
+// fixtureNote is the deploy note id of merge request mr's promotion.
+func fixtureNote(mr int) int { return 9000 + mr }
+
+// fixture is a project of 10 stacks × 5 stages, all live, each merged by fixtureMerger and with its deploy
+// note (fixtureNote) but for !41's; the function api in a canary in prod (v12 at
 // 10%), released in the other stages; stack "storage" drifted in prod, "dns" in error in qa, the rest
 // clean; a failed apply and a failed release in the history, whose errors name the agent's secret.
 func fixture() *source {
 	s := &source{
 		projects: []string{fixtureProject, "empty/project"},
 		live:     map[string][]gitops.Live{}, history: map[string][]gitops.Run{},
-		releases: map[string][]gitops.ReleaseRun{}, drifts: map[string][]gitops.Drift{},
+		releases: map[string][]gitops.ReleaseRun{}, drifts: map[string][]gitops.Drift{}, notes: map[string]int{},
 	}
 	p := fixtureProject
 	id := int64(100)
@@ -68,7 +89,10 @@ func fixture() *source {
 		for j, stage := range fixtureStages {
 			commit := fmt.Sprintf("%02d%02d", i, j) + strings.Repeat("ab", 18)
 			at := fixtureTime.Add(-time.Duration(i*5+j) * time.Hour)
-			s.live[p] = append(s.live[p], gitops.Live{Stack: stack, Stage: stage, Commit: commit, MR: 40 + i, AppliedAt: at})
+			s.live[p] = append(s.live[p], gitops.Live{Stack: stack, Stage: stage, Commit: commit, MR: 40 + i, AppliedAt: at, By: fixtureMerger(i)})
+			if 40+i != noNoteMR {
+				s.notes[fmt.Sprintf("%d %s", 40+i, commit)] = fixtureNote(40 + i)
+			}
 			state := gitops.DriftClean
 			d := gitops.Drift{Project: p, Stack: stack, Stage: stage, Commit: commit, State: state, CheckedAt: fixtureTime}
 			switch {
@@ -81,7 +105,8 @@ func fixture() *source {
 			id--
 			finished := at.Add(2 * time.Minute)
 			s.history[p] = append(s.history[p], gitops.Run{ID: id, Project: p, MR: 40 + i, Commit: commit, Stack: stack, Stage: stage,
-				Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "1 to add, 0 to change, 0 to destroy", StartedAt: at, FinishedAt: &finished})
+				Kind: gitops.RunApply, State: gitops.RunApplied, Summary: "1 to add, 0 to change, 0 to destroy", StartedAt: at, FinishedAt: &finished,
+				By: fixtureMerger(i)})
 		}
 	}
 	failedAt := fixtureTime.Add(-30 * time.Minute)

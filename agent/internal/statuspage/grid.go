@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"cmp"
+	"context"
 	"html/template"
 	"slices"
 	"strconv"
@@ -58,6 +59,9 @@ type cellView struct {
 	MR                             int
 	MRURL                          string
 	AppliedAt                      string
+	By                             string // username of who merged the change; "" when not known
+	// NoteURL links the deploy note of the promotion that put the commit there, else the merge request.
+	NoteURL string
 	// Function release.
 	Version  string // "v12", or the canary's split "v12 10% / v11 90%"
 	Release  string // state of the latest release: releasing, released, failed, rolled_back
@@ -83,8 +87,53 @@ type historyView struct {
 	started   int64
 }
 
-// grid lays live commits, drift checks and releases out by stage, stacks and functions sorted by name.
-func (p *Page) grid(v *projectView, live []gitops.Live, drifts []gitops.Drift, releases []gitops.ReleaseRun) {
+// change is one merge request's promotion of a commit.
+type change struct {
+	mr     int
+	commit string
+}
+
+// deployNotes looks up the deploy note of each promotion that put a live commit or a release there. A
+// failed read is told once and leaves the cells linking their merge request.
+func (p *Page) deployNotes(ctx context.Context, project string, live []gitops.Live, releases []gitops.ReleaseRun) map[change]int {
+	notes := map[change]int{}
+	var failed error
+	look := func(c change) {
+		if _, seen := notes[c]; seen || c.mr <= 0 || failed != nil {
+			return
+		}
+		id, err := p.Source.DeployNote(ctx, project, c.mr, c.commit)
+		if err != nil {
+			failed = err
+			return
+		}
+		notes[c] = id
+	}
+	for _, l := range live {
+		look(change{l.MR, l.Commit})
+	}
+	for _, r := range releases {
+		look(change{r.MR, r.Commit})
+	}
+	if failed != nil && p.Error != nil {
+		p.Error("read the deploy notes of "+project, failed)
+	}
+	return notes
+}
+
+// noteURL links note id on merge request mr (GitLab's anchor of a note), or the merge request when the
+// note is not known; "" without a link to the merge request.
+func (p *Page) noteURL(project string, mr, id int) string {
+	u := p.mrURL(project, mr)
+	if u == "" || id <= 0 {
+		return u
+	}
+	return u + "#note_" + strconv.Itoa(id)
+}
+
+// grid lays live commits, drift checks and releases out by stage, stacks and functions sorted by name;
+// each commit links the deploy note (notes) of the promotion that put it there.
+func (p *Page) grid(v *projectView, live []gitops.Live, notes map[change]int, drifts []gitops.Drift, releases []gitops.ReleaseRun) {
 	stages := map[string]bool{}
 	stacks := map[string]map[string]*cellView{}
 	cell := func(rows map[string]map[string]*cellView, row, stage string) *cellView {
@@ -100,7 +149,8 @@ func (p *Page) grid(v *projectView, live []gitops.Live, drifts []gitops.Drift, r
 	for _, l := range live {
 		c := cell(stacks, l.Stack, l.Stage)
 		c.Commit, c.CommitShort, c.CommitURL = l.Commit, short(l.Commit), p.commitURL(v.Name, l.Commit)
-		c.MR, c.MRURL, c.AppliedAt = l.MR, p.mrURL(v.Name, l.MR), utc(l.AppliedAt)
+		c.MR, c.MRURL, c.AppliedAt, c.By = l.MR, p.mrURL(v.Name, l.MR), utc(l.AppliedAt), l.By
+		c.NoteURL = p.noteURL(v.Name, l.MR, notes[change{l.MR, l.Commit}])
 	}
 	for _, d := range drifts {
 		c := cell(stacks, d.Stack, d.Stage)
@@ -120,6 +170,7 @@ func (p *Page) grid(v *projectView, live []gitops.Live, drifts []gitops.Drift, r
 		c := cell(functions, r.Function, r.Stage)
 		c.Version, c.Canary = releaseText(r)
 		c.Release, c.MR, c.MRURL = string(r.State), r.MR, p.mrURL(v.Name, r.MR)
+		c.NoteURL = p.noteURL(v.Name, r.MR, notes[change{r.MR, r.Commit}])
 		c.Commit, c.CommitShort, c.CommitURL = r.Commit, short(r.Commit), p.commitURL(v.Name, r.Commit)
 		if r.FinishedAt != nil {
 			c.AppliedAt = utc(*r.FinishedAt)

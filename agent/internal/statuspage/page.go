@@ -1,5 +1,6 @@
 // Package statuspage renders the admin listener's status page: per project, what is live in each stack ×
-// stage (commit, merge request, when applied, the function's canary, drift), the terraform runs going on
+// stage (commit, merge request, when applied and who merged it, a link to the deploy note of the
+// promotion that put it there, the function's canary, drift), the terraform runs going on
 // with their output streamed as it comes (server-sent events), and the recent history, failures first.
 //
 // The page is read-only and server-rendered from embedded templates; it works without JavaScript (a run's
@@ -23,8 +24,8 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
-// Source is what the page reads: the ledger's record of projects, live commits, runs, releases and drift
-// checks. Lists come newest first where they have an order.
+// Source is what the page reads: the ledger's record of projects, live commits, runs, releases, drift
+// checks and promotions' deploy notes. Lists come newest first where they have an order.
 type Source interface {
 	// Projects lists, sorted, the projects that have at least one run.
 	Projects(ctx context.Context) ([]string, error)
@@ -36,6 +37,9 @@ type Source interface {
 	Releases(ctx context.Context, project string, limit int) ([]gitops.ReleaseRun, error)
 	// Drifts is the last drift check of each stack and stage of project.
 	Drifts(ctx context.Context, project string) ([]gitops.Drift, error)
+	// DeployNote is the id of the note on merge request mr that shows its promotion of commit; 0 when
+	// none is known.
+	DeployNote(ctx context.Context, project string, mr int, commit string) (int, error)
 }
 
 // DefaultHistory is how many runs and releases of each project the page lists by default.
@@ -225,7 +229,7 @@ func (p *Page) project(ctx context.Context, name string) projectView {
 	if err != nil {
 		return p.broken(v, "run history", err)
 	}
-	p.grid(&v, live, drifts, releases)
+	p.grid(&v, live, p.deployNotes(ctx, name, live, releases), drifts, releases)
 	v.History = p.history(name, history, releases, limit)
 	return v
 }

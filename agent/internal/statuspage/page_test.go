@@ -3,6 +3,7 @@ package statuspage
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,6 +74,11 @@ func TestGrid(t *testing.T) {
 		// a live cell: short commit linked, MR linked, when
 		`href="https://gitlab.example.com/platform/documents/-/commit/0000`+strings.Repeat("ab", 18)+`"`, ">0000abab<",
 		`href="https://gitlab.example.com/platform/documents/-/merge_requests/40">!40</a>`, "applied 2026-12-05 14:30 UTC",
+		// who merged it, and the deploy note of the promotion that put it there
+		`applied 2026-12-05 14:30 UTC by <span class="by">@alice</span>`, `@`+longMerger+`<`,
+		`<a class="note" href="https://gitlab.example.com/platform/documents/-/merge_requests/40#note_9040">deploy note</a>`,
+		// a promotion whose note is not known links its merge request
+		`<a class="note" href="https://gitlab.example.com/platform/documents/-/merge_requests/41">deploy note</a>`,
 		// the canary and the released stages
 		"v12 10% / v11 90%", `data-release="releasing"`, ">v12<",
 		// drift
@@ -91,6 +97,12 @@ func TestGrid(t *testing.T) {
 	}
 	if got := strings.Count(body, `<tr data-stack=`); got != 10 {
 		t.Errorf("%d stack rows, want 10", got)
+	}
+	if got, want := strings.Count(body, `<a class="note" href=`), 10*5+5; got != want {
+		t.Errorf("%d deploy note links, want one per live cell and release cell (%d)", got, want)
+	}
+	if got, want := strings.Count(body, `#note_`), 9*5; got != want {
+		t.Errorf("%d links to a note's anchor, want %d (all but !%d's)", got, want, noNoteMR)
 	}
 }
 
@@ -193,5 +205,27 @@ func TestRunPageAndEvents(t *testing.T) {
 	}
 	if code, _, _ := get(t, srv.URL+"/runs/999/events"); code != http.StatusNotFound {
 		t.Errorf("GET /runs/999/events = %d, want 404", code)
+	}
+}
+
+// noNotes is a Source whose deploy notes cannot be read.
+type noNotes struct{ *source }
+
+func (noNotes) DeployNote(context.Context, string, int, string) (int, error) {
+	return 0, errors.New("promotions table gone")
+}
+
+func TestDeployNotesThatCannotBeReadLinkTheMergeRequest(t *testing.T) {
+	var logged []string
+	p := fixturePage(noNotes{fixture()}, nil)
+	p.Error = func(msg string, err error) { logged = append(logged, msg+": "+err.Error()) }
+	_, _, body := get(t, serve(t, p).URL+"/")
+	mustContain(t, body, `<a class="note" href="https://gitlab.example.com/platform/documents/-/merge_requests/40">deploy note</a>`,
+		`by <span class="by">@alice</span>`)
+	if strings.Contains(body, "#note_") || strings.Contains(body, "promotions table gone") {
+		t.Error("the page links a note it could not read, or shows the error's details")
+	}
+	if len(logged) != 1 {
+		t.Errorf("logged %q, want the failure once", logged)
 	}
 }

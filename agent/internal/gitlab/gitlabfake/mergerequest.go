@@ -313,6 +313,7 @@ func (s *Server) mrJSON(p *project, m *mergeRequest) map[string]any {
 		"updated_at":        timeJSON(m.UpdatedAt),
 		"merged_at":         timePtrJSON(m.MergedAt),
 		"merge_user":        merged,
+		"merged_by":         merged, // deprecated by GitLab for merge_user, still served
 		"target_branch":     m.TargetBranch,
 		"source_branch":     m.SourceBranch,
 		"source_project_id": m.Source.ID,

@@ -81,6 +81,9 @@ func TestPromoteMergeAppliesEveryStageInOrder(t *testing.T) {
 			if l.MR != iid {
 				t.Errorf("live %s/%s names !%d, want !%d", l.Stack, l.Stage, l.MR, iid)
 			}
+			if l.By != "maintainer" { // who merged it, not its author (dev)
+				t.Errorf("live %s/%s by %q, want maintainer", l.Stack, l.Stage, l.By)
+			}
 		}
 		var out, errOut bytes.Buffer
 		env := map[string]string{"DATABASE_URL": b.DatabaseURL, "GITOPS_DATA_DIR": a.DataDir}

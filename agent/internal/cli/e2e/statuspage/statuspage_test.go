@@ -1,13 +1,16 @@
 // Package statuspage_test holds the end-to-end tests of the status page of `gitops-agent serve`: on the
-// admin listener only, and showing the output of the terraform runs it made.
+// admin listener only, showing the output of the terraform runs it made, and who merged each live commit
+// with a link to its promotion's deploy note.
 package statuspage_test
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli/clitest"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
@@ -75,5 +78,54 @@ func TestStatusPage(t *testing.T) {
 		if strings.Contains(body, secret) || strings.Contains(run, secret) {
 			t.Errorf("the status page shows %q", secret)
 		}
+	}
+}
+
+// TestStatusPageShowsWhoMergedAndTheDeployNote: alice's merge request, merged by dave, is promoted with
+// Terraform through every stage; each cell of the page then says it was applied by @dave (not by its
+// author) and links the deploy note's anchor on the merge request, and /api/v1/deployments has by.
+func TestStatusPageShowsWhoMergedAndTheDeployNote(t *testing.T) {
+	t.Parallel()
+	gl := gitlabfake.New(t, clitest.Token)
+	gl.AddProject(clitest.Project)
+	r := clitest.NewRepo(t)
+	head, merged := clitest.CommitID('a'), clitest.CommitID('b')
+	r.Commit(t, gl, head, clitest.Tree{Rev: "r1"})
+	a := clitest.Start(t, gl, clitest.Backend{Name: "sqlite"}, t.TempDir())
+
+	iid, _ := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: head, Author: "alice", Changes: gitlabfake.Modified("stacks/base/main.tf")})
+	a.DeliverOK(gl.MergeMR(clitest.Project, iid, gitlabfake.Merge{MergeCommitSHA: merged, By: "dave"}), "queued")
+	clitest.WaitDeploy(t, gl, iid, merged, a.Logs, 2*time.Minute)
+	notes := clitest.DeployNotes(gl, iid)
+	if len(notes) != 1 {
+		t.Fatalf("%d deploy notes, want 1", len(notes))
+	}
+
+	d := clitest.Deployments(t, a.AdminURL)
+	if len(d.Live) != 2*len(clitest.AllStages) {
+		t.Errorf("%d live commits, want base and app in every stage:\n%+v", len(d.Live), d.Live)
+	}
+	for _, l := range d.Live {
+		if l.By != "dave" {
+			t.Errorf("/api/v1/deployments: live %s/%s by %q, want dave", l.Stack, l.Stage, l.By)
+		}
+	}
+	for _, run := range d.History {
+		if run.By != "dave" {
+			t.Errorf("/api/v1/deployments: run %d by %q, want dave", run.ID, run.By)
+		}
+	}
+
+	_, _, body := get(t, a.AdminURL+"/")
+	cells := regexp.MustCompile(`(?s)<td class="cell".*?</td>`).FindAllString(body, -1)
+	if len(cells) != 2*len(clitest.AllStages) {
+		t.Fatalf("the page has %d live cells, want %d:\n%s", len(cells), 2*len(clitest.AllStages), body)
+	}
+	note := fmt.Sprintf(`/-/merge_requests/%d#note_%d">deploy note</a>`, iid, notes[0].ID)
+	for _, c := range cells {
+		clitest.MustContain(t, "a live cell", c, merged[:8], fmt.Sprintf(">!%d<", iid), ` by <span class="by">@dave</span>`, note)
+	}
+	if strings.Contains(body, "@alice") {
+		t.Error("the page names the merge request's author, not who merged it")
 	}
 }
