@@ -276,9 +276,10 @@ func prune(ctx context.Context, src *source.Cache, log *zerolog.Logger) {
 	}
 }
 
-// pollInterval is how often idle workers look for jobs. SQLite has no notifier. PostgreSQL wakes them by
-// LISTEN/NOTIFY for new jobs, but a promotion put back to wait for an earlier one becomes due without a
-// notification: polling finds it, so it is frequent enough for that wait to end soon after it is due.
+// pollInterval is how often idle workers look for jobs nothing woke them for. A new job wakes them at once
+// (on SQLite the inserting process's own workers, directly; on PostgreSQL every replica's, by LISTEN/NOTIFY),
+// but a promotion put back to wait for an earlier one becomes due without a wake-up: polling finds it, so
+// it is frequent enough for that wait to end soon after it is due.
 func pollInterval(databaseURL string) time.Duration {
 	if databaseURL == "" {
 		return 100 * time.Millisecond

@@ -31,8 +31,9 @@ type Options struct {
 	MaxWorkers  int // jobs run at once by this process; 0 means 10
 	Logger      *zerolog.Logger
 	Handlers    Handlers
-	// PollInterval is how often an idle worker looks for new jobs when no notifier wakes it (SQLite);
-	// 0 means River's default.
+	// PollInterval is how often an idle worker looks for jobs nothing woke it for: jobs that became due
+	// (retries, snoozes, scheduled jobs) and jobs another process inserted without a notifier (SQLite). A
+	// job this process inserts wakes its workers without waiting for a poll. 0 means River's default (1 s).
 	PollInterval time.Duration
 	// ReplicaID names this agent process among the replicas sharing a PostgreSQL, stable across its
 	// restarts (e.g. the host name). Jobs it was running when it died are resumed as soon as it starts
@@ -105,7 +106,7 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	if err != nil {
 		return nil, err
 	}
-	driver := riversqlite.New(db)
+	driver := localSQLite{riversqlite.New(db)}
 	if err := migrate(ctx, driver); err != nil {
 		db.Close()
 		return nil, err
@@ -145,6 +146,20 @@ func openSQLite(dataDir string) (*sql.DB, error) {
 	return db, nil
 }
 
+// localSQLite is River's SQLite driver without its notifier. River emulates LISTEN/NOTIFY on SQLite with an
+// outbox table that every client polls every 50 ms: each insert writes a notification row, and a job waits
+// for the outbox poll (25 ms on average) before any fetch. One process owns a SQLite queue, so there is no
+// one to notify but itself: without a listener River wakes the inserting client's own workers directly
+// after a non-transactional insert, and hands it job cancellations in-process; jobs that become due later
+// (snoozes, retries) are found by the fetch poll (Options.PollInterval).
+type localSQLite struct{ *riversqlite.Driver }
+
+// SupportsListener reports false: River runs its SQLite client in poll-only mode with in-process wake-ups.
+func (localSQLite) SupportsListener() bool { return false }
+
+// SupportsListenNotify reports false: inserts write no notification rows.
+func (localSQLite) SupportsListenNotify() bool { return false }
+
 func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
 	m, err := rivermigrate.New[TTx](driver, nil)
 	if err != nil {
@@ -155,6 +170,15 @@ func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error
 	}
 	return nil
 }
+
+// fetchCooldown is the least time between two fetches of one client's workers. A job this process inserts
+// wakes its own workers at once (directly on SQLite, see localSQLite; by LISTEN/NOTIFY on PostgreSQL),
+// unless a fetch ran less than a cooldown ago: then the fetch waits for the cooldown to end. At River's
+// default (100 ms), as long as SQLite's poll interval, a poll had nearly always just run, and a wake-up
+// waited half a poll on average. 5 ms keeps a wake-up close to immediate and bounds a burst of inserts to
+// 200 fetches a second per process (a fetch is one small query, ~1 ms on either database); an idle queue
+// costs only its polls (FetchPollInterval).
+const fetchCooldown = 5 * time.Millisecond
 
 func riverConfig(q *Queue, opts Options, log zerolog.Logger) *river.Config {
 	maxWorkers := opts.MaxWorkers
@@ -170,9 +194,10 @@ func riverConfig(q *Queue, opts Options, log zerolog.Logger) *river.Config {
 	if opts.RescueAfter > 0 {
 		cfg.RescueStuckJobsAfter = opts.RescueAfter
 	}
+	cfg.FetchCooldown = fetchCooldown
 	if opts.PollInterval > 0 {
 		cfg.FetchPollInterval = opts.PollInterval
-		cfg.FetchCooldown = min(opts.PollInterval, 100*time.Millisecond)
+		cfg.FetchCooldown = min(opts.PollInterval, fetchCooldown)
 	}
 	if h := opts.Handlers; h.Plan != nil || h.Promote != nil || h.Command != nil {
 		cfg.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: maxWorkers}}

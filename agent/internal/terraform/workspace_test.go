@@ -249,3 +249,87 @@ func TestPlanTextIsShow(t *testing.T) {
 		}
 	}
 }
+
+// TestParallelOpensOverlap opens two Workspaces at once on the same runner (one plugin cache, one init
+// slot) and checks the order of their terraform processes: their version checks run at the same time,
+// their inits one after the other, and the first one's workspace selection runs while the second's init
+// does. The stand-in binary makes each meeting wait (for at most 30 s) until the other side has started:
+// a version check until both have, a workspace command until both inits have. Were the version check or
+// the workspace selection inside the init slot, the side holding it would wait alone and the order of
+// events would show it.
+func TestParallelOpensOverlap(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	events := filepath.Join(dir, "events.log")
+	script := fmt.Sprintf(`#!/bin/sh
+log=%[1]s
+meet() {
+	i=0
+	while [ "$(grep -c "^start $1 " "$log")" -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+}
+echo "start $1 $$" >> "$log"
+case "$1" in
+version) meet version ;;
+workspace) meet init ;;
+esac
+%[2]s "$@"
+rc=$?
+echo "end $1 $$" >> "$log"
+exit $rc
+`, shellQuote(events), shellQuote(testsvc.Terraform(t)))
+	bin := filepath.Join(dir, "terraform")
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRunner(Options{Binary: bin, DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatalf("NewRunner: %v", err)
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() {
+			w, err := r.Open(context.Background(), Request{Dir: stack(t, "greeting"), Workspace: "dev"})
+			if err == nil {
+				err = w.Close()
+			}
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Open: %v\n%s", err, diagnostics(err))
+		}
+	}
+	raw, err := os.ReadFile(events)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	t.Logf("terraform processes:\n%s", raw)
+	// at is the index in log of the n-th (from 0) line beginning with prefix, or -1.
+	at := func(prefix string, n int) int {
+		for i, line := range log {
+			if strings.HasPrefix(line, prefix) {
+				if n == 0 {
+					return i
+				}
+				n--
+			}
+		}
+		return -1
+	}
+	for _, p := range []string{"start version ", "end version ", "start init ", "end init ", "start workspace ", "end workspace "} {
+		if at(p, 1) < 0 {
+			t.Fatalf("fewer than two %q in the log", strings.TrimSpace(p))
+		}
+	}
+	if at("start version ", 1) > at("end version ", 0) {
+		t.Error("the version checks ran one after the other: the second started after the first ended")
+	}
+	if at("start init ", 1) < at("end init ", 0) {
+		t.Error("the inits overlapped: the second started before the first ended")
+	}
+	if at("start init ", 1) > at("end workspace ", 0) {
+		t.Error("the second init waited for the first workspace selection to end")
+	}
+}

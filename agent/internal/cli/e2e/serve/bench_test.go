@@ -3,11 +3,14 @@ package serve_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +22,7 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox/sandboxtest"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
+	_ "modernc.org/sqlite" // reads the agent's queue
 )
 
 // threeStages is the quickstart repo with a staging stage: 2 stacks × 3 stages.
@@ -46,46 +50,182 @@ func threeStages(tb testing.TB) string {
 
 // BenchmarkMergeRequestOverhead measures one MR from webhook to posted note for a 2-stack × 3-stage change,
 // against the reference of the same six plans made by the raw terraform binary (init, plan -out, show -json,
-// show) with the same parallelism, in the same run. The ratio agent/reference is the agent's overhead.
+// show) with the same parallelism, in the same run: two plans at a time (the agent runs with
+// GITOPS_MAX_PARALLEL=3, of which MR plans may take 2). The ratio agent/reference is the agent's overhead.
+//
+// Both sides run terraform through the same logging stand-in (tfLog), which records each process it starts.
+// Reported on each side: tf-starts/plan, the terraform processes per stack × stage, and start-offset-ms, how
+// long after the first work dir's first terraform process the second work dir's began (median per MR: the
+// parallel stacks' head start on each other). The agent also reports pickup-ms, the median wait of its plan
+// jobs in the queue (River's attempted_at − created_at: from the insert to the fetch that started the job),
+// and agent/raw, the ratio of the two sides' times per MR.
 func BenchmarkMergeRequestOverhead(b *testing.B) {
 	tree := threeStages(b)
-	tf := testsvc.Terraform(b)
+	shim := newTFLog(b, testsvc.Terraform(b))
 	const parallel = 2
 	var ref, agentTime time.Duration
 
 	b.Run("reference=raw-terraform", func(b *testing.B) {
-		start := time.Now()
+		var took time.Duration
+		var offsets []float64
+		starts := 0
 		for range b.N {
-			rawPlans(b, tf, tree, parallel)
+			shim.reset(b)
+			began := time.Now()
+			rawPlans(b, shim.bin, tree, parallel)
+			took += time.Since(began)
+			procs := shim.starts(b)
+			starts += len(procs)
+			offsets = append(offsets, startOffset(procs))
 		}
-		ref = time.Since(start) / time.Duration(b.N)
+		ref = took / time.Duration(b.N)
+		b.ReportMetric(float64(starts)/float64(6*b.N), "tf-starts/plan")
+		b.ReportMetric(median(offsets), "start-offset-ms")
 	})
 	b.Run("agent", func(b *testing.B) {
 		gl := gitlabfake.New(b, clitest.Token)
 		gl.AddProject(clitest.Project)
-		a := startAgentB(b, gl, strconv.Itoa(parallel))
-		b.ResetTimer()
-		start := time.Now()
+		dataDir := b.TempDir()
+		// MR plans leave one terraform slot to promotions: parallel+1 slots give them the reference's parallelism.
+		a := clitest.Start(b, gl, clitest.Backend{Name: "sqlite"}, dataDir, "GITOPS_MAX_PARALLEL", strconv.Itoa(parallel+1), "LOG_LEVEL", "warn", "TF_BINARY", shim.bin)
+		var took time.Duration
+		var offsets []float64
+		starts := 0
 		for i := range b.N {
 			sha := fmt.Sprintf("%040x", 0xbe00+i)
-			b.StopTimer()
 			if err := gl.CommitDir(clitest.Project, sha, tree); err != nil {
 				b.Fatal(err)
 			}
 			_, hook := gl.OpenMR(clitest.Project, gitlabfake.MR{HeadSHA: sha, Changes: gitlabfake.Modified("stacks/base/main.tf")})
-			b.StartTimer()
+			shim.reset(b)
+			began := time.Now()
 			if code, _ := a.Deliver(hook, clitest.Secret); code != http.StatusAccepted {
 				b.Fatalf("hook answered %d", code)
 			}
 			if st := waitStatusB(b, gl, sha); st.State != "success" {
 				b.Fatalf("status %s: %s", st.State, st.Description)
 			}
+			took += time.Since(began)
+			procs := shim.starts(b)
+			starts += len(procs)
+			offsets = append(offsets, startOffset(procs))
 		}
-		agentTime = time.Since(start) / time.Duration(b.N)
+		agentTime = took / time.Duration(b.N)
+		b.ReportMetric(float64(starts)/float64(6*b.N), "tf-starts/plan")
+		b.ReportMetric(median(offsets), "start-offset-ms")
+		b.ReportMetric(median(planPickups(b, dataDir)), "pickup-ms")
+		if ref > 0 {
+			b.ReportMetric(float64(agentTime)/float64(ref), "agent/raw")
+		}
 	})
 	if ref > 0 && agentTime > 0 {
 		b.Logf("per MR: agent %v, raw terraform %v, ratio %.2f", agentTime.Round(time.Millisecond), ref.Round(time.Millisecond), float64(agentTime)/float64(ref))
 	}
+}
+
+// tfLog is a stand-in terraform binary that appends the start time, first argument and working dir of every
+// process to a log, then runs the real binary. bash's $EPOCHREALTIME keeps the stand-in to one fork-free
+// shell: it costs both sides of a comparison the same.
+type tfLog struct{ bin, log string }
+
+func newTFLog(tb testing.TB, tf string) tfLog {
+	tb.Helper()
+	dir := tb.TempDir()
+	l := tfLog{bin: filepath.Join(dir, "terraform"), log: filepath.Join(dir, "starts.log")}
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+	script := "#!/bin/bash\nprintf '%s %s %s\\n' \"$EPOCHREALTIME\" \"$1\" \"$PWD\" >> " + quote(l.log) + "\nexec " + quote(tf) + " \"$@\"\n"
+	if err := os.WriteFile(l.bin, []byte(script), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
+func (l tfLog) reset(tb testing.TB) {
+	tb.Helper()
+	if err := os.WriteFile(l.log, nil, 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// tfStart is one terraform process the stand-in started.
+type tfStart struct {
+	at  float64 // seconds since the epoch
+	cmd string
+	dir string
+}
+
+func (l tfLog) starts(tb testing.TB) []tfStart {
+	tb.Helper()
+	raw, err := os.ReadFile(l.log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var out []tfStart
+	for line := range strings.Lines(string(raw)) {
+		f := strings.SplitN(strings.TrimSpace(line), " ", 3)
+		if len(f) != 3 {
+			tb.Fatalf("stand-in log line %q", line)
+		}
+		at, err := strconv.ParseFloat(f[0], 64)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, tfStart{at: at, cmd: f[1], dir: f[2]})
+	}
+	return out
+}
+
+// startOffset is the time in ms from the first work dir's first process to the second work dir's first
+// process; 0 when fewer than two work dirs ran terraform.
+func startOffset(procs []tfStart) float64 {
+	first := map[string]float64{}
+	for _, p := range procs {
+		if t, ok := first[p.dir]; !ok || p.at < t {
+			first[p.dir] = p.at
+		}
+	}
+	times := slices.Sorted(maps.Values(first))
+	if len(times) < 2 {
+		return 0
+	}
+	return (times[1] - times[0]) * 1000
+}
+
+// planPickups reads, from the agent's SQLite queue, how long each plan job waited between its insert and the
+// fetch that started it, in ms.
+func planPickups(tb testing.TB, dataDir string) []float64 {
+	tb.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dataDir, "queue.db")+"?mode=ro&_pragma=busy_timeout(10000)")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT (julianday(attempted_at) - julianday(created_at)) * 86400000.0 FROM river_job
+		WHERE kind = 'plan' AND attempted_at IS NOT NULL`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	var out []float64
+	for rows.Next() {
+		var ms float64
+		if err := rows.Scan(&ms); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, ms)
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Sorted(slices.Values(xs))
+	return s[len(s)/2]
 }
 
 // rawPlans makes the six plans of tree with the bare binary, parallel at a time.
@@ -124,11 +264,6 @@ func rawPlans(b *testing.B, tf, tree string, parallel int) {
 		}
 	}
 	wg.Wait()
-}
-
-func startAgentB(b *testing.B, gl *gitlabfake.Server, parallel string) *clitest.Agent {
-	b.Helper()
-	return clitest.Start(b, gl, clitest.Backend{Name: "sqlite"}, b.TempDir(), "GITOPS_MAX_PARALLEL", parallel, "LOG_LEVEL", "warn")
 }
 
 func waitStatusB(b *testing.B, gl *gitlabfake.Server, sha string) gitlabfake.Status {
