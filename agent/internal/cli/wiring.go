@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/rs/zerolog"
@@ -194,19 +192,12 @@ func stageCredentials(s settings) pipeline.Credentials {
 // GitLab, and the agent's secrets masked in what it shows.
 func newStatusPage(l *ledger.Ledger, gl *gitlab.Client, hub *statuspage.Hub, mask *secretSet, log *zerolog.Logger) *statuspage.Page {
 	return &statuspage.Page{
-		Source:    statusSource{l},
-		Hub:       hub,
-		CommitURL: gl.CommitURL,
-		MergeRequestURL: func(project string, mr int) string {
-			// The project's web URL as commit links give it, by path or looked up by id.
-			base, ok := strings.CutSuffix(gl.CommitURL(project, "0"), "/-/commit/0")
-			if !ok || base == "" {
-				return ""
-			}
-			return base + "/-/merge_requests/" + strconv.Itoa(mr)
-		},
-		Mask:  mask.Mask,
-		Error: func(msg string, err error) { log.Error().Err(err).Msg("status page: " + msg) },
+		Source:          statusSource{l},
+		Hub:             hub,
+		CommitURL:       gl.CommitURL,
+		MergeRequestURL: gl.MergeRequestURL,
+		Mask:            mask.Mask,
+		Error:           func(msg string, err error) { log.Error().Err(err).Msg("status page: " + msg) },
 	}
 }
 

@@ -158,6 +158,10 @@ func TestCommitURL(t *testing.T) {
 			if got := c.CommitURL(tt.project, "abc123"); got != tt.want {
 				t.Errorf("CommitURL(%q) = %q, want %q", tt.project, got, tt.want)
 			}
+			wantMR := strings.Replace(tt.want, "/-/commit/abc123", "/-/merge_requests/7", 1)
+			if got := c.MergeRequestURL(tt.project, 7); got != wantMR {
+				t.Errorf("MergeRequestURL(%q, 7) = %q, want %q", tt.project, got, wantMR)
+			}
 		})
 	}
 }

@@ -18,16 +18,27 @@ func (c *Client) Project(ctx context.Context, project string) (id int, path stri
 	return p.id, p.path, err
 }
 
-// commitURLLookup bounds the one lookup CommitURL may make.
+// commitURLLookup bounds the one lookup a web URL of a project named by id may make.
 const commitURLLookup = 10 * time.Second
 
 // CommitURL returns the web URL of a commit of project, for links in notes:
-// "<base URL>/<path>/-/commit/<sha>". A project named by path needs no request. One named by numeric id is
-// looked up once per Client (within 10 seconds); if that fails, CommitURL returns "" and the note goes
-// without the link.
+// "<base URL>/<path>/-/commit/<sha>", or "" when the project's URL is not known (see projectURL).
 func (c *Client) CommitURL(project, sha string) string {
+	return c.projectURL(project, "/-/commit/"+url.PathEscape(sha))
+}
+
+// MergeRequestURL returns the web URL of merge request mr of project, for links on the status page:
+// "<base URL>/<path>/-/merge_requests/<mr>", or "" when the project's URL is not known.
+func (c *Client) MergeRequestURL(project string, mr int) string {
+	return c.projectURL(project, "/-/merge_requests/"+strconv.Itoa(mr))
+}
+
+// projectURL returns project's web URL followed by suffix. A project named by path needs no request. One
+// named by numeric id is looked up once per Client (within 10 seconds); if that fails, projectURL returns
+// "" and the caller goes without the link.
+func (c *Client) projectURL(project, suffix string) string {
 	if _, err := strconv.Atoi(project); err != nil {
-		return c.webBase + "/" + strings.Trim(project, "/") + "/-/commit/" + url.PathEscape(sha)
+		return c.webBase + "/" + strings.Trim(project, "/") + suffix
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), commitURLLookup)
 	defer cancel()
@@ -35,7 +46,7 @@ func (c *Client) CommitURL(project, sha string) string {
 	if err != nil || p.webURL == "" {
 		return ""
 	}
-	return strings.TrimSuffix(p.webURL, "/") + "/-/commit/" + url.PathEscape(sha)
+	return strings.TrimSuffix(p.webURL, "/") + suffix
 }
 
 // project looks project up, from the cache when it was seen before.
