@@ -101,6 +101,7 @@ var architecture = map[string]part{
 	"sandbox":   {role: adapter},
 	"server":    {role: adapter},
 	"source":    {role: adapter},
+	"spool":     {role: adapter},
 	"terraform": {role: adapter},
 	"webhook":   {role: adapter},
 

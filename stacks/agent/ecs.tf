@@ -84,10 +84,10 @@ locals {
       { name = "GITOPS_ALLOWED_ROLES", value = join(",", local.allowed_roles) },
       { name = "GITOPS_SHUTDOWN_TIMEOUT", value = "${var.shutdown_timeout_seconds}s" },
       { name = "AWS_REGION", value = local.region },
-      # GITOPS_REPLICA_ID is left to its default, the host name, which Fargate makes unique per task: a
+      # GITOPS_REPLICA_ID is left to its default, the host name and a suffix unique to the process: a
       # fixed id would be shared by the old and the new task during a deployment, and two live replicas
-      # must never claim the same name. A replaced task's unfinished jobs are resumed by another
-      # replica after GITOPS_RESCUE_AFTER.
+      # must never claim the same name (the second would refuse to start). A killed task's unfinished
+      # jobs are resumed by another replica once its heartbeat is GITOPS_DEAD_AFTER (1m) old.
     ],
     var.per_project_webhook_secrets ? [{ name = "GITOPS_WEBHOOK_SECRETS_FILE", value = "${local.secrets_dir}/webhook-secrets" }] : [],
     length(var.gitops_projects) > 0 ? [{ name = "GITOPS_PROJECTS", value = join(",", var.gitops_projects) }] : [],

@@ -77,7 +77,7 @@ func New(ctx context.Context, opts Options) (*Assumer, error) {
 	if duration < MinDuration || duration > MaxDuration {
 		return nil, fmt.Errorf("aws role session duration %v: must be from %v to %v", duration, MinDuration, MaxDuration)
 	}
-	var loadOpts []func(*config.LoadOptions) error
+	loadOpts := []func(*config.LoadOptions) error{config.WithRetryer(Retryer)}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, config.WithRegion(opts.Region))
 	}

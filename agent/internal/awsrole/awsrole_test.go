@@ -283,3 +283,25 @@ func TestEnvNeverPrintsCredentials(t *testing.T) {
 		t.Errorf("Environ (-want +got):\n%s", diff)
 	}
 }
+
+func TestEnvRetriesThrottling(t *testing.T) {
+	agentEnv(t)
+	sts := newFakeSTS(t, map[string]string{agentKeyID: agentSecret})
+	a := newAssumer(t, Options{Region: "eu-west-1", BaseEndpoint: sts.URL})
+
+	sts.throttleNext(1)
+	env, err := a.Env(context.Background(), roleARN, "run")
+	if err != nil {
+		t.Fatalf("Env after one Throttling answer: %v", err)
+	}
+	if got, want := env[EnvAccessKeyID], issuedCredentials(1).AccessKeyID; got != want {
+		t.Errorf("access key = %s, want %s", got, want)
+	}
+	if got := sts.attempts(); got != 2 {
+		t.Errorf("STS saw %d AssumeRole calls, want 2 (one throttled, one retried)", got)
+	}
+
+	if got := Retryer().MaxAttempts(); got != MaxAttempts {
+		t.Errorf("Retryer().MaxAttempts() = %d, want %d", got, MaxAttempts)
+	}
+}

@@ -33,6 +33,22 @@ type fakeSTS struct {
 	requests []assumeRequest // every AssumeRole that passed the signature check
 	issued   int             // credentials handed out so far
 	deny     string          // when set, AssumeRole answers AccessDenied with this message
+	throttle int             // how many of the next AssumeRole calls answer Throttling (400 "Rate exceeded")
+	calls    int             // AssumeRole calls received, throttled ones included
+}
+
+// throttleNext makes the next n AssumeRole calls fail as STS does when its rate limit is exceeded.
+func (f *fakeSTS) throttleNext(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.throttle = n
+}
+
+// attempts counts the AssumeRole calls received, throttled ones included.
+func (f *fakeSTS) attempts() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.calls
 }
 
 // assumeRequest is what the fake recorded of one AssumeRole call.
@@ -93,6 +109,17 @@ func (f *fakeSTS) serve(w http.ResponseWriter, r *http.Request) {
 	form, err := url.ParseQuery(string(body))
 	if err != nil || form.Get("Action") != "AssumeRole" || form.Get("Version") != "2011-06-15" {
 		writeSTSError(w, http.StatusBadRequest, "Sender", "InvalidAction", "expected Action=AssumeRole&Version=2011-06-15")
+		return
+	}
+	f.mu.Lock()
+	f.calls++
+	throttled := f.throttle > 0
+	if throttled {
+		f.throttle--
+	}
+	f.mu.Unlock()
+	if throttled {
+		writeSTSError(w, http.StatusBadRequest, "Sender", "Throttling", "Rate exceeded")
 		return
 	}
 	req := assumeRequest{

@@ -127,7 +127,7 @@ func alarmStates(states []alarms.Alarm) []gitops.Alarm {
 // stageAWS is the AWS configuration of a release: the stage role's credentials and region from env
 // (awsrole's variables), else the agent's own.
 func stageAWS(ctx context.Context, env map[string]string) (aws.Config, error) {
-	var opts []func(*awsconfig.LoadOptions) error
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRetryer(awsrole.Retryer)}
 	if id := env[awsrole.EnvAccessKeyID]; id != "" {
 		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, env[awsrole.EnvSecretAccessKey], env[awsrole.EnvSessionToken])))
 	}

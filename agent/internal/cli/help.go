@@ -36,11 +36,15 @@ environment:
   AWS_ENDPOINT_URL_CLOUDWATCH  CloudWatch endpoint override (alarms and dashboards of releases)
   GITOPS_ALARM_POLL        how often releases read their alarms, during bakes and the watch after (default 30s)
   LOG_LEVEL                debug, info, warn or error (default info); logs are JSON on stderr
+  GITOPS_GITLAB_MAX_IN_FLIGHT  requests in flight towards GitLab at once; 0 no bound (default 8)
+  GITOPS_GITLAB_TIMEOUT    how long a GitLab request waits for its answer to start (default 30s)
   GITOPS_LOCK_TIMEOUT      how long a promotion waits for the terraform state lock (default 5m)
   GITOPS_STEP_TIMEOUT      deadline of one terraform, build or release step; bakes excluded (default 30m)
   GITOPS_SHUTDOWN_TIMEOUT  on SIGTERM, how long running jobs may finish (default 30s)
-  GITOPS_REPLICA_ID        this replica's name among those sharing DATABASE_URL (default the host name)
-  GITOPS_RESCUE_AFTER      when another replica resumes a job whose runner went silent (default 2h15m)
+  GITOPS_REPLICA_ID        this replica's name among those sharing DATABASE_URL, unique among the live ones
+                           (default the host name and a suffix unique to the process)
+  GITOPS_DEAD_AFTER        a replica silent this long is dead: another resumes its jobs at once (default 1m)
+  GITOPS_RESCUE_AFTER      how long a job may run before it is taken for hung and run again (default 2h15m)
 
 Exit codes: 0 stopped cleanly; 2 an error.
 `

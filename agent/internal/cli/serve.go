@@ -20,6 +20,7 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/queue"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/server"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/source"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/spool"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/statuspage"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/webhook"
 )
@@ -80,7 +81,8 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	if err := makeDataDir(s.DataDir); err != nil {
 		return err
 	}
-	gl, err := gitlab.New(s.GitLabURL, s.GitLabToken)
+	gl, err := gitlab.New(s.GitLabURL, s.GitLabToken, gitlab.WithMaxInFlight(s.GitLabMaxInFlight),
+		gitlab.WithResponseTimeout(s.GitLabTimeout), gitlab.WithLogger(log))
 	if err != nil {
 		return fmt.Errorf("gitlab client: %w", err)
 	}
@@ -130,7 +132,12 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 		Handlers:     withDrift(jobHandlers(runner, m, log), s, runner, l, gl, m, log),
 		ReplicaID:    s.ReplicaID,
 		RescueAfter:  s.RescueAfter,
+		DeadAfter:    s.DeadAfter,
+		OnRescue:     m.Rescue,
 	})
+	if errors.Is(err, queue.ErrReplicaInUse) {
+		return fmt.Errorf("GITOPS_REPLICA_ID: %w", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -139,11 +146,20 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 	}
 	running.Store(true)
 
+	sp, err := openSpool(s, m, log)
+	if err != nil {
+		_ = q.Stop(context.Background())
+		return err
+	}
+	defer sp.Close()
+	hook := webhook.New(webhook.Options{
+		Secret: s.WebhookSecret, ProjectSecrets: s.ProjectSecrets, Projects: s.Projects,
+		Queue: q, Logger: log, Observe: m.Event, Promote: true, Seen: l,
+		Spool: func(d webhook.Spooled) (string, error) { return sp.Put(spool.Entry(d)) },
+	})
 	web, err := listen(s, server.Deps{
-		Webhook: webhook.New(webhook.Options{
-			Secret: s.WebhookSecret, ProjectSecrets: s.ProjectSecrets, Projects: s.Projects,
-			Queue: q, Logger: log, Observe: m.Event, Promote: true,
-		}),
+		Webhook:     hook,
+		SpoolRoom:   sp.Room,
 		Metrics:     m.Handler(),
 		Deployments: l.Handler(log),
 		Status:      status.Index(),
@@ -154,10 +170,10 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 				return errors.New("workers are not running")
 			}
 			if err := q.Ping(ctx); err != nil {
-				return errors.New("the queue's database does not answer")
+				return fmt.Errorf("the queue's %w", server.ErrDatabase)
 			}
 			if err := l.Ping(ctx); err != nil {
-				return errors.New("the ledger's database does not answer")
+				return fmt.Errorf("the ledger's %w", server.ErrDatabase)
 			}
 			return nil
 		},
@@ -170,9 +186,10 @@ func serve(ctx context.Context, s settings, log *zerolog.Logger) error {
 
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
-	if len(s.Projects) > 0 && s.PollInterval > 0 {
-		go runPoller(pollCtx, s, gl, q, log)
+	if s.PollInterval > 0 {
+		go runPoller(pollCtx, s, gl, q, l, log)
 	}
+	go sp.Drain(pollCtx, func(ctx context.Context, e spool.Entry) error { return hook.Redeliver(ctx, webhook.Spooled(e)) })
 	go prune(pollCtx, src, log)
 
 	select {
@@ -241,7 +258,7 @@ func jobHandlers(runner *pipeline.Runner, m *metrics.Metrics, log *zerolog.Logge
 	}
 }
 
-func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queue, log *zerolog.Logger) {
+func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queue, l *ledger.Ledger, log *zerolog.Logger) {
 	var paths []string
 	for _, p := range s.Projects {
 		_, path, err := gl.Project(ctx, p)
@@ -252,7 +269,23 @@ func runPoller(ctx context.Context, s settings, gl *gitlab.Client, q *queue.Queu
 		paths = append(paths, path)
 	}
 	p := &poller.Poller{Projects: paths, Interval: s.PollInterval, Lister: gl, Queue: q, Logger: log, Promote: true}
+	if len(s.Projects) == 0 {
+		// Without an allowlist every project is served: watch those webhooks came from. With one, the
+		// allowlist is what is served and watched, whatever came before.
+		p.Seen = l.SeenProjects
+	}
 	p.Run(ctx)
+}
+
+// openSpool opens the webhook spool (GITOPS_SPOOL_DIR) and registers its metrics.
+func openSpool(s settings, m *metrics.Metrics, log *zerolog.Logger) (*spool.Spool, error) {
+	var sp *spool.Spool
+	drained := m.Spool(func() (int, int64) { return sp.Stats() })
+	sp, err := spool.Open(spool.Options{Dir: s.SpoolDir, MaxBytes: s.SpoolMaxBytes, Drained: drained, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("webhook spool: %w", err)
+	}
+	return sp, nil
 }
 
 // keepSources is how long extracted source trees stay in the data dir: they are fetched again when needed.

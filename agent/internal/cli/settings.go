@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +33,8 @@ type settings struct {
 	TFBinary       string
 	Projects       []string
 	PollInterval   time.Duration
+	SpoolDir       string // GITOPS_SPOOL_DIR: where webhooks wait while the queue's database does not answer
+	SpoolMaxBytes  int64  // GITOPS_SPOOL_MAX_BYTES: the spool's bound on disk
 	MaxParallel    int
 	PolicyDirs     []string // GITOPS_POLICY_DIR, a path list
 	AWSExternalID  string
@@ -40,11 +44,14 @@ type settings struct {
 	LambdaEndpoint, CloudWatchEndpoint string
 	LogLevel                           zerolog.Level
 	ShutdownPeriod                     time.Duration
-	ReplicaID                          string
-	RescueAfter                        time.Duration
-	DeployBranches                     []string // branches whose merges are promoted; empty: the project's default branch
+	ReplicaID                          string        // GITOPS_REPLICA_ID; default the host name and a suffix unique to the process
+	RescueAfter                        time.Duration // GITOPS_RESCUE_AFTER: how long a job may run before River takes it for hung
+	DeadAfter                          time.Duration // GITOPS_DEAD_AFTER: how long a replica may go without a heartbeat
+	DeployBranches                     []string      // branches whose merges are promoted; empty: the project's default branch
 	AllowedRoles                       awsrole.Allowlist
 	LockTimeout                        time.Duration // how long a promotion's terraform waits for the state lock
+	GitLabMaxInFlight                  int           // GITOPS_GITLAB_MAX_IN_FLIGHT: requests in flight towards GitLab; 0: no bound
+	GitLabTimeout                      time.Duration // GITOPS_GITLAB_TIMEOUT: how long a GitLab request waits for its answer to start
 	StepTimeout                        time.Duration // deadline of one terraform step
 	AlarmPoll                          time.Duration // GITOPS_ALARM_POLL: how often a release reads its alarms during a bake
 	DriftInterval                      time.Duration // GITOPS_DRIFT_INTERVAL: how often every project is checked for drift; 0: never
@@ -145,6 +152,10 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	if s.PollInterval, err = time.ParseDuration(get("GITOPS_POLL_INTERVAL", "60s")); err != nil || s.PollInterval < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_POLL_INTERVAL %q is not a duration like 60s (0 disables polling)", getenv("GITOPS_POLL_INTERVAL")))
 	}
+	s.SpoolDir = get("GITOPS_SPOOL_DIR", filepath.Join(s.DataDir, "spool"))
+	if s.SpoolMaxBytes, err = parseSize(get("GITOPS_SPOOL_MAX_BYTES", "256MiB")); err != nil || s.SpoolMaxBytes < minSpool {
+		errs = append(errs, fmt.Errorf("GITOPS_SPOOL_MAX_BYTES %q is not a size of at least 16MiB like 256MiB or 1GiB", getenv("GITOPS_SPOOL_MAX_BYTES")))
+	}
 	if s.DriftInterval, err = time.ParseDuration(get("GITOPS_DRIFT_INTERVAL", "6h")); err != nil || (s.DriftInterval != 0 && s.DriftInterval < time.Second) {
 		errs = append(errs, fmt.Errorf("GITOPS_DRIFT_INTERVAL %q is not a duration of at least 1s like 6h (0 disables drift checks)", getenv("GITOPS_DRIFT_INTERVAL")))
 	}
@@ -157,15 +168,26 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	if s.RescueAfter, err = time.ParseDuration(get("GITOPS_RESCUE_AFTER", "2h15m")); err != nil || s.RescueAfter < time.Minute {
 		errs = append(errs, fmt.Errorf("GITOPS_RESCUE_AFTER %q is not a duration of at least 1m", getenv("GITOPS_RESCUE_AFTER")))
 	}
+	if s.DeadAfter, err = time.ParseDuration(get("GITOPS_DEAD_AFTER", "1m")); err != nil || s.DeadAfter < 5*time.Second {
+		errs = append(errs, fmt.Errorf("GITOPS_DEAD_AFTER %q is not a duration of at least 5s like 1m", getenv("GITOPS_DEAD_AFTER")))
+	} else if s.RescueAfter > 0 && s.DeadAfter >= s.RescueAfter {
+		errs = append(errs, fmt.Errorf("GITOPS_DEAD_AFTER %v must be shorter than GITOPS_RESCUE_AFTER %v", s.DeadAfter, s.RescueAfter))
+	}
 	s.ReplicaID = get("GITOPS_REPLICA_ID", "")
 	if s.ReplicaID == "" {
-		s.ReplicaID, _ = os.Hostname()
+		s.ReplicaID = defaultReplicaID()
 	}
 	if len(s.ReplicaID) > 100 {
 		errs = append(errs, errors.New("GITOPS_REPLICA_ID must be at most 100 characters"))
 	}
 	if s.LockTimeout, err = time.ParseDuration(get("GITOPS_LOCK_TIMEOUT", "5m")); err != nil || s.LockTimeout < 0 {
 		errs = append(errs, fmt.Errorf("GITOPS_LOCK_TIMEOUT %q is not a duration like 5m", getenv("GITOPS_LOCK_TIMEOUT")))
+	}
+	if s.GitLabMaxInFlight, err = strconv.Atoi(get("GITOPS_GITLAB_MAX_IN_FLIGHT", "8")); err != nil || s.GitLabMaxInFlight < 0 {
+		errs = append(errs, fmt.Errorf("GITOPS_GITLAB_MAX_IN_FLIGHT %q is not a whole number of at least 0", getenv("GITOPS_GITLAB_MAX_IN_FLIGHT")))
+	}
+	if s.GitLabTimeout, err = time.ParseDuration(get("GITOPS_GITLAB_TIMEOUT", "30s")); err != nil || s.GitLabTimeout < time.Second {
+		errs = append(errs, fmt.Errorf("GITOPS_GITLAB_TIMEOUT %q is not a duration of at least 1s like 30s", getenv("GITOPS_GITLAB_TIMEOUT")))
 	}
 	if s.StepTimeout, err = time.ParseDuration(get("GITOPS_STEP_TIMEOUT", "30m")); err != nil || s.StepTimeout < time.Second {
 		errs = append(errs, fmt.Errorf("GITOPS_STEP_TIMEOUT %q is not a duration of at least 1s like 30m", getenv("GITOPS_STEP_TIMEOUT")))
@@ -185,6 +207,22 @@ func readSettings(getenv func(string) string, sc scope) (settings, error) {
 	}
 	s.Secrets = newSecretSet(s, getenv)
 	return s, errors.Join(errs...)
+}
+
+// defaultReplicaID is the host name and a random suffix unique to this process, e.g. agent-7d9f-3f9a1c2b:
+// a replaced or restarted replica is a new replica, and the jobs of the one that died are resumed by
+// heartbeat (GITOPS_DEAD_AFTER), not by the same name coming back.
+func defaultReplicaID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "agent"
+	}
+	if len(host) > 90 {
+		host = host[:90]
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
 }
 
 // checkMirror checks GITOPS_PROVIDER_MIRROR: empty, or an https URL with a host and no user info, query
@@ -283,4 +321,23 @@ func commaList(v string) []string {
 		}
 	}
 	return out
+}
+
+// minSpool is the smallest spool: room for a few of the largest deliveries (5 MiB each).
+const minSpool = 16 << 20
+
+// parseSize reads a size in bytes: a whole number, optionally followed by KiB, MiB or GiB.
+func parseSize(v string) (int64, error) {
+	mult := int64(1)
+	for unit, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30} {
+		if n, ok := strings.CutSuffix(v, unit); ok {
+			v, mult = strings.TrimSpace(n), m
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<50)/mult {
+		return 0, fmt.Errorf("%q is not a size", v)
+	}
+	return n * mult, nil
 }

@@ -20,14 +20,22 @@ func TestReadSettingsDefaultsAndErrors(t *testing.T) {
 	if s.DriftInterval != 6*time.Hour {
 		t.Errorf("default drift interval %v, want 6h", s.DriftInterval)
 	}
+	if s.DeadAfter != time.Minute || s.RescueAfter != 2*time.Hour+15*time.Minute {
+		t.Errorf("defaults: dead after %v, rescue after %v; want 1m and 2h15m", s.DeadAfter, s.RescueAfter)
+	}
 	if s.LockTimeout != 5*time.Minute || s.StepTimeout != 30*time.Minute || s.DeployBranches != nil || s.ProjectSecrets != nil {
 		t.Errorf("defaults: lock %v, step %v, branches %v, secrets %v", s.LockTimeout, s.StepTimeout, s.DeployBranches, s.ProjectSecrets)
 	}
+	if s.GitLabMaxInFlight != 8 || s.GitLabTimeout != 30*time.Second {
+		t.Errorf("defaults: gitlab in flight %d, timeout %v; want 8 and 30s", s.GitLabMaxInFlight, s.GitLabTimeout)
+	}
 	_, err = readSettings(env(map[string]string{
 		"GITOPS_LOCK_TIMEOUT": "soon", "GITOPS_STEP_TIMEOUT": "0s", "GITOPS_WEBHOOK_SECRETS": "g/a=,nonsense",
+		"GITOPS_GITLAB_MAX_IN_FLIGHT": "-1", "GITOPS_GITLAB_TIMEOUT": "10ms",
 	}), serving)
 	for _, want := range []string{
 		"GITLAB_TOKEN is required", "GITLAB_WEBHOOK_SECRET is required", `GITOPS_LOCK_TIMEOUT "soon"`,
+		`GITOPS_GITLAB_MAX_IN_FLIGHT "-1"`, `GITOPS_GITLAB_TIMEOUT "10ms"`,
 		`GITOPS_STEP_TIMEOUT "0s"`, `project "g/a" has an empty secret`, "an entry is not project=secret",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -135,6 +143,13 @@ func TestReadSettingsValidatesEverySetting(t *testing.T) {
 		{"drift interval not a duration", with("GITOPS_DRIFT_INTERVAL", "daily"), []string{`GITOPS_DRIFT_INTERVAL "daily" is not a duration`}},
 		{"drift interval negative", with("GITOPS_DRIFT_INTERVAL", "-1h"), []string{`GITOPS_DRIFT_INTERVAL "-1h"`}},
 		{"drift interval too short", with("GITOPS_DRIFT_INTERVAL", "10ms"), []string{`GITOPS_DRIFT_INTERVAL "10ms"`}},
+		{"dead after", with("GITOPS_DEAD_AFTER", "30s"), nil},
+		{"dead after not a duration", with("GITOPS_DEAD_AFTER", "soon"), []string{`GITOPS_DEAD_AFTER "soon" is not a duration of at least 5s`}},
+		{"dead after too short", with("GITOPS_DEAD_AFTER", "1s"), []string{`GITOPS_DEAD_AFTER "1s"`}},
+		{"dead after not shorter than rescue after", with("GITOPS_DEAD_AFTER", "10m", "GITOPS_RESCUE_AFTER", "10m"),
+			[]string{"GITOPS_DEAD_AFTER 10m0s must be shorter than GITOPS_RESCUE_AFTER 10m0s"}},
+		{"replica id", with("GITOPS_REPLICA_ID", "agent-0"), nil},
+		{"replica id too long", with("GITOPS_REPLICA_ID", strings.Repeat("x", 101)), []string{"GITOPS_REPLICA_ID must be at most 100 characters"}},
 		{"all at once", with("GITOPS_POLICY_DIR", "nope", "GITOPS_LISTEN", "abc", "AWS_ENDPOINT_URL_STS", "notaurl"),
 			[]string{"GITOPS_POLICY_DIR", "GITOPS_LISTEN", "AWS_ENDPOINT_URL_STS"}},
 	} {
@@ -152,6 +167,35 @@ func TestReadSettingsValidatesEverySetting(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestDefaultReplicaIDIsUniqueToTheProcess: without GITOPS_REPLICA_ID, the id is the host name and a
+// random suffix, so that a restarted or replaced replica never passes for the one that died.
+func TestDefaultReplicaIDIsUniqueToTheProcess(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil {
+		t.Skipf("no host name: %v", err)
+	}
+	vars := env(map[string]string{"GITLAB_TOKEN": "t", "GITLAB_WEBHOOK_SECRET": "w"})
+	ids := map[string]bool{}
+	for range 2 {
+		s, err := readSettings(vars, serving)
+		if err != nil {
+			t.Fatal(err)
+		}
+		suffix, ok := strings.CutPrefix(s.ReplicaID, host+"-")
+		if !ok || len(suffix) != 8 || strings.Trim(suffix, "0123456789abcdef") != "" {
+			t.Errorf("default replica id %q, want %s-<8 hex digits>", s.ReplicaID, host)
+		}
+		ids[s.ReplicaID] = true
+	}
+	if len(ids) != 2 {
+		t.Errorf("two reads gave the same replica id %v, want one per process", ids)
+	}
+	s, err := readSettings(env(map[string]string{"GITLAB_TOKEN": "t", "GITLAB_WEBHOOK_SECRET": "w", "GITOPS_REPLICA_ID": "agent-0"}), serving)
+	if err != nil || s.ReplicaID != "agent-0" {
+		t.Errorf("explicit replica id: %q, %v; want agent-0", s.ReplicaID, err)
 	}
 }
 
@@ -183,5 +227,44 @@ func TestMakeDataDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(old, "plans")); !os.IsNotExist(err) {
 		t.Errorf("old saved plans left: %v", err)
+	}
+}
+
+func TestSpoolSettings(t *testing.T) {
+	base := map[string]string{"GITLAB_TOKEN": "t", "GITLAB_WEBHOOK_SECRET": "w", "GITOPS_DATA_DIR": "/var/lib/gitops"}
+	for _, tc := range []struct {
+		name, dir, size string
+		wantDir         string
+		wantBytes       int64
+		wantErr         string
+	}{
+		{name: "defaults", wantDir: filepath.Join("/var/lib/gitops", "spool"), wantBytes: 256 << 20},
+		{name: "set", dir: "/spool", size: "1GiB", wantDir: "/spool", wantBytes: 1 << 30},
+		{name: "bytes", size: "33554432", wantDir: "/var/lib/gitops/spool", wantBytes: 32 << 20},
+		{name: "zero", size: "0", wantErr: `GITOPS_SPOOL_MAX_BYTES "0"`},
+		{name: "too small", size: "1MiB", wantErr: `GITOPS_SPOOL_MAX_BYTES "1MiB" is not a size of at least 16MiB`},
+		{name: "not a size", size: "lots", wantErr: `GITOPS_SPOOL_MAX_BYTES "lots"`},
+		{name: "negative", size: "-5MiB", wantErr: `GITOPS_SPOOL_MAX_BYTES "-5MiB"`},
+		{name: "unknown unit", size: "20MB", wantErr: `GITOPS_SPOOL_MAX_BYTES "20MB"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			vars := map[string]string{"GITOPS_SPOOL_DIR": tc.dir, "GITOPS_SPOOL_MAX_BYTES": tc.size}
+			for k, v := range base {
+				vars[k] = v
+			}
+			s, err := readSettings(env(vars), serving)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.SpoolDir != tc.wantDir || s.SpoolMaxBytes != tc.wantBytes {
+				t.Errorf("spool = %q, %d; want %q, %d", s.SpoolDir, s.SpoolMaxBytes, tc.wantDir, tc.wantBytes)
+			}
+		})
 	}
 }

@@ -61,6 +61,7 @@ func newRunner(s settings, tf *terraform.Runner, gl *gitlab.Client, src *source.
 	}
 	if gl != nil {
 		r.Source, r.MRs, r.Reporter, r.Comments, r.CommitURL = src, gl, mrNotes{gl, mask}, gl, gl.CommitURL
+		r.StateLocks = gl // GitLab-managed Terraform state: a resumed step's own stale lock
 	}
 	return r
 }
@@ -113,14 +114,17 @@ func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipe
 		return nil, fmt.Errorf("prepare work dir: %w", err)
 	}
 	ws, err := w.r.Open(ctx, terraform.Request{
-		Dir:           filepath.Join(spec.WorkDir, spec.StackDir),
-		Root:          spec.WorkDir,
-		VarFiles:      spec.VarFiles,
-		BackendConfig: spec.BackendConfig,
-		Workspace:     spec.Workspace,
-		Env:           spec.Env,
-		ReadOnly:      spec.ReadOnly,
-		Output:        spec.Output,
+		Dir:             filepath.Join(spec.WorkDir, spec.StackDir),
+		Root:            spec.WorkDir,
+		VarFiles:        spec.VarFiles,
+		BackendConfig:   spec.BackendConfig,
+		Workspace:       spec.Workspace,
+		Env:             spec.Env,
+		ReadOnly:        spec.ReadOnly,
+		Output:          spec.Output,
+		LockHolder:      spec.LockHolder,
+		StaleLockHolder: spec.StaleLockHolder,
+		StaleLock:       spec.StaleLock,
 	})
 	if err != nil {
 		return nil, tfErr(err)

@@ -116,6 +116,8 @@ func RenderDeploy(n gitops.Promotion) string {
 		switch {
 		case s.State == gitops.StepSkipped && s.Reason != "":
 			row.Plan = text(clip(s.Reason, maxName))
+		case s.Resumed:
+			row.Plan = text(clip(resumed(s.Summary), maxName))
 		case s.Summary != "":
 			row.Plan = text(clip(s.Summary, maxName))
 		default:
@@ -134,6 +136,18 @@ func RenderDeploy(n gitops.Promotion) string {
 		sections[i] = execute("deploy-failure", f)
 	}
 	return assembleWith(head, sections, MaxNoteSize, "deploy-cut")
+}
+
+// resumed is the plan column of a step resumed after the agent stopped during its apply: what the new
+// plan does ("no changes" when the interrupted apply had finished its work), or that it is being planned.
+func resumed(summary string) string {
+	switch summary {
+	case "":
+		return "resumed after an interruption: planning again"
+	case "No changes.":
+		return "resumed after an interruption: no changes"
+	}
+	return "resumed after an interruption: " + summary
 }
 
 // deployError is what failed outside any step, or "".

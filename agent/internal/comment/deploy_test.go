@@ -76,6 +76,14 @@ func TestRenderDeployGolden(t *testing.T) {
 			n.Alerts = []string{"documents in staging, version 12, after its release: alarm documents-staging-errors is in ALARM: 3 errors"}
 			return n
 		}},
+		{"deploy-resumed", func(testing.TB) gitops.Promotion {
+			return deployNote(
+				gitops.Step{Stack: "network", Stage: "dev", State: gitops.StepDone, Summary: "applied before the agent restarted"},
+				gitops.Step{Stack: "api", Stage: "dev", State: gitops.StepDone, Summary: "No changes.", Duration: 8 * time.Second, Resumed: true},
+				gitops.Step{Stack: "network", Stage: "prod", State: gitops.StepApplying, Summary: "Plan: 0 to add, 1 to change, 0 to destroy.", Duration: 20 * time.Second, Resumed: true},
+				gitops.Step{Stack: "api", Stage: "prod", State: gitops.StepPlanning, Resumed: true},
+			)
+		}},
 		{"deploy-error", func(testing.TB) gitops.Promotion {
 			n := deployNote()
 			n.Error = "fetch source at " + sha + ": GET archive: 404 Not Found"

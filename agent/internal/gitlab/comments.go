@@ -50,14 +50,21 @@ func emojiName(r gitops.Reaction) (string, error) {
 
 // React awards the reaction's emoji on note noteID of the MR as the token's user
 // (POST .../notes/:note_id/award_emoji). An emoji the user awarded already is not an error: GitLab answers
-// it with a 404, as it does a missing note, so on a 404 the note's awards are read to tell them apart.
+// it with a 404, as it does a missing note, so on a 404 the note's awards are read to tell them apart. An
+// award whose answer was lost is looked for before it is sent again (see createOnce).
 func (c *Client) React(ctx context.Context, project string, iid, noteID int, r gitops.Reaction) error {
 	name, err := emojiName(r)
 	if err != nil {
 		return err
 	}
-	_, _, err = c.api.AwardEmoji.CreateMergeRequestAwardEmojiOnNote(project, int64(iid), int64(noteID),
-		&gl.CreateAwardEmojiOptions{Name: name}, gl.WithContext(ctx))
+	_, err = createOnce(ctx, c, func(opts ...gl.RequestOptionFunc) (bool, error) {
+		_, _, err := c.api.AwardEmoji.CreateMergeRequestAwardEmojiOnNote(project, int64(iid), int64(noteID),
+			&gl.CreateAwardEmojiOptions{Name: name}, opts...)
+		return true, err
+	}, func() (bool, bool, error) {
+		mine, err := c.myAwards(ctx, project, iid, noteID, name)
+		return len(mine) > 0, len(mine) > 0, err
+	})
 	err = c.wrap(fmt.Sprintf("award %s on note %d of %s", name, noteID, ref(project, iid)), err)
 	if !errors.Is(err, ErrNotFound) {
 		return err

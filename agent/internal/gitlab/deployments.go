@@ -23,9 +23,10 @@ import (
 // GitLab refuses a commit or ref it does not know, and an environment name outside its rules (letters,
 // digits, spaces and "-_/${}.", not starting or ending with "/"), with a permanent 400 error.
 //
-// A request that failed with 429 or a 5xx is retried (see WithRetries). Creation is not idempotent: if
-// GitLab created the deployment but its answer was lost, the retry creates a second one and the first
-// stays running.
+// Starting is idempotent: a running deployment of the token's user to that environment at that ref and
+// commit (GET /projects/:id/deployments?environment=&status=running) is taken for this one, before the
+// create and again before a create whose answer was lost is sent again (see createOnce), so a retried
+// promotion or a lost answer never leaves a second deployment running.
 func (c *Client) StartDeployment(ctx context.Context, d gitops.Deployment) (int, error) {
 	op := fmt.Sprintf("start deployment to %q of %s@%s", d.Stage, d.Project, d.Commit)
 	switch {
@@ -38,15 +39,24 @@ func (c *Client) StartDeployment(ctx context.Context, d gitops.Deployment) (int,
 	case d.Commit == "":
 		return 0, fmt.Errorf("gitlab: %s: empty commit", op)
 	}
-	dep, _, err := c.api.Deployments.CreateProjectDeployment(d.Project, &gl.CreateProjectDeploymentOptions{
-		Environment: gl.Ptr(d.Stage),
-		Ref:         gl.Ptr(d.Ref),
-		SHA:         gl.Ptr(d.Commit),
-		Tag:         gl.Ptr(false),
-		Status:      gl.Ptr(gl.DeploymentStatusRunning),
-	}, gl.WithContext(ctx))
-	if err != nil {
+	dep, found, err := c.runningDeployment(ctx, d)
+	if err == nil && !found {
+		dep, err = createOnce(ctx, c, func(opts ...gl.RequestOptionFunc) (*gl.Deployment, error) {
+			dep, _, err := c.api.Deployments.CreateProjectDeployment(d.Project, &gl.CreateProjectDeploymentOptions{
+				Environment: gl.Ptr(d.Stage),
+				Ref:         gl.Ptr(d.Ref),
+				SHA:         gl.Ptr(d.Commit),
+				Tag:         gl.Ptr(false),
+				Status:      gl.Ptr(gl.DeploymentStatusRunning),
+			}, opts...)
+			return dep, err
+		}, func() (*gl.Deployment, bool, error) { return c.runningDeployment(ctx, d) })
+	}
+	switch {
+	case err != nil:
 		return 0, c.wrap(op, err)
+	case dep == nil:
+		return 0, fmt.Errorf("gitlab: %s: empty answer", op)
 	}
 	id := int(dep.ID)
 	if d.URL == "" {
@@ -56,6 +66,30 @@ func (c *Client) StartDeployment(ctx context.Context, d gitops.Deployment) (int,
 		return id, err
 	}
 	return id, nil
+}
+
+// runningDeployment finds the newest running deployment of d.Project to environment d.Stage at d.Ref and
+// d.Commit made by the token's user. Its error is client-go's, for the caller to wrap.
+func (c *Client) runningDeployment(ctx context.Context, d gitops.Deployment) (*gl.Deployment, bool, error) {
+	me, err := c.currentUser(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	opt := &gl.ListProjectDeploymentsOptions{Environment: gl.Ptr(d.Stage), Status: gl.Ptr(string(gl.DeploymentStatusRunning)),
+		OrderBy: gl.Ptr("id"), Sort: gl.Ptr("desc")}
+	var found *gl.Deployment
+	err = eachPage(c.perPage, func(lo gl.ListOptions) ([]*gl.Deployment, *gl.Response, error) {
+		opt.ListOptions = lo
+		return c.api.Deployments.ListProjectDeployments(d.Project, opt, gl.WithContext(ctx))
+	}, func(dep *gl.Deployment) bool {
+		if dep != nil && dep.Status == string(gl.DeploymentStatusRunning) && dep.SHA == d.Commit && dep.Ref == d.Ref &&
+			(dep.Environment == nil || dep.Environment.Name == d.Stage) && (dep.User == nil || dep.User.ID == me) {
+			found = dep
+			return false
+		}
+		return true
+	})
+	return found, found != nil, err
 }
 
 // setExternalURL makes url the external URL of the project's environment named name, unless it is already.

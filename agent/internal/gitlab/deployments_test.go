@@ -94,9 +94,14 @@ func TestDeploymentLifecycle(t *testing.T) {
 func TestStartDeploymentIDsIncreaseAcrossStages(t *testing.T) {
 	c, srv := newDeployProject(t)
 	ctx := context.Background()
+	srv.Commit("g/app", "m2", map[string]string{"f": "2"})
 	var ids []int
-	for _, stage := range []string{"dev", "staging", "prod", "dev"} {
-		id, err := c.StartDeployment(ctx, deployment(stage, ""))
+	for i, stage := range []string{"dev", "staging", "prod", "dev"} {
+		d := deployment(stage, "")
+		if i == 3 {
+			d.Commit = "m2" // a running deployment of the same commit would be taken for it
+		}
+		id, err := c.StartDeployment(ctx, d)
 		if err != nil {
 			t.Fatalf("StartDeployment(%s): %v", stage, err)
 		}
@@ -138,8 +143,12 @@ func TestStartDeploymentSetsExternalURL(t *testing.T) {
 		{"prod", "https://api-v2.example.com", []string{"https://api.example.com", "https://api-v2.example.com"}},
 	}
 	for i, s := range steps {
-		if _, err := c.StartDeployment(ctx, deployment(s.stage, s.url)); err != nil {
+		id, err := c.StartDeployment(ctx, deployment(s.stage, s.url))
+		if err != nil {
 			t.Fatalf("step %d: StartDeployment: %v", i, err)
+		}
+		if err := c.FinishDeployment(ctx, "g/app", id, gitops.DeploymentSuccess); err != nil {
+			t.Fatalf("step %d: FinishDeployment: %v", i, err)
 		}
 		env, ok := srv.Environment("g/app", s.stage)
 		if !ok {
@@ -154,6 +163,33 @@ func TestStartDeploymentSetsExternalURL(t *testing.T) {
 	}
 	if n := len(srv.Deployments("g/app")); n != len(steps) {
 		t.Errorf("%d deployments, want %d", n, len(steps))
+	}
+}
+
+func TestStartDeploymentTakesTheRunningOne(t *testing.T) {
+	c, srv := newDeployProject(t)
+	ctx := context.Background()
+	first, err := c.StartDeployment(ctx, deployment("prod", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.StartDeployment(ctx, deployment("prod", ""))
+	if err != nil || again != first {
+		t.Fatalf("StartDeployment again = %d, %v; want the running deployment %d", again, err, first)
+	}
+	if err := c.FinishDeployment(ctx, "g/app", first, gitops.DeploymentCanceled); err != nil {
+		t.Fatal(err)
+	}
+	next, err := c.StartDeployment(ctx, deployment("prod", ""))
+	if err != nil || next == first {
+		t.Fatalf("StartDeployment after the first ended = %d, %v; want a new deployment", next, err)
+	}
+	var got []string
+	for _, d := range srv.Deployments("g/app") {
+		got = append(got, d.Status)
+	}
+	if diff := cmp.Diff([]string{"canceled", "running"}, got); diff != "" {
+		t.Errorf("deployments (-want +got):\n%s", diff)
 	}
 }
 

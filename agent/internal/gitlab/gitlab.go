@@ -6,6 +6,10 @@
 // A project is named as configured: a path ("group/sub/app") or a numeric id ("42"). Errors name the
 // operation and carry GitLab's answer as an *APIError; errors.Is tells ErrNotFound, ErrUnauthorized and
 // ErrForbidden apart. The token never appears in an error or a log line.
+//
+// Under faults: reads and edits are retried; creates are sent once and, when their answer is lost, looked
+// for before they are sent again (write.go), so none is made twice; a 429 waits what GitLab asks; at most
+// WithMaxInFlight requests are in flight (transport.go).
 package gitlab
 
 import (
@@ -13,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,6 +34,10 @@ type Client struct {
 	token   string
 	webBase string // the instance's web URL, without a trailing slash
 	perPage int64
+
+	retries          int             // how many times a failed create is sent again (createOnce)
+	waitMin, waitMax time.Duration   // its backoff
+	log              *zerolog.Logger // nil: createOnce logs nothing
 
 	mu       sync.Mutex             // guards me and projects
 	me       int64                  // id of the token's user; 0 until looked up
@@ -51,6 +58,8 @@ type options struct {
 	waitMin, waitMax time.Duration
 	logger           *zerolog.Logger
 	perPage          int
+	maxInFlight      int
+	headerTimeout    time.Duration
 }
 
 // Option configures a Client.
@@ -60,11 +69,12 @@ type Option func(*options)
 func WithHTTPClient(hc *http.Client) Option { return func(o *options) { o.httpClient = hc } }
 
 // WithRetries sets how many times a request that failed with 429, a 5xx or a connection error is retried
-// (default 3; 0 disables retries).
+// (default 3; 0 disables retries). A create (POST) is retried as often, but never by resending it
+// blindly: what it would have made is looked for first (see createOnce).
 func WithRetries(n int) Option { return func(o *options) { o.retries = max(0, n) } }
 
-// WithRetryWait bounds the wait before a retry: min doubles with each attempt up to max, and a Retry-After
-// answer is honoured up to max (defaults 500ms and 8s).
+// WithRetryWait bounds the wait before a retry: min doubles with each attempt up to max (defaults 500ms
+// and 8s). A wait GitLab names (Retry-After, or RateLimit-Reset on a 429) is honoured instead, up to 60s.
 func WithRetryWait(minWait, maxWait time.Duration) Option {
 	return func(o *options) { o.waitMin, o.waitMax = minWait, max(minWait, maxWait) }
 }
@@ -72,6 +82,17 @@ func WithRetryWait(minWait, maxWait time.Duration) Option {
 // WithLogger sends the HTTP client's lines to l: each request at debug level, each retry at info level,
 // failed attempts at warn level. Lines carry the method and URL, never headers, so never the token.
 func WithLogger(l *zerolog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithMaxInFlight bounds how many requests the Client has in flight at once (default 8; below 1, no
+// bound). A request waits for a free slot, or until its context ends; a slot is held until the answer's
+// body is read or closed, so an archive download holds one for as long as it streams.
+func WithMaxInFlight(n int) Option { return func(o *options) { o.maxInFlight = n } }
+
+// WithResponseTimeout bounds how long a request waits for GitLab's answer to start (default 30s): a
+// request GitLab holds longer fails and, being a timeout, is retried (a create after a look for what it
+// would have made). It applies to the Client's own transport only, not to one given with WithHTTPClient,
+// whose own timeouts rule. It does not bound the time a body takes to stream.
+func WithResponseTimeout(d time.Duration) Option { return func(o *options) { o.headerTimeout = d } }
 
 // WithPageSize sets per_page for list requests (1 to 100, default 100).
 func WithPageSize(n int) Option { return func(o *options) { o.perPage = min(max(n, 1), 100) } }
@@ -86,7 +107,8 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("gitlab: base URL %q is not an http(s) URL", baseURL)
 	}
-	o := options{retries: 3, waitMin: 500 * time.Millisecond, waitMax: 8 * time.Second, perPage: 100}
+	o := options{retries: 3, waitMin: 500 * time.Millisecond, waitMax: 8 * time.Second, perPage: 100,
+		maxInFlight: 8, headerTimeout: 30 * time.Second}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -94,14 +116,13 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		gl.WithBaseURL(baseURL),
 		gl.WithCustomRetryMax(o.retries),
 		gl.WithCustomBackoff(backoff),
+		gl.WithCustomRetry(retryPolicy),
 		gl.WithCustomRetryWaitMinMax(o.waitMin, o.waitMax),
 	}
 	if o.retries == 0 {
 		glOpts = append(glOpts, gl.WithoutRetries())
 	}
-	if o.httpClient != nil {
-		glOpts = append(glOpts, gl.WithHTTPClient(o.httpClient))
-	}
+	glOpts = append(glOpts, gl.WithHTTPClient(httpClient(o.httpClient, o.headerTimeout, o.maxInFlight)))
 	if o.logger != nil {
 		glOpts = append(glOpts, gl.WithCustomLeveledLogger(leveledLogger{o.logger}))
 	}
@@ -114,23 +135,12 @@ func New(baseURL, token string, opts ...Option) (*Client, error) {
 		token:    token,
 		webBase:  strings.TrimSuffix(baseURL, "/"),
 		perPage:  int64(o.perPage),
+		retries:  o.retries,
+		waitMin:  o.waitMin,
+		waitMax:  o.waitMax,
+		log:      o.logger,
 		projects: map[string]projectInfo{},
 	}, nil
-}
-
-// backoff waits minWait·2^attempt, capped at maxWait; a Retry-After header (seconds) wins when it is
-// shorter than maxWait.
-func backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
-	if resp != nil {
-		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs >= 0 {
-			return min(time.Duration(secs)*time.Second, maxWait)
-		}
-	}
-	wait := float64(minWait) * math.Pow(2, float64(attempt))
-	if wait > float64(maxWait) {
-		return maxWait
-	}
-	return time.Duration(wait)
 }
 
 // Sentinels for errors.Is on the errors a Client returns.

@@ -307,13 +307,54 @@ func TestBackoff(t *testing.T) {
 		{"doubles", 2, nil, 400 * time.Millisecond},
 		{"capped at max", 10, nil, time.Second},
 		{"Retry-After honoured", 0, retryAfter("0"), 0},
-		{"Retry-After capped", 0, retryAfter("3600"), time.Second},
+		{"Retry-After beyond max honoured", 0, retryAfter("30"), 30 * time.Second},
+		{"Retry-After capped at a minute", 0, retryAfter("3600"), time.Minute},
+		{"huge Retry-After capped", 0, retryAfter("99999999999999999"), time.Minute},
 		{"bad Retry-After ignored", 1, retryAfter("soon"), 200 * time.Millisecond},
+		{"negative Retry-After ignored", 1, retryAfter("-5"), 200 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := backoff(100*time.Millisecond, time.Second, tt.attempt, tt.resp); got != tt.want {
 				t.Errorf("backoff = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestServerWait(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	answer := func(status int, kv ...string) *http.Response {
+		h := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return &http.Response{StatusCode: status, Header: h}
+	}
+	unix := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
+	tests := []struct {
+		name   string
+		resp   *http.Response
+		want   time.Duration
+		wantOK bool
+	}{
+		{"no answer", nil, 0, false},
+		{"no header", answer(429), 0, false},
+		{"Retry-After seconds", answer(429, "Retry-After", "7"), 7 * time.Second, true},
+		{"Retry-After on a 503", answer(503, "Retry-After", "2"), 2 * time.Second, true},
+		{"Retry-After date", answer(429, "Retry-After", now.Add(9*time.Second).Format(http.TimeFormat)), 9 * time.Second, true},
+		{"Retry-After date passed", answer(429, "Retry-After", now.Add(-time.Hour).Format(http.TimeFormat)), 0, true},
+		{"RateLimit-Reset", answer(429, "RateLimit-Reset", unix(20*time.Second)), 20 * time.Second, true},
+		{"RateLimit-Reset capped", answer(429, "RateLimit-Reset", unix(time.Hour)), time.Minute, true},
+		{"RateLimit-Reset passed", answer(429, "RateLimit-Reset", unix(-time.Minute)), 0, true},
+		{"RateLimit-Reset only on a 429", answer(500, "RateLimit-Reset", unix(20*time.Second)), 0, false},
+		{"Retry-After wins", answer(429, "Retry-After", "3", "RateLimit-Reset", unix(20*time.Second)), 3 * time.Second, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := serverWait(tt.resp, now)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("serverWait = %v, %t; want %v, %t", got, ok, tt.want, tt.wantOK)
 			}
 		})
 	}

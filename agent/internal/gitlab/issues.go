@@ -46,17 +46,66 @@ func (c *Client) OpenIssue(ctx context.Context, project, label, marker string) (
 }
 
 // CreateIssue opens an issue in project with the given title, description and labels, and returns its
-// iid (POST /projects/:id/issues).
+// iid (POST /projects/:id/issues). It is idempotent: an open issue of the token's user with that title and
+// those labels (GET /projects/:id/issues?state=opened&labels=) is returned instead, as it is, both before
+// the create and before a create whose answer was lost is sent again (see createOnce).
 func (c *Client) CreateIssue(ctx context.Context, project, title, description string, labels []string) (int, error) {
+	op := "open an issue in " + project
+	iid, found, err := c.issueTitled(ctx, project, title, labels)
+	if err != nil {
+		return 0, c.wrap(op, err)
+	}
+	if found {
+		return iid, nil
+	}
 	opt := &gl.CreateIssueOptions{Title: gl.Ptr(title), Description: gl.Ptr(description)}
 	if len(labels) > 0 {
 		opt.Labels = gl.Ptr(gl.LabelOptions(slices.Clone(labels)))
 	}
-	is, _, err := c.api.Issues.CreateIssue(project, opt, gl.WithContext(ctx))
+	iid, err = createOnce(ctx, c, func(opts ...gl.RequestOptionFunc) (int, error) {
+		is, _, err := c.api.Issues.CreateIssue(project, opt, opts...)
+		if err == nil && is == nil {
+			err = errEmptyAnswer
+		}
+		if err != nil {
+			return 0, err
+		}
+		return int(is.IID), nil
+	}, func() (int, bool, error) { return c.issueTitled(ctx, project, title, labels) })
 	if err != nil {
-		return 0, c.wrap("open an issue in "+project, err)
+		return 0, c.wrap(op, err)
 	}
-	return int(is.IID), nil
+	return iid, nil
+}
+
+// issueTitled finds the oldest open issue of project opened by the token's user with that title and
+// every one of labels. Its error is client-go's, for the caller to wrap.
+func (c *Client) issueTitled(ctx context.Context, project, title string, labels []string) (int, bool, error) {
+	me, err := c.currentUser(ctx)
+	if err != nil {
+		return 0, false, err
+	}
+	opt := &gl.ListProjectIssuesOptions{State: gl.Ptr("opened"), OrderBy: gl.Ptr("created_at"), Sort: gl.Ptr("asc")}
+	if len(labels) > 0 {
+		opt.Labels = gl.Ptr(gl.LabelOptions(slices.Clone(labels)))
+	}
+	found := 0
+	err = eachPage(c.perPage, func(lo gl.ListOptions) ([]*gl.Issue, *gl.Response, error) {
+		opt.ListOptions = lo
+		return c.api.Issues.ListProjectIssues(project, opt, gl.WithContext(ctx))
+	}, func(is *gl.Issue) bool {
+		if is == nil || is.State != "opened" || is.Title != title || is.Author == nil || is.Author.ID != me {
+			return true
+		}
+		for _, l := range labels {
+			if !slices.Contains(is.Labels, l) {
+				return true
+			}
+		}
+		found = int(is.IID)
+		return false
+	})
+	return found, found != 0, err
 }
 
 // EditIssue replaces the description of issue iid of project (PUT /projects/:id/issues/:iid).

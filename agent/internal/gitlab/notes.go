@@ -15,6 +15,9 @@ import (
 // must start with marker, so that the next call finds the note again. A body over MaxNoteLength
 // characters is refused with ErrNoteTooLong before anything is sent. An unchanged body is not sent again.
 //
+// Creating is idempotent: a create whose answer is lost is never sent again before the marker has been
+// looked for anew, so a lost answer does not make a second note (see createOnce).
+//
 // Calls for the same MR are serialized within this Client; across processes the caller must ensure one
 // writer per MR.
 func (c *Client) UpsertNote(ctx context.Context, project string, iid int, marker, body string) error {
@@ -48,12 +51,7 @@ func (c *Client) WriteNote(ctx context.Context, project string, iid int, marker,
 		return 0, c.wrap("find note on "+ref(project, iid), err)
 	}
 	if existing == nil {
-		n, _, err := c.api.Notes.CreateMergeRequestNote(project, int64(iid),
-			&gl.CreateMergeRequestNoteOptions{Body: gl.Ptr(body)}, gl.WithContext(ctx))
-		if err != nil {
-			return 0, c.wrap("create note on "+ref(project, iid), err)
-		}
-		return int(n.ID), nil
+		return c.createNote(ctx, project, iid, marker, body, me)
 	}
 	if existing.Body == body {
 		return int(existing.ID), nil
@@ -64,6 +62,31 @@ func (c *Client) WriteNote(ctx context.Context, project string, iid int, marker,
 		return 0, c.wrap(fmt.Sprintf("update note %d on %s", existing.ID, ref(project, iid)), err)
 	}
 	return int(existing.ID), nil
+}
+
+// createNote creates the note (createOnce), looking for marker again before each new attempt; a note found
+// then is brought to body.
+func (c *Client) createNote(ctx context.Context, project string, iid int, marker, body string, me int64) (int, error) {
+	n, err := createOnce(ctx, c, func(opts ...gl.RequestOptionFunc) (*gl.Note, error) {
+		n, _, err := c.api.Notes.CreateMergeRequestNote(project, int64(iid), &gl.CreateMergeRequestNoteOptions{Body: gl.Ptr(body)}, opts...)
+		return n, err
+	}, func() (*gl.Note, bool, error) {
+		n, err := c.findNote(ctx, project, iid, marker, me)
+		return n, n != nil, err
+	})
+	if err != nil {
+		return 0, c.wrap("create note on "+ref(project, iid), err)
+	}
+	if n == nil {
+		return 0, fmt.Errorf("gitlab: create note on %s: empty answer", ref(project, iid))
+	}
+	if n.Body != body { // found by its marker after a lost answer: ours, or an older one
+		if _, _, err := c.api.Notes.UpdateMergeRequestNote(project, int64(iid), n.ID,
+			&gl.UpdateMergeRequestNoteOptions{Body: gl.Ptr(body)}, gl.WithContext(ctx)); err != nil {
+			return 0, c.wrap(fmt.Sprintf("update note %d on %s", n.ID, ref(project, iid)), err)
+		}
+	}
+	return int(n.ID), nil
 }
 
 // findNote returns the oldest non-system note by user me whose body starts with marker, or nil.

@@ -20,14 +20,23 @@ import (
 // EnsureBranch creates branch in project at ref, a commit sha or a branch name (POST
 // /projects/:id/repository/branches), and reports whether it did. A branch of that name that exists
 // already is kept as it is, wherever it points (GitLab answers 400 "Branch already exists"): created is
-// false and the error nil. A ref that resolves to nothing is a permanent 400 error.
+// false and the error nil. A ref that resolves to nothing is a permanent 400 error. A create whose answer
+// was lost is not sent again if the branch exists by then (see createOnce): it is taken as created.
 func (c *Client) EnsureBranch(ctx context.Context, project, branch, ref string) (created bool, err error) {
 	op := fmt.Sprintf("create branch %q of %s at %s", branch, project, ref)
 	if branch == "" || ref == "" {
 		return false, fmt.Errorf("gitlab: %s: empty branch or ref", op)
 	}
-	_, _, err = c.api.Branches.CreateBranch(project, &gl.CreateBranchOptions{Branch: gl.Ptr(branch), Ref: gl.Ptr(ref)},
-		gl.WithContext(ctx))
+	_, err = createOnce(ctx, c, func(opts ...gl.RequestOptionFunc) (bool, error) {
+		_, _, err := c.api.Branches.CreateBranch(project, &gl.CreateBranchOptions{Branch: gl.Ptr(branch), Ref: gl.Ptr(ref)}, opts...)
+		return true, err
+	}, func() (bool, bool, error) {
+		_, _, err := c.api.Branches.GetBranch(project, branch, gl.WithContext(ctx))
+		if errors.Is(err, gl.ErrNotFound) {
+			return false, false, nil
+		}
+		return err == nil, err == nil, err
+	})
 	err = c.wrap(op, err)
 	var apiErr *APIError
 	if errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusBadRequest && strings.Contains(apiErr.Message, "Branch already exists") {
@@ -96,7 +105,9 @@ func (c *Client) RevertCommit(ctx context.Context, project, sha, branch string) 
 // merge request from nm.SourceBranch into nm.TargetBranch exists already (GET
 // /projects/:id/merge_requests?state=opened&source_branch=&target_branch=): then that one is returned,
 // as is, with created false. When the create loses a race to another (GitLab answers 409 "Another open
-// merge request already exists for this source branch"), the one that won is returned.
+// merge request already exists for this source branch"), the one that won is returned. A create whose
+// answer was lost is not sent again if the merge request is open by then (see createOnce): it is returned,
+// as created.
 func (c *Client) EnsureMergeRequest(ctx context.Context, nm gitops.NewMergeRequest) (iid int, webURL string, created bool, err error) {
 	op := fmt.Sprintf("open merge request %s → %s in %s", nm.SourceBranch, nm.TargetBranch, nm.Project)
 	switch {
@@ -127,7 +138,19 @@ func (c *Client) EnsureMergeRequest(ctx context.Context, nm gitops.NewMergeReque
 	if nm.AssigneeID != 0 {
 		opt.AssigneeID = gl.Ptr(int64(nm.AssigneeID))
 	}
-	made, _, err := c.api.MergeRequests.CreateMergeRequest(nm.Project, opt, gl.WithContext(ctx))
+	made, err := createOnce(ctx, c, func(opts ...gl.RequestOptionFunc) (*gl.BasicMergeRequest, error) {
+		m, _, err := c.api.MergeRequests.CreateMergeRequest(nm.Project, opt, opts...)
+		if err == nil && m == nil {
+			err = errEmptyAnswer
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &m.BasicMergeRequest, nil
+	}, func() (*gl.BasicMergeRequest, bool, error) {
+		m, err := c.openMergeRequest(ctx, nm)
+		return m, m != nil, err
+	})
 	if err == nil {
 		return int(made.IID), made.WebURL, true, nil
 	}

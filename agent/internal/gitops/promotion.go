@@ -64,6 +64,10 @@ type Step struct {
 	Review string
 	// Release is what the step's release did so far (StepRelease); nil before it starts.
 	Release *Release
+	// Resumed reports that an earlier run of this apply step was interrupted in the middle of its apply
+	// (the agent stopped): the step planned again, and Summary is what the new plan does ("No changes."
+	// when the interrupted apply had finished its work). An interrupted plan is simply planned again.
+	Resumed bool
 }
 
 // Target is what the step acts on: its stack, or its function.

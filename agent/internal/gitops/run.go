@@ -63,6 +63,10 @@ type Run struct {
 	// By is the username of who merged the merge request the run promotes; "" when not known (runs
 	// recorded before the ledger kept it).
 	By string `json:"by,omitempty"`
+	// Holder is the user name the run's terraform ran as in its sandbox (e.g. "gitops-k3f9…"), which
+	// Terraform's state lock records as the lock's Who (user@host): a lock the run left held is
+	// recognised by it. "" when not recorded. Never shown.
+	Holder string `json:"-"`
 }
 
 // ReleaseRun is one release of a function in a stage for a commit, as the ledger records it.

@@ -34,6 +34,7 @@ const (
 	maxCommit  = 64       // a SHA-1 or SHA-256 hex commit id
 	maxSummary = 1 << 10  // a plan summary line or two
 	maxError   = 16 << 10 // enough for Terraform's diagnostics of one failure
+	maxHolder  = 64       // a run's lock holder (a user name of at most 32 bytes in practice)
 )
 
 // interruptedError is the error recorded on a run that StartRun closes because it never finished.
@@ -110,7 +111,7 @@ func (l *Ledger) Close() { l.closeOnce.Do(l.close) }
 func (l *Ledger) Ping(ctx context.Context) error { return l.db.PingContext(ctx) }
 
 // StartRun records the start of r and returns its id. r.By (who merged the change) is kept, cut to 255
-// bytes. r.Kind defaults to "apply", r.State to "planning"
+// bytes; r.Holder (the user name its terraform runs as) must be at most 64 bytes. r.Kind defaults to "apply", r.State to "planning"
 // (it must be an unfinished state), r.StartedAt to now; r.ID and r.FinishedAt are ignored. Any unfinished
 // run of the same project, stack, stage and kind is closed first as failed (interrupted): the caller holds
 // the lock of that target, so such a run cannot still be going.
@@ -145,9 +146,9 @@ func (l *Ledger) StartRun(ctx context.Context, r gitops.Run) (id int64, err erro
 		return 0, fmt.Errorf("start run: close interrupted runs: %w", err)
 	}
 	if err := tx.QueryRowContext(ctx, `INSERT INTO gitops_runs
-		(project, mr, commit_sha, stack, stage, kind, state, summary, error, started_at, merged_by)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-		r.Project, r.MR, r.Commit, r.Stack, r.Stage, r.Kind, r.State, r.Summary, r.Error, r.StartedAt.UTC(), r.By,
+		(project, mr, commit_sha, stack, stage, kind, state, summary, error, started_at, merged_by, lock_holder)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`,
+		r.Project, r.MR, r.Commit, r.Stack, r.Stage, r.Kind, r.State, r.Summary, r.Error, r.StartedAt.UTC(), r.By, r.Holder,
 	).Scan(&id); err != nil {
 		return 0, fmt.Errorf("start run: %w", err)
 	}
@@ -313,6 +314,9 @@ func validateStart(r gitops.Run) error {
 	}
 	if r.Commit == "" || len(r.Commit) > maxCommit || strings.Trim(r.Commit, "0123456789abcdef") != "" {
 		return fmt.Errorf("start run: commit must be 1 to %d lowercase hex digits", maxCommit)
+	}
+	if len(r.Holder) > maxHolder {
+		return fmt.Errorf("start run: lock holder must be at most %d bytes", maxHolder)
 	}
 	if r.MR < 0 {
 		return errors.New("start run: merge request iid must not be negative")

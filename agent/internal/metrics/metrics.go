@@ -20,6 +20,8 @@ type Metrics struct {
 	releases  *prometheus.HistogramVec
 	rollbacks *prometheus.CounterVec
 	drift     *prometheus.GaugeVec
+	rescues   prometheus.Counter
+	rescued   prometheus.Counter
 }
 
 // New registers the metrics. depth, when not nil, is read at each scrape for the queue depth gauge.
@@ -28,7 +30,7 @@ func New(depth func(context.Context) (int, error)) *Metrics {
 		registry: prometheus.NewRegistry(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gitops_webhook_events_total",
-			Help: "Webhook deliveries by X-Gitlab-Event kind and outcome (queued, duplicate, ignored, unauthorized, too_large, bad_request, error).",
+			Help: "Webhook deliveries by X-Gitlab-Event kind and outcome (queued, duplicate, ignored, spooled, not_allowed, unauthorized, too_large, bad_request, error).",
 		}, []string{"kind", "outcome"}),
 		jobs: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "gitops_job_duration_seconds",
@@ -53,8 +55,16 @@ func New(depth func(context.Context) (int, error)) *Metrics {
 			Name: "gitops_drift_stacks",
 			Help: "Stack × stage pairs of a project whose last drift check found drift (a plan of the live commit changes something).",
 		}, []string{"project"}),
+		rescues: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gitops_replica_rescues_total",
+			Help: "Dead replicas (no heartbeat for GITOPS_DEAD_AFTER) whose running jobs this replica resumed.",
+		}),
+		rescued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "gitops_replica_rescued_jobs_total",
+			Help: "Running jobs of dead replicas this replica resumed.",
+		}),
 	}
-	m.registry.MustRegister(m.events, m.jobs, m.terraform, m.releases, m.rollbacks, m.drift,
+	m.registry.MustRegister(m.events, m.jobs, m.terraform, m.releases, m.rollbacks, m.drift, m.rescues, m.rescued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if depth != nil {
 		m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -76,6 +86,13 @@ func New(depth func(context.Context) (int, error)) *Metrics {
 // Drift sets how many stack × stage pairs of project drifted at its last drift check.
 func (m *Metrics) Drift(project string, drifted int) {
 	m.drift.WithLabelValues(project).Set(float64(drifted))
+}
+
+// Rescue counts one dead replica whose running jobs this replica resumed, and the jobs. The replica's
+// name is no label: ids of replaced replicas are new each time, and the log line names it.
+func (m *Metrics) Rescue(_ string, jobs int) {
+	m.rescues.Inc()
+	m.rescued.Add(float64(jobs))
 }
 
 // Event counts one webhook delivery.
@@ -109,6 +126,26 @@ func (m *Metrics) Sandbox(mode string) {
 	}, []string{"mode"})
 	g.WithLabelValues(mode).Set(1)
 	m.registry.MustRegister(g)
+}
+
+// Spool registers the webhook spool's gauges, gitops_spool_entries and gitops_spool_bytes (read from
+// stats at each scrape), and the counter gitops_spool_drained_total; it returns the function that counts
+// one delivery handed from the spool to the queue.
+func (m *Metrics) Spool(stats func() (entries int, bytes int64)) (drained func()) {
+	c := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "gitops_spool_drained_total",
+		Help: "Webhook deliveries handed from the local spool to the queue once its database answered again.",
+	})
+	m.registry.MustRegister(c,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gitops_spool_entries",
+			Help: "Webhook deliveries waiting in the local spool for the queue's database (above 0: it does not answer).",
+		}, func() float64 { n, _ := stats(); return float64(n) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "gitops_spool_bytes",
+			Help: "Bytes on disk of the webhook deliveries waiting in the local spool.",
+		}, func() float64 { _, b := stats(); return float64(b) }))
+	return c.Inc
 }
 
 // Handler serves the metrics in the Prometheus text format.

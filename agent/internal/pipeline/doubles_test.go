@@ -281,9 +281,26 @@ func (l *memLedger) Applied(_ context.Context, project, commit, stack, stage str
 func (l *memLedger) StartRun(_ context.Context, r gitops.Run) (int64, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	for i, o := range l.runs { // as the ledger does, close what the agent left unfinished
+		if o.Project == r.Project && o.Stack == r.Stack && o.Stage == r.Stage && o.State.Unfinished() {
+			l.runs[i].State, l.runs[i].Error = gitops.RunFailed, "interrupted"
+		}
+	}
 	r.State = gitops.RunPlanning
+	r.ID = int64(len(l.runs) + 1)
 	l.runs = append(l.runs, r)
-	return int64(len(l.runs)), nil
+	return r.ID, nil
+}
+
+func (l *memLedger) Unfinished(_ context.Context, project, stack, stage string) (gitops.Run, bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.runs) - 1; i >= 0; i-- {
+		if r := l.runs[i]; r.Project == project && r.Stack == stack && r.Stage == stage && r.State.Unfinished() {
+			return r, true, nil
+		}
+	}
+	return gitops.Run{}, false, nil
 }
 
 func (l *memLedger) SetState(_ context.Context, id int64, state gitops.RunState) error {
@@ -296,8 +313,14 @@ func (l *memLedger) SetState(_ context.Context, id int64, state gitops.RunState)
 	return nil
 }
 
-func (l *memLedger) FinishRun(ctx context.Context, id int64, state gitops.RunState, _, _ string) error {
-	return l.SetState(ctx, id, state)
+func (l *memLedger) FinishRun(ctx context.Context, id int64, state gitops.RunState, _, errText string) error {
+	if err := l.SetState(ctx, id, state); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.runs[id-1].Error = errText
+	return nil
 }
 
 func (l *memLedger) SaveReview(_ context.Context, _ string, _ int, stack, stage, _ string, changes []string) error {

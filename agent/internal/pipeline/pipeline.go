@@ -110,6 +110,27 @@ type WorkspaceSpec struct {
 	ReadOnly bool
 	// Output, when not nil, gets terraform's output as it runs (see Outputs).
 	Output io.Writer
+	// LockHolder, when set, is the user name terraform runs as in its sandbox, which its state lock
+	// records as the lock's Who (user@host). StaleLockHolder, when set, is the LockHolder of an
+	// interrupted run of the same stack × stage: a command that finds the state locked by that user
+	// releases the lock (force-unlock, with the lock's ID) and runs once more. A lock whose Who is
+	// anybody else is never released.
+	LockHolder, StaleLockHolder string
+	// StaleLock, when set (with StaleLockHolder), tells whether the lock of a state whose backend names
+	// a held lock by its ID alone (terraform's http backend, at address) is the interrupted run's: a
+	// command that finds such a lock releases it, with the ID terraform reports, only when StaleLock says
+	// so (see StateLocks).
+	StaleLock func(ctx context.Context, address string) (bool, error)
+}
+
+// StateLocks reads the lock of a remote Terraform state that the forge keeps, recording who took the
+// lock and when but not Terraform's lock information (GitLab-managed Terraform state, reached through
+// terraform's http backend). With it a resumed step recognises the lock its interrupted run left held.
+type StateLocks interface {
+	// OwnStateLock reports whether the state at address (the http backend's) is locked by the agent's
+	// own forge user, the lock taken at since or later. It is false, without an error, for an address
+	// that is not such a state, a state not locked, or a lock taken by anybody else or before since.
+	OwnStateLock(ctx context.Context, address string, since time.Time) (bool, error)
 }
 
 // PlanOutput is one saved plan: the domain plan, Terraform's plain text with sensitive values masked, and
@@ -165,6 +186,10 @@ type Ledger interface {
 	PlanOutcome(ctx context.Context, project string, mr int, commit string) (o gitops.PlanOutcome, ok bool, err error)
 	// Live returns the commit live on each stack × stage of project.
 	Live(ctx context.Context, project string) ([]gitops.Live, error)
+	// Unfinished returns the apply run of project's stack in stage that started and never finished (the
+	// agent stopped in its middle), with its State and Holder; ok false when there is none. The caller
+	// holds the stack × stage's lock.
+	Unfinished(ctx context.Context, project, stack, stage string) (r gitops.Run, ok bool, err error)
 }
 
 // Locker serializes state-changing runs per key across replicas.

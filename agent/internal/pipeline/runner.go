@@ -25,6 +25,9 @@ type Runner struct {
 	Credentials Credentials
 	Ledger      Ledger
 	Locker      Locker
+	// StateLocks, when set, tells a lock a resumed step's interrupted run left on GitLab-managed
+	// Terraform state (see WorkspaceSpec.StaleLock).
+	StateLocks StateLocks
 	// Functions and Releases build and release the functions of .gitops.yaml; without them a promotion
 	// releases none. Deploys, when set, shows each stage's promotion as a GitLab deployment.
 	Functions Functions

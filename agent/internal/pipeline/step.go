@@ -28,6 +28,15 @@ func retried(ctx context.Context, err error) bool {
 // failure, or an error wrapping errLockLost. The step's ledger run always gets an outcome.
 func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i int) (err error) {
 	r, s := j.r, &j.out.Steps[i]
+	held, unlock, err := j.hold(ctx, s.Stack, s.Stage)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	defer lockLost(ctx, held, &err)
+	ctx = held // the runs stop if the lock is lost
+	// Under the lock, so that a duplicate execution of this step, or one that held the lock while this one
+	// waited for it, never applies twice.
 	done, err := r.Ledger.Applied(ctx, j.req.Project, j.req.Commit, s.Stack, s.Stage)
 	if err != nil {
 		return fmt.Errorf("read the ledger: %w", err)
@@ -36,13 +45,6 @@ func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i 
 		s.State, s.Summary = gitops.StepDone, "applied before the agent restarted"
 		return nil
 	}
-	held, unlock, err := j.hold(ctx, s.Stack, s.Stage)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	defer lockLost(ctx, held, &err)
-	ctx = held // the runs stop if the lock is lost
 	if later, err := j.laterLive(ctx, s.Stack, s.Stage); err != nil {
 		return fmt.Errorf("read what is live: %w", err)
 	} else if later > 0 {
@@ -50,14 +52,18 @@ func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i 
 		s.State, s.Reason = gitops.StepSkipped, fmt.Sprintf("!%d, merged later, is live here already and contains this change", later)
 		return nil
 	}
+	lock, err := j.resume(ctx, s)
+	if err != nil {
+		return err
+	}
 	s.State, s.Started = gitops.StepPlanning, time.Now()
-	runID, err := r.Ledger.StartRun(ctx, gitops.Run{Project: j.req.Project, MR: j.req.MR, Commit: j.req.Commit, Stack: s.Stack, Stage: s.Stage, By: j.by})
+	runID, err := r.Ledger.StartRun(ctx, gitops.Run{Project: j.req.Project, MR: j.req.MR, Commit: j.req.Commit, Stack: s.Stack, Stage: s.Stage, By: j.by, Holder: lock.Holder})
 	if err != nil {
 		return fmt.Errorf("record the run: %w", err)
 	}
 	defer j.record(ctx, runID, s, &err)
 	j.publish(ctx)
-	return j.planAndApply(ctx, c, Target{Stack: stackNamed(c.cfg, s.Stack), Stage: stage}, runID, s)
+	return j.planAndApply(ctx, c, Target{Stack: stackNamed(c.cfg, s.Stack), Stage: stage}, runID, lock, s)
 }
 
 // hold takes the lock of target (a stack, or "function:NAME") in stage of the project; work done under it
@@ -79,7 +85,7 @@ func lockLost(outer, held context.Context, errp *error) {
 }
 
 // planAndApply is the work of an apply step once its run is recorded.
-func (j *promotion) planAndApply(ctx context.Context, c *change, t Target, runID int64, s *gitops.Step) error {
+func (j *promotion) planAndApply(ctx context.Context, c *change, t Target, runID int64, lock stateLock, s *gitops.Step) error {
 	r := j.r
 	root, err := r.workRoot("promote-")
 	if err != nil {
@@ -95,7 +101,7 @@ func (j *promotion) planAndApply(ctx context.Context, c *change, t Target, runID
 	ctx, cancel := r.withStepTimeout(ctx)
 	defer cancel()
 	planFile := filepath.Join(root, "apply.tfplan")
-	ws, out, err := r.planTarget(ctx, c.tree, t, t.Stage.RoleARN, j.req.Project, j.req.MR, filepath.Join(root, "tree"), planFile, false)
+	ws, out, err := r.planTarget(ctx, c.tree, t, t.Stage.RoleARN, j.req.Project, j.req.MR, filepath.Join(root, "tree"), planFile, false, lock)
 	if err != nil {
 		return timedOut(outer, ctx, err)
 	}

@@ -35,13 +35,13 @@ func Targets(cfg *config.Config, stacks []config.Stack) []Target {
 
 // planTarget is the one way a stack × stage is planned, for merge requests and promotions alike:
 // credentials of role (none when empty) for project's merge request mr, a workspace of its own in workDir,
-// and a plan saved to planFile. The caller holds a terraform slot, and applies with the returned
-// workspace if it applies.
-func (r *Runner) planTarget(ctx context.Context, tree string, t Target, role, project string, mr int, workDir, planFile string, readOnly bool) (Workspace, PlanOutput, error) {
+// and a plan saved to planFile, its state lock taken in the name of lock (see stateLock; zero for a
+// read-only plan). The caller holds a terraform slot, and applies with the returned workspace if it applies.
+func (r *Runner) planTarget(ctx context.Context, tree string, t Target, role, project string, mr int, workDir, planFile string, readOnly bool, lock stateLock) (Workspace, PlanOutput, error) {
 	spec := WorkspaceSpec{
-		Tree: tree, StackDir: t.Stack.Dir, WorkDir: workDir, ReadOnly: readOnly,
+		Tree: tree, StackDir: t.Stack.Dir, WorkDir: workDir, ReadOnly: readOnly, LockHolder: lock.Holder, StaleLockHolder: lock.Stale,
+		StaleLock: lock.staleLock(r.StateLocks), Workspace: t.Stack.WorkspaceFor(t.Stage.Name),
 		VarFiles: t.Stack.VarFilesFor(t.Stage.Name), BackendConfig: t.Stack.BackendConfigFor(t.Stage.Name),
-		Workspace: t.Stack.WorkspaceFor(t.Stage.Name),
 	}
 	if role != "" && r.Credentials != nil {
 		env, err := r.Credentials(ctx, role, project, mr)
@@ -134,7 +134,7 @@ func (r *Runner) planRun(ctx context.Context, set PlanSet, t Target, workDir str
 	stepCtx, cancel := r.withStepTimeout(ctx)
 	defer cancel()
 	_, out, err := r.planTarget(stepCtx, set.Tree, t, run.Role, pc.Project, pc.MergeRequest.IID, workDir,
-		workDir+".tfplan", true)
+		workDir+".tfplan", true, stateLock{})
 	if err = timedOut(ctx, stepCtx, err); err != nil {
 		run.Error = err.Error()
 		return

@@ -1,10 +1,11 @@
 // Package poller catches events whose webhook was lost: it lists the merge requests of the watched projects
-// updated since its last look and queues the plans (and promotions) they need. The queue's uniqueness makes
+// (those configured and, when Seen is set, every project a webhook came from) updated since its last look and queues the plans (and promotions) they need. The queue's uniqueness makes
 // a request for work already done a no-op, so a lost webhook delays a plan, never drops it.
 package poller
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -26,6 +27,9 @@ type Enqueuer interface {
 // Poller polls. Set its fields, then call Run.
 type Poller struct {
 	Projects []string
+	// Seen, when set, is asked at each poll for more projects to watch (those a webhook came from); when
+	// it fails, that poll watches Projects only.
+	Seen     func(ctx context.Context) ([]string, error)
 	Interval time.Duration
 	// Lookback is how far back the first poll looks; 0 means 24 hours.
 	Lookback time.Duration
@@ -69,7 +73,7 @@ func (p *Poller) Poll(ctx context.Context) int {
 		p.since = map[string]time.Time{}
 	}
 	queued := 0
-	for _, project := range p.Projects {
+	for _, project := range p.watched(ctx, &log) {
 		start := now()
 		since, ok := p.since[project]
 		if !ok {
@@ -102,6 +106,25 @@ func (p *Poller) Poll(ctx context.Context) int {
 		log.Info().Int("queued", queued).Msg("poll queued missed events")
 	}
 	return queued
+}
+
+// watched returns Projects and the projects Seen returns, each once, in that order.
+func (p *Poller) watched(ctx context.Context, log *zerolog.Logger) []string {
+	if p.Seen == nil {
+		return p.Projects
+	}
+	seen, err := p.Seen(ctx)
+	if err != nil {
+		log.Warn().Err(err).Msg("poll: read the projects webhooks came from; polling the configured ones only")
+		return p.Projects
+	}
+	out := slices.Clone(p.Projects)
+	for _, project := range seen {
+		if !slices.Contains(out, project) {
+			out = append(out, project)
+		}
+	}
+	return out
 }
 
 func (p *Poller) enqueue(ctx context.Context, project string, mr gitops.MergeRequest) (int, error) {

@@ -85,3 +85,46 @@ func TestPollQueuesWhatWebhooksMissed(t *testing.T) {
 		t.Errorf("g/other's mark moved to %v after a failed poll", p.since["g/other"])
 	}
 }
+
+func TestPollWatchesTheProjectsWebhooksCameFrom(t *testing.T) {
+	ctx := context.Background()
+	q, err := queue.Open(ctx, queue.Options{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Stop(ctx)
+	var seen []string
+	seenErr := error(nil)
+	mrs := map[string][]gitops.MergeRequest{
+		"g/configured": {{IID: 1, State: "opened", HeadSHA: "aaaaaaa"}},
+		"g/seen":       {{IID: 2, State: "opened", HeadSHA: "bbbbbbb"}},
+	}
+	var polled []string
+	p := &Poller{
+		Projects: []string{"g/configured"},
+		Seen:     func(context.Context) ([]string, error) { return seen, seenErr },
+		Queue:    q,
+		Lister: listerFunc(func(_ context.Context, project string, _ time.Time) ([]gitops.MergeRequest, error) {
+			polled = append(polled, project)
+			return mrs[project], nil
+		}),
+	}
+	if got := p.Poll(ctx); got != 1 {
+		t.Errorf("poll with no project seen queued %d, want 1", got)
+	}
+	// A webhook came from g/seen (and from g/configured): both are polled, each once.
+	seen = []string{"g/configured", "g/seen"}
+	polled = nil
+	if got := p.Poll(ctx); got != 1 {
+		t.Errorf("poll queued %d, want 1 (plan of g/seen!2)", got)
+	}
+	if diff := cmp.Diff([]string{"g/configured", "g/seen"}, polled); diff != "" {
+		t.Errorf("polled (-want +got):\n%s", diff)
+	}
+	// The database does not answer: the configured projects are still polled.
+	seenErr, polled = errors.New("connection refused"), nil
+	p.Poll(ctx)
+	if diff := cmp.Diff([]string{"g/configured"}, polled); diff != "" {
+		t.Errorf("polled when Seen fails (-want +got):\n%s", diff)
+	}
+}

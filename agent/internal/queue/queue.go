@@ -35,12 +35,21 @@ type Options struct {
 	// (retries, snoozes, scheduled jobs) and jobs another process inserted without a notifier (SQLite). A
 	// job this process inserts wakes its workers without waiting for a poll. 0 means River's default (1 s).
 	PollInterval time.Duration
-	// ReplicaID names this agent process among the replicas sharing a PostgreSQL, stable across its
-	// restarts (e.g. the host name). Jobs it was running when it died are resumed as soon as it starts
-	// again; other replicas resume them after RescueAfter. Empty: a random id, and no early resume.
+	// ReplicaID names this agent process among the replicas sharing a PostgreSQL; empty means a random id.
+	// A queue with handlers heartbeats under it (see DeadAfter), and it must be unique among the live
+	// replicas: Open fails with ErrReplicaInUse while another live process heartbeats under it. A process
+	// that finds the id held by the last process of its own data dir (restarted after a crash) takes it
+	// at once; one that finds it held by an unknown process waits up to DeadAfter to see whether that
+	// process still heartbeats. Jobs the id's previous holder was running are resumed when Open claims it.
 	ReplicaID string
-	// RescueAfter is how long a job may run before another replica takes it for dead and runs it again;
-	// 0 means 2h15m (longer than any job may run).
+	// DeadAfter is how long a replica may go without a heartbeat before the others take it for dead and
+	// resume its running jobs at once (PostgreSQL only; one process owns a SQLite queue). Replicas
+	// heartbeat every DeadAfter/4. 0 means 1m; it must be shorter than RescueAfter.
+	DeadAfter time.Duration
+	// OnRescue, when not nil, is called once per dead replica whose running jobs this replica resumed.
+	OnRescue func(replica string, jobs int)
+	// RescueAfter is how long a job may run, its replica alive or not, before River takes it for hung and
+	// runs it again; 0 means 2h15m (longer than any job may run).
 	RescueAfter time.Duration
 }
 
@@ -51,6 +60,8 @@ type Queue struct {
 	count  func(ctx context.Context, query string) (int, error)
 	close  func()
 	log    zerolog.Logger // job failures are logged here
+	// replicas heartbeats and rescues dead replicas' jobs: PostgreSQL queues with handlers only.
+	replicas *replicas
 }
 
 // riverClient is the part of *river.Client[TTx] the queue uses; both drivers' clients have it.
@@ -71,37 +82,10 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 		log = *opts.Logger
 	}
 	q := &Queue{log: log}
-	cfg := riverConfig(q, opts, log)
 	if opts.DatabaseURL != "" {
-		pool, err := pgxpool.New(ctx, opts.DatabaseURL)
-		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
-		}
-		driver := riverpgxv5.New(pool)
-		if err := migrate(ctx, driver); err != nil {
-			pool.Close()
-			return nil, err
-		}
-		if opts.ReplicaID != "" && cfg.Workers != nil {
-			// Jobs left running by this replica's previous life are orphans: nobody else runs them.
-			if _, err := pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
-				WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, opts.ReplicaID); err != nil {
-				pool.Close()
-				return nil, fmt.Errorf("resume this replica's interrupted jobs: %w", err)
-			}
-		}
-		client, err := river.NewClient(driver, cfg)
-		if err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("river client: %w", err)
-		}
-		q.client, q.close, q.ping = client, pool.Close, pool.Ping
-		q.count = func(ctx context.Context, query string) (n int, err error) {
-			err = pool.QueryRow(ctx, query).Scan(&n)
-			return n, err
-		}
-		return q, nil
+		return openPostgres(ctx, q, opts, log)
 	}
+	cfg := riverConfig(q, opts, log)
 	db, err := openSQLite(opts.DataDir)
 	if err != nil {
 		return nil, err
@@ -127,6 +111,59 @@ func Open(ctx context.Context, opts Options) (*Queue, error) {
 	q.close = func() { db.Close() }
 	q.count = func(ctx context.Context, query string) (n int, err error) {
 		err = db.QueryRowContext(ctx, query).Scan(&n)
+		return n, err
+	}
+	return q, nil
+}
+
+// openPostgres opens q on PostgreSQL. A queue with handlers joins the replicas (claiming its replica id),
+// resumes the jobs its id's previous holder was running, and heartbeats until Stop.
+func openPostgres(ctx context.Context, q *Queue, opts Options, log zerolog.Logger) (*Queue, error) {
+	if opts.DeadAfter <= 0 {
+		opts.DeadAfter = defaultDeadAfter
+	}
+	if opts.ReplicaID == "" {
+		opts.ReplicaID = "replica-" + randomHex(6)
+	}
+	cfg := riverConfig(q, opts, log)
+	if cfg.Workers != nil && opts.DeadAfter >= cfg.RescueStuckJobsAfter {
+		return nil, fmt.Errorf("the dead-after time %v must be shorter than the rescue-after time %v", opts.DeadAfter, cfg.RescueStuckJobsAfter)
+	}
+	pool, err := pgxpool.New(ctx, opts.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	driver := riverpgxv5.New(pool)
+	if err := migrate(ctx, driver); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if cfg.Workers != nil {
+		r, err := joinReplicas(ctx, pool, opts.ReplicaID, opts.DeadAfter, lifeFileIn(opts.DataDir), log, opts.OnRescue)
+		if err != nil {
+			pool.Close()
+			return nil, err
+		}
+		q.replicas = r
+		// Jobs left running by this id's previous holder are orphans: it is gone, since this process holds the id.
+		if _, err := pool.Exec(ctx, `UPDATE river_job SET state = 'available', scheduled_at = now()
+			WHERE state = 'running' AND attempted_by[array_upper(attempted_by, 1)] = $1`, opts.ReplicaID); err != nil {
+			r.leave(ctx)
+			pool.Close()
+			return nil, fmt.Errorf("resume this replica's interrupted jobs: %w", err)
+		}
+	}
+	client, err := river.NewClient(driver, cfg)
+	if err != nil {
+		if q.replicas != nil {
+			q.replicas.leave(ctx)
+		}
+		pool.Close()
+		return nil, fmt.Errorf("river client: %w", err)
+	}
+	q.client, q.close, q.ping = client, pool.Close, pool.Ping
+	q.count = func(ctx context.Context, query string) (n int, err error) {
+		err = pool.QueryRow(ctx, query).Scan(&n)
 		return n, err
 	}
 	return q, nil
@@ -224,6 +261,11 @@ func (q *Queue) Stop(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 		cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		err = q.client.StopAndCancel(cctx)
+		cancel()
+	}
+	if q.replicas != nil {
+		lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		q.replicas.leave(lctx)
 		cancel()
 	}
 	q.close()

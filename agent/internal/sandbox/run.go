@@ -31,6 +31,7 @@ type Run struct {
 	mu      sync.Mutex
 	scripts int
 	closed  bool
+	user    string // the run's user name (runUser unless SetUser named it)
 }
 
 func (s *Sandbox) start(ctx context.Context, m Mode, spec Spec) (*Run, error) {
@@ -38,9 +39,15 @@ func (s *Sandbox) start(ctx context.Context, m Mode, spec Spec) (*Run, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: work dir: %w", err)
 	}
-	r := &Run{s: s, mode: m, work: abs, spec: spec}
+	r := &Run{s: s, mode: m, work: abs, spec: spec, user: runUser}
 	if m == Off {
 		return r, nil
+	}
+	// What the runs of a killed agent left running (uid mode: a process that left terraform's process
+	// tree) is killed before a new run starts: a step resumed on another agent of this machine never
+	// runs beside what its interrupted run left.
+	if err := s.uids.sweep(); err != nil {
+		s.log.Warn().Err(err).Msg("could not clear what earlier runs left behind")
 	}
 	if m == Namespaces {
 		n, err := s.network(ctx)
@@ -99,12 +106,15 @@ func (r *Run) Command(binary string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("sandbox: binary: %w", err)
 	}
+	r.mu.Lock()
+	user := r.user
+	r.mu.Unlock()
 	var script string
 	switch r.mode {
 	case UID:
-		script = r.uidScript(bin)
+		script = r.uidScript(bin, user)
 	case Namespaces:
-		script = r.namespacesScript(bin)
+		script = r.namespacesScript(bin, user)
 	}
 	r.mu.Lock()
 	r.scripts++

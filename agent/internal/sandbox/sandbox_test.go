@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -339,30 +338,7 @@ func TestNothingOutlivesACommand(t *testing.T) {
 
 func TestKilledAgentLeavesNoProcessOfItsRuns(t *testing.T) {
 	modes(t, func(t *testing.T, s *Sandbox) {
-		agent := exec.Command(os.Args[0], "-test.run=^$")
-		agent.Env = append(os.Environ(), agentEnv+"="+string(s.Mode()), "GITOPS_SANDBOX_TEST_RUNS="+s.opts.RunsDir)
-		stdout, err := agent.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		agent.Stderr = &stderr
-		if err := agent.Start(); err != nil {
-			t.Fatal(err)
-		}
-		line, err := bufio.NewReader(stdout).ReadString('\n')
-		uid, convErr := strconv.Atoi(strings.TrimSpace(line))
-		if err != nil || convErr != nil {
-			_ = agent.Process.Kill()
-			_ = agent.Wait()
-			t.Fatalf("the agent did not start its run: %v %v: %s", err, convErr, stderr.String())
-		}
-		go func() { _, _ = io.Copy(io.Discard, stdout) }()
-		if len(processesOf(uid)) == 0 {
-			t.Fatalf("no process of the run's uid %d while it runs", uid)
-		}
-		_ = agent.Process.Signal(syscall.SIGKILL)
-		_ = agent.Wait()
+		uid := killedAgentRun(t, s)
 		if s.Mode() == UID {
 			// A process that left terraform's process tree outlives a killed agent in uid mode; the next
 			// sandbox on the machine (the agent restarting) kills it before anything runs.

@@ -1,9 +1,12 @@
 package sandbox
 
 import (
+	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -32,13 +35,11 @@ var rootDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/l
 // only, and resolv.conf with slirp4netns's DNS forwarder.
 func (r *Run) writeEtc() error {
 	dir := filepath.Join(r.dir, "etc")
-	id := strconv.Itoa(r.uid.id)
 	files := map[string]string{
-		"passwd":      "root:x:0:0:root:/root:/usr/sbin/nologin\n" + runUser + ":x:" + id + ":" + id + "::" + runHome + ":/bin/sh\n",
-		"group":       "root:x:0:\n" + runUser + ":x:" + id + ":\n",
 		"hosts":       "127.0.0.1 localhost\n::1 localhost\n",
 		"resolv.conf": "nameserver 10.0.2.3\n",
 	}
+	maps.Copy(files, r.userFiles(runUser))
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
 	}
@@ -50,12 +51,55 @@ func (r *Run) writeEtc() error {
 	return nil
 }
 
+// userFiles are the run's passwd and group, naming its uid user.
+func (r *Run) userFiles(user string) map[string]string {
+	id := strconv.Itoa(r.uid.id)
+	return map[string]string{
+		"passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n" + user + ":x:" + id + ":" + id + "::" + runHome + ":/bin/sh\n",
+		"group":  "root:x:0:\n" + user + ":x:" + id + ":\n",
+	}
+}
+
+// userName is what SetUser accepts: a portable user name of at most 32 characters.
+var userName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,31}$`)
+
+// SetUser names the run's user for the commands written after it (Command): the name its processes
+// see for their uid (USER and LOGNAME; in namespaces mode also the run's /etc/passwd and /etc/group),
+// and so the name Terraform records as the user of the state locks it takes (its lock info's Who is
+// user@host). name is 1 to 32 of [a-z0-9-], starting with a letter. In off mode the processes are the
+// agent's own user and the name changes nothing.
+func (r *Run) SetUser(name string) error {
+	if !userName.MatchString(name) {
+		return fmt.Errorf("sandbox: user name %q: want 1 to 32 of a-z, 0-9 and -, starting with a letter", name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mode == Off || r.user == name {
+		return nil
+	}
+	if r.mode == Namespaces {
+		// Written in place: the files are bound into the run's view by inode.
+		for file, body := range r.userFiles(name) {
+			f, err := os.OpenFile(filepath.Join(r.dir, "etc", file), os.O_WRONLY|os.O_TRUNC, 0)
+			if err != nil {
+				return fmt.Errorf("sandbox: set the user: %w", err)
+			}
+			_, werr := f.WriteString(body)
+			if err := errors.Join(werr, f.Close()); err != nil {
+				return fmt.Errorf("sandbox: set the user: %w", err)
+			}
+		}
+	}
+	r.user = name
+	return nil
+}
+
 // uidScript runs bin as the run's uid, with no capabilities, no_new_privs and the parent-death signal
 // (the agent's death kills it), HOME and TMPDIR its own.
-func (r *Run) uidScript(bin string) string {
+func (r *Run) uidScript(bin, user string) string {
 	return "#!/bin/sh\n" +
 		"HOME=" + quote(filepath.Join(r.dir, "home")) + " TMPDIR=" + quote(filepath.Join(r.dir, "tmp")) +
-		" USER=" + runUser + " LOGNAME=" + runUser + " exec " + r.setpriv(true) + " -- " + quote(bin) + ` "$@"` + "\n"
+		" USER=" + user + " LOGNAME=" + user + " exec " + r.setpriv(true) + " -- " + quote(bin) + ` "$@"` + "\n"
 }
 
 // setpriv is the command line that drops to the run's uid.
@@ -90,6 +134,9 @@ func (r *Run) view() []string {
 			a = append(a, "--ro-bind", d, d)
 		}
 	}
+	// /etc is made first, passable by the run's uid: made by a bind below it, it would get the mode of
+	// the run's own etc dir (0700) and hide every file bound into it.
+	a = append(a, "--perms", "0755", "--dir", "/etc")
 	for _, p := range hostEtc {
 		if _, err := os.Stat(p); err == nil {
 			a = append(a, "--ro-bind", p, p)
@@ -125,9 +172,9 @@ func (r *Run) view() []string {
 // setpriv to the run's uid) in the caller's dir. SIGINT is ignored by the wrapper processes (nsenter
 // would die of it and leave terraform orphaned); terraform, a Go program, takes it back, and
 // Run.Interrupt delivers it.
-func (r *Run) namespacesScript(bin string) string {
+func (r *Run) namespacesScript(bin, user string) string {
 	return "#!/bin/sh\ntrap '' INT\n" +
-		"HOME=" + runHome + " TMPDIR=/tmp USER=" + runUser + " LOGNAME=" + runUser + " exec " + quote(r.s.tools.nsenter) +
+		"HOME=" + runHome + " TMPDIR=/tmp USER=" + user + " LOGNAME=" + user + " exec " + quote(r.s.tools.nsenter) +
 		" --target=" + strconv.Itoa(r.holderPID) + ` --mount --uts --ipc --net --pid --wd="$PWD" -- ` +
 		r.setpriv(false) + " -- " + quote(bin) + ` "$@"` + "\n"
 }

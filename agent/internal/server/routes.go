@@ -7,16 +7,26 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 )
+
+// ErrDatabase is what Ready's error wraps when a database does not answer.
+var ErrDatabase = errors.New("database does not answer")
 
 // Deps are the handlers and checks the routes need.
 type Deps struct {
 	Webhook http.Handler
 	Metrics http.Handler
-	// Ready reports whether the agent can do its work (database answers, workers run).
+	// Ready reports whether the agent can do its work (database answers, workers run). An error wrapping
+	// ErrDatabase says a database does not answer.
 	Ready func(ctx context.Context) error
+	// SpoolRoom, when set, returns nil while the webhook's local spool takes deliveries. While it does,
+	// a Ready error wrapping ErrDatabase makes GET /readyz answer 200 "degraded: spooling webhooks, …"
+	// instead of 503: the webhook still accepts every delivery, and taking every replica out of the load
+	// balancer while the database is down would refuse them all.
+	SpoolRoom func() error
 	// Deployments serves GET /api/v1/deployments; nil leaves the route out.
 	Deployments http.Handler
 	// Status serves the status page, GET /; Run a run's page, GET /runs/{id}; RunEvents its output as
@@ -51,18 +61,28 @@ func Admin(d Deps) http.Handler {
 
 func health(mux *http.ServeMux, d Deps) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { text(w, http.StatusOK, "ok") })
-	mux.Handle("GET /readyz", readyz(d.Ready))
+	mux.Handle("GET /readyz", readyz(d.Ready, d.SpoolRoom))
 }
 
-func readyz(ready func(context.Context) error) http.Handler {
+// readyz answers 200 "ready"; 200 "degraded: spooling webhooks, …" when only a database fails and the
+// spool has room; else 503 "not ready: …".
+func readyz(ready func(context.Context) error, spoolRoom func() error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 		defer cancel()
-		if err := ready(ctx); err != nil {
+		err := ready(ctx)
+		switch {
+		case err == nil:
+			text(w, http.StatusOK, "ready")
+		case !errors.Is(err, ErrDatabase) || spoolRoom == nil:
 			text(w, http.StatusServiceUnavailable, "not ready: "+err.Error())
-			return
+		default:
+			if full := spoolRoom(); full != nil {
+				text(w, http.StatusServiceUnavailable, "not ready: "+err.Error()+"; the webhook spool is full")
+				return
+			}
+			text(w, http.StatusOK, "degraded: spooling webhooks, "+err.Error())
 		}
-		text(w, http.StatusOK, "ready")
 	})
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -78,5 +79,40 @@ func TestRunIDReachesTheHandler(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] != "7" || got[1] != "8" {
 		t.Errorf("ids = %q, want [7 8]", got)
+	}
+}
+
+// TestReadyWhileSpooling: a database down does not take the replica out while its webhook spool has room.
+func TestReadyWhileSpooling(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	dbDown := fmt.Errorf("the queue's %w", ErrDatabase)
+	full := errors.New("the spool is full")
+	tests := []struct {
+		name        string
+		ready, room error
+		noSpool     bool
+		code        int
+		body        string
+	}{
+		{"all well", nil, nil, false, 200, "ready"},
+		{"database down, spool has room", dbDown, nil, false, 200, "degraded: spooling webhooks, the queue's database does not answer"},
+		{"database down, spool full", dbDown, full, false, 503, "not ready: the queue's database does not answer; the webhook spool is full"},
+		{"database down, no spool", dbDown, nil, true, 503, "not ready: the queue's database does not answer"},
+		{"workers stopped", errors.New("workers are not running"), nil, false, 503, "not ready: workers are not running"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Deps{Webhook: ok, Metrics: ok, Ready: func(context.Context) error { return tt.ready }}
+			if !tt.noSpool {
+				d.SpoolRoom = func() error { return tt.room }
+			}
+			for _, h := range []http.Handler{Public(d), Admin(d)} {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+				if rec.Code != tt.code || strings.TrimSpace(rec.Body.String()) != tt.body {
+					t.Errorf("GET /readyz = %d %q, want %d %q", rec.Code, rec.Body.String(), tt.code, tt.body)
+				}
+			}
+		})
 	}
 }

@@ -22,6 +22,7 @@ const (
 	StepPlan      = "plan"
 	StepShow      = "show"
 	StepApply     = "apply"
+	StepUnlock    = "force-unlock"
 )
 
 // maxDiagnostics bounds the diagnostics kept from one failed step. Terraform can print an error per
@@ -35,9 +36,11 @@ const maxDiagnostics = 256 << 10
 // matches context.Canceled / context.DeadlineExceeded when the run was cancelled. A failure is
 // deterministic unless it was cancelled: the runner never retries.
 type Error struct {
-	Step        string // "init", "workspace", "plan", "show" or "apply"
+	Step        string // "init", "workspace", "plan", "show", "apply" or "force-unlock"
 	Diagnostics string
 	Err         error
+
+	lock lockInfo // the lock information of a state-lock error, read before Who was redacted
 }
 
 // Error is "terraform <step>: <cause>", followed by Terraform's first error summary when it printed one.

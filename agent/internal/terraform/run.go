@@ -3,6 +3,7 @@ package terraform
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,21 @@ type Request struct {
 	// the names diagnostics give them, and the state lock's Who: is cut. Lines over 64 KiB are cut. Output
 	// must be safe for concurrent use (stdout and stderr are written at once); it should not block.
 	Output io.Writer
+	// LockHolder, when set, is the user name terraform runs as in the runner's sandbox (Sandbox): the
+	// user part of the Who (user@host) of the state locks it takes, for backends that keep Terraform's
+	// lock information. Without a sandbox terraform runs as the agent's user and it changes nothing.
+	LockHolder string
+	// StaleLockHolder, when set, is the LockHolder of an interrupted run of the same state: when plan
+	// or apply finds the state locked and the lock's Who is that user, the workspace releases the lock
+	// (`force-unlock -force` with the lock's ID) and runs the command once more. A lock whose Who is
+	// anybody else is never released. Both are 1 to 32 of a-z, 0-9 and -, starting with a letter.
+	StaleLockHolder string
+	// StaleLock, when set with StaleLockHolder, tells a lock whose holder the backend does not report:
+	// terraform's http backend names a held lock by its ID alone. When plan or apply finds the state
+	// locked that way, StaleLock is asked with the backend's state address whether the lock held there is
+	// the interrupted run's (GitLab-managed state: who took it and since when); true releases it as
+	// above, with the ID terraform reports. An error is returned with the state-lock error.
+	StaleLock func(ctx context.Context, address string) (bool, error)
 }
 
 // PlanResult is a saved plan and its two renderings.
@@ -65,6 +81,11 @@ func (req Request) check() error {
 	}
 	if req.Workspace != "" && !workspaceName.MatchString(req.Workspace) {
 		return fmt.Errorf("request: invalid workspace name %q", truncate(req.Workspace, 100))
+	}
+	for _, h := range []string{req.LockHolder, req.StaleLockHolder} {
+		if h != "" && !holderName.MatchString(h) {
+			return fmt.Errorf("request: invalid lock holder %q", truncate(h, 100))
+		}
 	}
 	for _, f := range req.VarFiles {
 		if err := checkRelPath(f); err != nil {

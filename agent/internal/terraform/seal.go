@@ -25,6 +25,9 @@ type SandboxRun interface {
 	Command(binary string) (string, error)
 	// Lend makes the tree at path the run's until the returned function gives it back.
 	Lend(path string) (giveBack func() error, err error)
+	// SetUser names the run's user, for the commands written afterwards: the user name terraform's
+	// state locks record (see Request.LockHolder).
+	SetUser(name string) error
 	// Interrupt sends SIGINT to the run's processes.
 	Interrupt()
 	// Reap kills every process of the run still alive.
@@ -57,6 +60,11 @@ func (w *Workspace) seal(ctx context.Context) (string, error) {
 	run, err := sb.Start(ctx, root, readOnly, writable)
 	if err != nil {
 		return "", fmt.Errorf("terraform: start the sandbox: %w", err)
+	}
+	if w.req.LockHolder != "" {
+		if err := run.SetUser(w.req.LockHolder); err != nil {
+			return "", errors.Join(err, run.Close())
+		}
 	}
 	exe, err := run.Command(w.r.binary)
 	if err != nil {

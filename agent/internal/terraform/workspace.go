@@ -133,6 +133,7 @@ func (w *Workspace) step(ctx context.Context, name string, stdout io.Writer, cal
 		Dur("took", time.Since(began)).Msg("terraform step")
 	if err != nil {
 		e := stepError(ctx, name, err, stderr.String(), w.r.grace)
+		e.lock = parseLockInfo(e.Diagnostics)
 		e.Diagnostics = ScrubDiagnostics(e.Diagnostics, w.hidden())
 		return e
 	}
@@ -193,6 +194,9 @@ func (w *Workspace) selectWorkspace(ctx context.Context) error {
 	})
 }
 
+// Plan and Apply release a state lock left by the request's StaleLockHolder, and only such a lock, once
+// (see Request.StaleLockHolder, and Request.StaleLock for the http backend).
+//
 // Plan plans with the var files of the request the Workspace was opened with, saves the plan to
 // planFile (a relative path is taken from the agent's working directory, not from the work dir) and
 // returns it with its JSON and its plain text. It runs terraform twice: `plan`, whose own output gives
@@ -211,10 +215,13 @@ func (w *Workspace) Plan(ctx context.Context, planFile string) (PlanResult, erro
 	var out strings.Builder
 	var changes bool
 	out0 := w.planOut(pf)
-	err = w.step(ctx, StepPlan, &out, func() error {
-		var err error
-		changes, err = w.tf.Plan(ctx, planOptions(out0, w.req.VarFiles, w.r.lockTimeout, w.req.ReadOnly)...)
-		return err
+	err = w.unlocking(ctx, func() error {
+		out.Reset()
+		return w.step(ctx, StepPlan, &out, func() error {
+			var err error
+			changes, err = w.tf.Plan(ctx, planOptions(out0, w.req.VarFiles, w.r.lockTimeout, w.req.ReadOnly)...)
+			return err
+		})
 	})
 	if err != nil {
 		return PlanResult{}, err
@@ -262,9 +269,12 @@ func (w *Workspace) Apply(ctx context.Context, planFile string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	out := newCapBuffer(maxApplyOutput)
-	err = w.step(ctx, StepApply, out, func() error {
-		return w.tf.Apply(ctx, applyOptions(in, w.r.lockTimeout)...)
+	var out *capBuffer
+	err = w.unlocking(ctx, func() error {
+		out = newCapBuffer(maxApplyOutput)
+		return w.step(ctx, StepApply, out, func() error {
+			return w.tf.Apply(ctx, applyOptions(in, w.r.lockTimeout)...)
+		})
 	})
 	return cleanText(out.String()), err
 }

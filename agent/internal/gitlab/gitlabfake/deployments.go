@@ -211,6 +211,47 @@ func (s *Server) updateDeployment(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, s.deploymentJSON(dep, d.env(dep.Environment)))
 }
 
+// listDeployments serves GET /projects/:id/deployments with its filters environment (exact name) and
+// status, ordered by order_by (id, the default, or iid) and sort (asc, the default, or desc).
+func (s *Server) listDeployments(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	status, orderBy, sort := q.Get("status"), valueOr(q.Get("order_by"), "id"), valueOr(q.Get("sort"), "asc")
+	switch {
+	case status != "" && !finishedOrRunning(status) && status != "created" && status != "blocked":
+		badParam(w, "status does not have a valid value")
+		return
+	case orderBy != "id" && orderBy != "iid":
+		badParam(w, "order_by does not have a valid value")
+		return
+	case sort != "asc" && sort != "desc":
+		badParam(w, "sort does not have a valid value")
+		return
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.projectOr404(w, r)
+	if p == nil {
+		return
+	}
+	d := s.deploysOf(p)
+	var match []*Deployment
+	for _, dep := range d.deployments { // in creation order: ids and iids ascending
+		if (q.Has("environment") && dep.Environment != q.Get("environment")) || (status != "" && dep.Status != status) {
+			continue
+		}
+		match = append(match, dep)
+	}
+	if sort == "desc" {
+		slices.Reverse(match)
+	}
+	out := make([]map[string]any, 0, len(match))
+	for _, dep := range paginate(w, r, s.srv.URL, match) {
+		out = append(out, s.deploymentJSON(dep, d.env(dep.Environment)))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
 // listEnvironments serves GET /projects/:id/environments with its filters: name (exact), search (part of
 // the name, at least 3 characters; not with name) and states (available, stopping, stopped).
 func (s *Server) listEnvironments(w http.ResponseWriter, r *http.Request) {

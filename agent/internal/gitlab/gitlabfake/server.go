@@ -33,6 +33,7 @@
 //	POST /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji
 //	DELETE /projects/:id/merge_requests/:iid/notes/:note_id/award_emoji/:award_id
 //	GET  /projects/:id/members/all/:user_id
+//	GET  /projects/:id/deployments
 //	POST /projects/:id/deployments
 //	PUT  /projects/:id/deployments/:deployment_id
 //	GET  /projects/:id/environments
@@ -40,6 +41,9 @@
 //	GET  /projects/:id/issues
 //	POST /projects/:id/issues
 //	PUT  /projects/:id/issues/:issue_iid
+//	GET|POST|DELETE /projects/:id/terraform/state/:name (basic auth too; state.go)
+//	POST|DELETE /projects/:id/terraform/state/:name/lock
+//	POST /api/graphql (outside /api/v4: project.terraformState's lock, currentUser; graphql.go)
 package gitlabfake
 
 import (
@@ -78,6 +82,7 @@ type Server struct {
 	failures []failure
 	latency  time.Duration
 	archives chan struct{} // while non-nil, archive downloads wait for it to close
+	faults   *faultState   // injected faults and requests in flight (faults.go); made on first use
 }
 
 type failure struct {
@@ -218,6 +223,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("POST "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}/award_emoji", s.createNoteAward)
 	mux.HandleFunc("DELETE "+api+"/projects/{id}/merge_requests/{iid}/notes/{note}/award_emoji/{award}", s.deleteNoteAward)
 	mux.HandleFunc("GET "+api+"/projects/{id}/members/all/{user}", s.getMemberAll)
+	mux.HandleFunc("GET "+api+"/projects/{id}/deployments", s.listDeployments)
 	mux.HandleFunc("POST "+api+"/projects/{id}/deployments", s.createDeployment)
 	mux.HandleFunc("PUT "+api+"/projects/{id}/deployments/{deployment}", s.updateDeployment)
 	mux.HandleFunc("GET "+api+"/projects/{id}/environments", s.listEnvironments)
@@ -225,11 +231,13 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET "+api+"/projects/{id}/issues", s.listIssues)
 	mux.HandleFunc("POST "+api+"/projects/{id}/issues", s.createIssue)
 	mux.HandleFunc("PUT "+api+"/projects/{id}/issues/{iid}", s.updateIssue)
+	s.stateRoutes(mux, api) // state.go: Terraform state, whose routes also take basic auth (stateAuth)
+	mux.HandleFunc("POST /api/graphql", s.graphQL)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		// Grape's answer for a route it does not know.
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "404 Not Found"})
 	})
-	return s.middleware(mux)
+	return stateAuth(s.middleware(mux))
 }
 
 // middleware counts requests, applies injected latency and failures, and checks the token the way
@@ -262,7 +270,7 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			writeMessage(w, http.StatusUnauthorized, "401 Unauthorized")
 			return
 		}
-		next.ServeHTTP(w, r)
+		s.serveWithFaults(w, r, next)
 	})
 }
 
