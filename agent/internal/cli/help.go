@@ -22,9 +22,12 @@ environment:
   GITOPS_SANDBOX           how terraform runs are sealed off: auto, namespaces, uid or off (default auto)
   GITOPS_SANDBOX_DIR       the sandboxed runs' files (default the data dir's path + .sandbox)
   GITOPS_SANDBOX_WRITABLE  absolute paths every run may write (a path list; e.g. local state dirs)
-  GITOPS_PROJECTS          projects (path or id, comma-separated) the poller watches
+  GITOPS_PROJECTS          projects (path or id, comma-separated) served and polled (default every project
+                           served; the poller then watches every project a webhook came from)
   GITOPS_DEPLOY_BRANCHES   branches whose merges are promoted (default the project's default branch)
   GITOPS_POLL_INTERVAL     how often the poller looks for missed events (default 60s; 0 disables it)
+  GITOPS_SPOOL_DIR         where webhooks wait while the database does not answer (default <data dir>/spool)
+  GITOPS_SPOOL_MAX_BYTES   the spool's bound on disk, e.g. 256MiB (default 256MiB)
   GITOPS_DRIFT_INTERVAL    how often each project's live stacks are planned for drift, spread over the
                            interval; drift opens one gitops::drift issue (default 6h; 0 disables it)
   GITOPS_MAX_PARALLEL      concurrent terraform runs (default the CPU count)

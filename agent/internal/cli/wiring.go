@@ -114,17 +114,17 @@ func (w workspaces) Open(ctx context.Context, spec pipeline.WorkspaceSpec) (pipe
 		return nil, fmt.Errorf("prepare work dir: %w", err)
 	}
 	ws, err := w.r.Open(ctx, terraform.Request{
-		Dir:             filepath.Join(spec.WorkDir, spec.StackDir),
-		Root:            spec.WorkDir,
-		VarFiles:        spec.VarFiles,
-		BackendConfig:   spec.BackendConfig,
-		Workspace:       spec.Workspace,
-		Env:             spec.Env,
-		ReadOnly:        spec.ReadOnly,
-		Output:          spec.Output,
-		LockHolder:      spec.LockHolder,
-		StaleLockHolder: spec.StaleLockHolder,
-		StaleLock:       spec.StaleLock,
+		Dir:              filepath.Join(spec.WorkDir, spec.StackDir),
+		Root:             spec.WorkDir,
+		VarFiles:         spec.VarFiles,
+		BackendConfig:    spec.BackendConfig,
+		Workspace:        spec.Workspace,
+		Env:              spec.Env,
+		ReadOnly:         spec.ReadOnly,
+		Output:           spec.Output,
+		LockHolder:       spec.LockHolder,
+		StaleLockHolders: spec.StaleLockHolders,
+		StaleLock:        spec.StaleLock,
 	})
 	if err != nil {
 		return nil, tfErr(err)

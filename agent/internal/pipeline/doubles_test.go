@@ -268,6 +268,9 @@ type memLedger struct {
 	outcomes map[string]gitops.PlanOutcome // by project!mr
 	// review, when set, replaces Review.
 	review func(ctx context.Context) error
+	// settled are the runs settled (see Settle); settledTwice the ones settled again.
+	settled      map[int64]bool
+	settledTwice []int64
 }
 
 func (l *memLedger) Applied(_ context.Context, project, commit, stack, stage string) (bool, error) {
@@ -292,15 +295,31 @@ func (l *memLedger) StartRun(_ context.Context, r gitops.Run) (int64, error) {
 	return r.ID, nil
 }
 
-func (l *memLedger) Unfinished(_ context.Context, project, stack, stage string) (gitops.Run, bool, error) {
+func (l *memLedger) Interrupted(_ context.Context, project, stack, stage string) ([]gitops.Run, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i := len(l.runs) - 1; i >= 0; i-- {
-		if r := l.runs[i]; r.Project == project && r.Stack == stack && r.Stage == stage && r.State.Unfinished() {
-			return r, true, nil
+	var out []gitops.Run
+	for _, r := range l.runs {
+		if r.Project == project && r.Stack == stack && r.Stage == stage && !l.settled[r.ID] {
+			out = append(out, r)
 		}
 	}
-	return gitops.Run{}, false, nil
+	return out, nil
+}
+
+func (l *memLedger) Settle(_ context.Context, ids []int64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.settled == nil {
+		l.settled = map[int64]bool{}
+	}
+	for _, id := range ids {
+		if l.settled[id] {
+			l.settledTwice = append(l.settledTwice, id)
+		}
+		l.settled[id] = true
+	}
+	return nil
 }
 
 func (l *memLedger) SetState(_ context.Context, id int64, state gitops.RunState) error {

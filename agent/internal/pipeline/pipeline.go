@@ -111,13 +111,14 @@ type WorkspaceSpec struct {
 	// Output, when not nil, gets terraform's output as it runs (see Outputs).
 	Output io.Writer
 	// LockHolder, when set, is the user name terraform runs as in its sandbox, which its state lock
-	// records as the lock's Who (user@host). StaleLockHolder, when set, is the LockHolder of an
-	// interrupted run of the same stack × stage: a command that finds the state locked by that user
+	// records as the lock's Who (user@host). StaleLockHolders are the LockHolders of the interrupted
+	// runs of the same stack × stage: a command that finds the state locked by one of those users
 	// releases the lock (force-unlock, with the lock's ID) and runs once more. A lock whose Who is
 	// anybody else is never released.
-	LockHolder, StaleLockHolder string
-	// StaleLock, when set (with StaleLockHolder), tells whether the lock of a state whose backend names
-	// a held lock by its ID alone (terraform's http backend, at address) is the interrupted run's: a
+	LockHolder       string
+	StaleLockHolders []string
+	// StaleLock, when set (with StaleLockHolders), tells whether the lock of a state whose backend names
+	// a held lock by its ID alone (terraform's http backend, at address) is an interrupted run's: a
 	// command that finds such a lock releases it, with the ID terraform reports, only when StaleLock says
 	// so (see StateLocks).
 	StaleLock func(ctx context.Context, address string) (bool, error)
@@ -186,10 +187,13 @@ type Ledger interface {
 	PlanOutcome(ctx context.Context, project string, mr int, commit string) (o gitops.PlanOutcome, ok bool, err error)
 	// Live returns the commit live on each stack × stage of project.
 	Live(ctx context.Context, project string) ([]gitops.Live, error)
-	// Unfinished returns the apply run of project's stack in stage that started and never finished (the
-	// agent stopped in its middle), with its State and Holder; ok false when there is none. The caller
-	// holds the stack × stage's lock.
-	Unfinished(ctx context.Context, project, stack, stage string) (r gitops.Run, ok bool, err error)
+	// Interrupted returns the apply runs of project's stack in stage that no step has settled yet, oldest
+	// first: the agent stopped in their middle, or they ended to be retried, so the state lock each took
+	// may still be held. Each has its State, Error and Holder. The caller holds the stack × stage's lock.
+	Interrupted(ctx context.Context, project, stack, stage string) ([]gitops.Run, error)
+	// Settle marks runs settled once a step of their stack × stage ended for good: Interrupted no longer
+	// returns them.
+	Settle(ctx context.Context, ids []int64) error
 }
 
 // Locker serializes state-changing runs per key across replicas.

@@ -58,10 +58,10 @@ func TestStaleLockNeedsAnInterruptedRun(t *testing.T) {
 		locks StateLocks
 		want  bool
 	}{
-		{"an interrupted run", stateLock{Holder: "gitops-b", Stale: "gitops-a", Since: at}, locks, true},
+		{"an interrupted run", stateLock{Holder: "gitops-b", Stale: []string{"gitops-a"}, Since: at}, locks, true},
 		{"none", stateLock{Holder: "gitops-b"}, locks, false},
-		{"no start recorded", stateLock{Holder: "gitops-b", Stale: "gitops-a"}, locks, false},
-		{"nobody to ask", stateLock{Holder: "gitops-b", Stale: "gitops-a", Since: at}, nil, false},
+		{"no start recorded", stateLock{Holder: "gitops-b", Stale: []string{"gitops-a"}}, locks, false},
+		{"nobody to ask", stateLock{Holder: "gitops-b", Stale: []string{"gitops-a"}, Since: at}, nil, false},
 		{"a read-only plan", stateLock{}, locks, false},
 	} {
 		if got := tc.lock.staleLock(tc.locks) != nil; got != tc.want {

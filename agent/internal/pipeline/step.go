@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/config"
@@ -61,7 +62,7 @@ func (j *promotion) apply(ctx context.Context, c *change, stage config.Stage, i 
 	if err != nil {
 		return fmt.Errorf("record the run: %w", err)
 	}
-	defer j.record(ctx, runID, s, &err)
+	defer j.record(ctx, runID, lock, s, &err)
 	j.publish(ctx)
 	return j.planAndApply(ctx, c, Target{Stack: stackNamed(c.cfg, s.Stack), Stage: stage}, runID, lock, s)
 }
@@ -157,19 +158,33 @@ func (j *promotion) check(ctx context.Context, c *change, s *gitops.Step, out Pl
 }
 
 // record gives the step's ledger run its outcome, from the step's state and error, deferred so that it
-// happens whatever ends the step (a panic included) and while the stack's lock is still held.
-func (j *promotion) record(ctx context.Context, id int64, s *gitops.Step, errp *error) {
+// happens whatever ends the step (a panic included) and while the stack's lock is still held. When the step
+// ended for good (applied, no changes, or failed but not to be retried: see retried), the run and the
+// interrupted runs lock gathered are settled: no later step needs to release a state lock of theirs. A run
+// whose apply ends to be retried says it was interrupted, so that the next attempt resumes it.
+func (j *promotion) record(ctx context.Context, id int64, lock stateLock, s *gitops.Step, errp *error) {
 	s.Duration = time.Since(s.Started)
-	state, text := gitops.RunFailed, ""
+	state, text, final := gitops.RunFailed, "", true
 	switch {
 	case *errp != nil:
 		text = (*errp).Error()
+		if final = !retried(ctx, *errp); !final && s.State == gitops.StepApplying {
+			text = interruptedApply + ": " + text
+		}
 	case s.State == gitops.StepDone:
 		state = gitops.RunApplied
 	default:
-		text = "the step stopped before it ended"
+		text, final = "the step stopped before it ended", false
 	}
-	if err := j.r.Ledger.FinishRun(context.WithoutCancel(ctx), id, state, s.Summary, text); err != nil {
+	ctx = context.WithoutCancel(ctx)
+	if err := j.r.Ledger.FinishRun(ctx, id, state, s.Summary, text); err != nil {
 		j.log.Error().Err(err).Str("stack", s.Stack).Str("stage", s.Stage).Msg("record the run's outcome")
+		return
+	}
+	if !final {
+		return
+	}
+	if err := j.r.Ledger.Settle(ctx, append(slices.Clip(lock.runs), id)); err != nil {
+		j.log.Error().Err(err).Str("stack", s.Stack).Str("stage", s.Stage).Msg("settle the step's runs")
 	}
 }

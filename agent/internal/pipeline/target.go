@@ -39,7 +39,7 @@ func Targets(cfg *config.Config, stacks []config.Stack) []Target {
 // read-only plan). The caller holds a terraform slot, and applies with the returned workspace if it applies.
 func (r *Runner) planTarget(ctx context.Context, tree string, t Target, role, project string, mr int, workDir, planFile string, readOnly bool, lock stateLock) (Workspace, PlanOutput, error) {
 	spec := WorkspaceSpec{
-		Tree: tree, StackDir: t.Stack.Dir, WorkDir: workDir, ReadOnly: readOnly, LockHolder: lock.Holder, StaleLockHolder: lock.Stale,
+		Tree: tree, StackDir: t.Stack.Dir, WorkDir: workDir, ReadOnly: readOnly, LockHolder: lock.Holder, StaleLockHolders: lock.Stale,
 		StaleLock: lock.staleLock(r.StateLocks), Workspace: t.Stack.WorkspaceFor(t.Stage.Name),
 		VarFiles: t.Stack.VarFilesFor(t.Stage.Name), BackendConfig: t.Stack.BackendConfigFor(t.Stage.Name),
 	}

@@ -39,15 +39,16 @@ type Request struct {
 	// user part of the Who (user@host) of the state locks it takes, for backends that keep Terraform's
 	// lock information. Without a sandbox terraform runs as the agent's user and it changes nothing.
 	LockHolder string
-	// StaleLockHolder, when set, is the LockHolder of an interrupted run of the same state: when plan
-	// or apply finds the state locked and the lock's Who is that user, the workspace releases the lock
-	// (`force-unlock -force` with the lock's ID) and runs the command once more. A lock whose Who is
-	// anybody else is never released. Both are 1 to 32 of a-z, 0-9 and -, starting with a letter.
-	StaleLockHolder string
-	// StaleLock, when set with StaleLockHolder, tells a lock whose holder the backend does not report:
+	// StaleLockHolders are the LockHolders of interrupted runs of the same state: when plan or apply
+	// finds the state locked and the lock's Who is one of those users (never LockHolder), the workspace
+	// releases the lock (`force-unlock -force` with the lock's ID) and runs the command once more. A lock
+	// whose Who is anybody else is never released. Each holder is 1 to 32 of a-z, 0-9 and -, starting
+	// with a letter.
+	StaleLockHolders []string
+	// StaleLock, when set with StaleLockHolders, tells a lock whose holder the backend does not report:
 	// terraform's http backend names a held lock by its ID alone. When plan or apply finds the state
 	// locked that way, StaleLock is asked with the backend's state address whether the lock held there is
-	// the interrupted run's (GitLab-managed state: who took it and since when); true releases it as
+	// an interrupted run's (GitLab-managed state: who took it and since when); true releases it as
 	// above, with the ID terraform reports. An error is returned with the state-lock error.
 	StaleLock func(ctx context.Context, address string) (bool, error)
 }
@@ -82,7 +83,7 @@ func (req Request) check() error {
 	if req.Workspace != "" && !workspaceName.MatchString(req.Workspace) {
 		return fmt.Errorf("request: invalid workspace name %q", truncate(req.Workspace, 100))
 	}
-	for _, h := range []string{req.LockHolder, req.StaleLockHolder} {
+	for _, h := range append([]string{req.LockHolder}, req.StaleLockHolders...) {
 		if h != "" && !holderName.MatchString(h) {
 			return fmt.Errorf("request: invalid lock holder %q", truncate(h, 100))
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -82,17 +83,18 @@ func (w *Workspace) unlocking(ctx context.Context, run func() error) error {
 	return run()
 }
 
-// staleLock is the lock err failed on when it is the stale holder's: its Who names the request's
-// StaleLockHolder, or, for terraform's http backend (which names a held lock by its ID alone), the
-// request's StaleLock says the lock of the state at the backend's address is the interrupted run's.
+// staleLock is the lock err failed on when it is a stale holder's: its Who names one of the request's
+// StaleLockHolders, or, for terraform's http backend (which names a held lock by its ID alone), the
+// request's StaleLock says the lock of the state at the backend's address is an interrupted run's.
 func (w *Workspace) staleLock(ctx context.Context, err error) (lockInfo, bool, error) {
 	var e *Error
-	// A backend may show the refused request's own lock information (the http backend does): the stale
+	// A backend may show the refused request's own lock information (the http backend does): a stale
 	// holder is never this run's own.
-	if w.req.StaleLockHolder == "" || w.req.StaleLockHolder == w.req.LockHolder || !errors.As(err, &e) || !e.StateLocked() {
+	stale := slices.DeleteFunc(slices.Clone(w.req.StaleLockHolders), func(h string) bool { return h == "" || h == w.req.LockHolder })
+	if len(stale) == 0 || !errors.As(err, &e) || !e.StateLocked() {
 		return lockInfo{}, false, nil
 	}
-	if e.lock.user() == w.req.StaleLockHolder && lockID.MatchString(e.lock.ID) {
+	if slices.Contains(stale, e.lock.user()) && lockID.MatchString(e.lock.ID) {
 		return e.lock, true, nil
 	}
 	m := httpLocked.FindStringSubmatch(e.Diagnostics)

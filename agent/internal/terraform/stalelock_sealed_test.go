@@ -24,6 +24,7 @@ import (
 const (
 	interruptedHolder = "gitops-interruptedrun000"
 	resumingHolder    = "gitops-resumingrun00000"
+	laterHolder       = "gitops-laterrun00000000"
 )
 
 func TestSealedRunsTakeTheStateLockAsTheirHolder(t *testing.T) {
@@ -90,11 +91,12 @@ func interruptApply(t *testing.T, r *terraform.Runner, work string, backend []st
 	}
 }
 
-// resume plans and applies work again as the resuming run, which may release the interrupted run's lock
-// (telling a lock the backend names by its ID alone with staleLock, when given).
+// resume plans and applies work again as the resuming run, which may release the lock of the interrupted
+// run, or of a later one interrupted too before it took the lock (telling a lock the backend names by its
+// ID alone with staleLock, when given).
 func resume(t *testing.T, r *terraform.Runner, work string, backend []string, staleLock ...func(context.Context, string) (bool, error)) error {
 	t.Helper()
-	req := terraform.Request{Dir: work, BackendConfig: backend, LockHolder: resumingHolder, StaleLockHolder: interruptedHolder}
+	req := terraform.Request{Dir: work, BackendConfig: backend, LockHolder: resumingHolder, StaleLockHolders: []string{interruptedHolder, laterHolder}}
 	if len(staleLock) > 0 {
 		req.StaleLock = staleLock[0]
 	}

@@ -31,26 +31,32 @@ func TestStaleLockIsOnlyTheStaleHolders(t *testing.T) {
 	locked := func(id, who string) error {
 		return &Error{Step: StepPlan, Diagnostics: "Error: Error acquiring the state lock", Err: &exec.ExitError{}, lock: lockInfo{ID: id, Who: who}}
 	}
-	const stale = "gitops-abcdefghijklmnop"
+	const stale, later = "gitops-abcdefghijklmnop", "gitops-qrstuvwxyz234567"
+	one := []string{stale}
 	for _, tc := range []struct {
 		name  string
-		stale string
+		stale []string
 		own   string
 		err   error
 		want  bool
 	}{
-		{"the interrupted run's lock", stale, "", locked("7e9b2a4e-1d7c-2b7d-9b1f-55d1c39a2f0e", stale+"@gitops-run"), true},
-		{"another user", stale, "", locked("7e9b2a4e-1d7c-2b7d-9b1f-55d1c39a2f0e", "alice@laptop"), false},
-		{"a user that starts like it", stale, "", locked("7e9b2a4e", stale+"x@gitops-run"), false},
-		{"GitLab's lock (Who is the GitLab user)", stale, "", locked("7e9b2a4e", "gitops-bot"), false},
-		{"no stale holder asked for", "", "", locked("7e9b2a4e", "@gitops-run"), false},
-		{"an ID that reads as a flag", stale, "", locked("-force", stale+"@h"), false},
-		{"not a lock error", stale, "", &Error{Step: StepPlan, Err: errors.New("exit status 1"), lock: lockInfo{ID: "x", Who: stale + "@h"}}, false},
-		{"no error", stale, "", nil, false},
-		{"the run's own lock information (a backend that shows the request's)", stale, stale, locked("7e9b2a4e", stale+"@gitops-run"), false},
+		{"the interrupted run's lock", one, "", locked("7e9b2a4e-1d7c-2b7d-9b1f-55d1c39a2f0e", stale+"@gitops-run"), true},
+		{"an earlier interrupted run's lock", []string{stale, later}, "", locked("7e9b2a4e", stale+"@gitops-run"), true},
+		{"a later interrupted run's lock", []string{stale, later}, "", locked("7e9b2a4e", later+"@gitops-run"), true},
+		{"another user", one, "", locked("7e9b2a4e-1d7c-2b7d-9b1f-55d1c39a2f0e", "alice@laptop"), false},
+		{"another user, among several stale holders", []string{stale, later}, "", locked("7e9b2a4e", "alice@laptop"), false},
+		{"a user that starts like it", one, "", locked("7e9b2a4e", stale+"x@gitops-run"), false},
+		{"GitLab's lock (Who is the GitLab user)", one, "", locked("7e9b2a4e", "gitops-bot"), false},
+		{"no stale holder asked for", nil, "", locked("7e9b2a4e", "@gitops-run"), false},
+		{"an empty stale holder", []string{""}, "", locked("7e9b2a4e", "@gitops-run"), false},
+		{"an ID that reads as a flag", one, "", locked("-force", stale+"@h"), false},
+		{"not a lock error", one, "", &Error{Step: StepPlan, Err: errors.New("exit status 1"), lock: lockInfo{ID: "x", Who: stale + "@h"}}, false},
+		{"no error", one, "", nil, false},
+		{"the run's own lock information (a backend that shows the request's)", one, stale, locked("7e9b2a4e", stale+"@gitops-run"), false},
+		{"the run's own among the stale holders", []string{later, stale}, stale, locked("7e9b2a4e", stale+"@gitops-run"), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &Workspace{req: Request{StaleLockHolder: tc.stale, LockHolder: tc.own}}
+			w := &Workspace{req: Request{StaleLockHolders: tc.stale, LockHolder: tc.own}}
 			if _, got, _ := w.staleLock(context.Background(), tc.err); got != tc.want {
 				t.Errorf("staleLock = %v, want %v", got, tc.want)
 			}
@@ -64,17 +70,18 @@ func TestRequestChecksLockHolders(t *testing.T) {
 		if err := (Request{Dir: dir, LockHolder: h}).check(); err == nil {
 			t.Errorf("LockHolder %q accepted", h)
 		}
-		if err := (Request{Dir: dir, StaleLockHolder: h}).check(); err == nil {
-			t.Errorf("StaleLockHolder %q accepted", h)
+		if err := (Request{Dir: dir, StaleLockHolders: []string{"gitops-def", h}}).check(); err == nil {
+			t.Errorf("StaleLockHolders with %q accepted", h)
 		}
 	}
-	if err := (Request{Dir: dir, LockHolder: "gitops-abc", StaleLockHolder: "gitops-def"}).check(); err != nil {
+	if err := (Request{Dir: dir, LockHolder: "gitops-abc", StaleLockHolders: []string{"gitops-def", "gitops-ghi"}}).check(); err != nil {
 		t.Errorf("valid holders refused: %v", err)
 	}
 }
 
 func TestStaleLockOfTheHTTPBackendIsWhatStaleLockSays(t *testing.T) {
 	const stale = "gitops-abcdefghijklmnop"
+	one := []string{stale}
 	const address = "https://gitlab.example.com/api/v4/projects/7/terraform/state/prod"
 	httpLocked := func(diags string) error {
 		return &Error{Step: StepApply, Diagnostics: "Error: Error acquiring the state lock\n\n" + diags, Err: &exec.ExitError{},
@@ -89,22 +96,23 @@ func TestStaleLockOfTheHTTPBackendIsWhatStaleLockSays(t *testing.T) {
 		name    string
 		err     error
 		ask     func(context.Context, string) (bool, error)
-		stale   string
+		stale   []string
 		backend []string
 		want    bool
 		wantErr bool
 	}{
-		{"its lock", plain, yes, stale, []string{"address=" + address}, true, false},
-		{"its lock, boxed", boxed, yes, stale, []string{"address=" + address}, true, false},
-		{"another's lock", plain, no, stale, []string{"address=" + address}, false, false},
-		{"not told", plain, failing, stale, []string{"address=" + address}, false, true},
-		{"nobody to ask", plain, nil, stale, []string{"address=" + address}, false, false},
-		{"no interrupted run", plain, yes, "", []string{"address=" + address}, false, false},
-		{"no address", plain, yes, stale, nil, false, false},
-		{"an ID that reads as a flag", httpLocked("HTTP remote state already locked: ID=-force"), yes, stale, []string{"address=" + address}, false, false},
+		{"its lock", plain, yes, one, []string{"address=" + address}, true, false},
+		{"its lock, boxed", boxed, yes, one, []string{"address=" + address}, true, false},
+		{"another's lock", plain, no, one, []string{"address=" + address}, false, false},
+		{"its lock, two interrupted runs", plain, yes, []string{"gitops-earlier", stale}, []string{"address=" + address}, true, false},
+		{"not told", plain, failing, one, []string{"address=" + address}, false, true},
+		{"nobody to ask", plain, nil, one, []string{"address=" + address}, false, false},
+		{"no interrupted run", plain, yes, nil, []string{"address=" + address}, false, false},
+		{"no address", plain, yes, one, nil, false, false},
+		{"an ID that reads as a flag", httpLocked("HTTP remote state already locked: ID=-force"), yes, one, []string{"address=" + address}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			w := &Workspace{req: Request{Dir: t.TempDir(), StaleLockHolder: tc.stale, LockHolder: "gitops-resuming", StaleLock: tc.ask, BackendConfig: tc.backend}}
+			w := &Workspace{req: Request{Dir: t.TempDir(), StaleLockHolders: tc.stale, LockHolder: "gitops-resuming", StaleLock: tc.ask, BackendConfig: tc.backend}}
 			l, got, err := w.staleLock(context.Background(), tc.err)
 			if got != tc.want || (err != nil) != tc.wantErr {
 				t.Fatalf("staleLock = %v, %v; want %v, error %v", got, err, tc.want, tc.wantErr)

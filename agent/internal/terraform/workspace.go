@@ -194,8 +194,8 @@ func (w *Workspace) selectWorkspace(ctx context.Context) error {
 	})
 }
 
-// Plan and Apply release a state lock left by the request's StaleLockHolder, and only such a lock, once
-// (see Request.StaleLockHolder, and Request.StaleLock for the http backend).
+// Plan and Apply release a state lock left by one of the request's StaleLockHolders, and only such a lock, once
+// (see Request.StaleLockHolders, and Request.StaleLock for the http backend).
 //
 // Plan plans with the var files of the request the Workspace was opened with, saves the plan to
 // planFile (a relative path is taken from the agent's working directory, not from the work dir) and

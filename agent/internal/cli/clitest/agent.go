@@ -175,6 +175,15 @@ func (a *Agent) DeliverOK(h gitlabfake.Hook, want string) {
 	}
 }
 
+// DeliverQueued delivers a hook the agent's poller may have found first: it fails the test unless the agent
+// answers 202 queued or duplicate.
+func (a *Agent) DeliverQueued(h gitlabfake.Hook) {
+	a.t.Helper()
+	if code, status := a.Deliver(h, Secret); code != http.StatusAccepted || (status != "queued" && status != "duplicate") {
+		a.t.Fatalf("delivery of %s answered %d %q, want 202 queued or duplicate", h.Event, code, status)
+	}
+}
+
 // syncBuffer is a bytes.Buffer safe for concurrent use: the agent writes its logs while the test reads them.
 type syncBuffer struct {
 	mu sync.Mutex

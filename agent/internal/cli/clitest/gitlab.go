@@ -23,15 +23,24 @@ func WaitStatusOf(t testing.TB, gl *gitlabfake.Server, project, sha string, a *A
 	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		for _, s := range gl.Statuses(project, sha) {
-			if s.Name == "gitops/plan" && s.State != "running" && s.State != "pending" {
-				return s
-			}
+		if s, ok := FinalPlanStatus(gl, project, sha); ok {
+			return s
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("no final gitops/plan status on %s@%s after 2 minutes; agent logs:\n%s", project, sha[:8], a.Logs())
 	return gitlabfake.Status{}
+}
+
+// FinalPlanStatus returns the gitops/plan status of a commit of project once it is final (neither running
+// nor pending).
+func FinalPlanStatus(gl *gitlabfake.Server, project, sha string) (gitlabfake.Status, bool) {
+	for _, s := range gl.Statuses(project, sha) {
+		if s.Name == "gitops/plan" && s.State != "running" && s.State != "pending" {
+			return s, true
+		}
+	}
+	return gitlabfake.Status{}, false
 }
 
 // MergeMR opens a merge request whose head is sha, changing paths, and merges it as mergeSHA. It returns
@@ -69,17 +78,8 @@ func WaitDeploy(t testing.TB, gl *gitlabfake.Server, iid int, sha string, logs f
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		notes := DeployNotes(gl, iid)
-		if len(notes) == 1 && finished(notes[0].Body) {
-			active := false
-			for _, s := range gl.Statuses(Project, sha) {
-				if strings.HasPrefix(s.Name, "gitops/apply: ") && (s.State == "running" || s.State == "pending") {
-					active = true
-				}
-			}
-			if !active {
-				return notes[0].Body
-			}
+		if body, ended := DeployEnded(gl, iid, sha); ended {
+			return body
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -89,6 +89,21 @@ func WaitDeploy(t testing.TB, gl *gitlabfake.Server, iid int, sha string, logs f
 	}
 	t.Fatalf("the promotion of !%d did not end within %v; deploy note:\n%s\nagent logs:\n%s", iid, within, body, logs())
 	return ""
+}
+
+// DeployEnded reports whether the promotion of merge request iid (merge commit sha) has ended: its one
+// deploy note says so and no gitops/apply status of sha is still running. It returns the note's body.
+func DeployEnded(gl *gitlabfake.Server, iid int, sha string) (string, bool) {
+	notes := DeployNotes(gl, iid)
+	if len(notes) != 1 || !finished(notes[0].Body) {
+		return "", false
+	}
+	for _, s := range gl.Statuses(Project, sha) {
+		if strings.HasPrefix(s.Name, "gitops/apply: ") && (s.State == "running" || s.State == "pending") {
+			return "", false
+		}
+	}
+	return notes[0].Body, true
 }
 
 // DeployRow is one row of the deploy note's table.

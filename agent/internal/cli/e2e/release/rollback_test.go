@@ -193,7 +193,7 @@ func TestAutoMergedRevert(t *testing.T) {
 	withBase(t, f, base, tr)
 	f.lambda.SetInvokeResponse(fnName("staging"), lambdafake.InvokeResponse{FunctionError: "Unhandled", Payload: []byte(`{"errorMessage":"boom"}`)})
 	iid, hook := clitest.MergeMR(f.gl, head, merged, "fn/main.go")
-	f.agent.DeliverOK(hook, "queued")
+	f.agent.DeliverQueued(hook) // the poller, every 200ms, may find the merge first
 	clitest.WaitDeploy(t, f.gl, iid, merged, f.agent.Logs, 4*time.Minute)
 	var note string
 	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && !strings.Contains(note, "**Merged** automatically"); time.Sleep(100 * time.Millisecond) {
@@ -289,7 +289,7 @@ func TestRevertPromotionRestoresTerraformState(t *testing.T) {
 		Extra: "output \"feature\" {\n  value = \"on\"\n}\n"})
 	a := clitest.Start(t, gl, clitest.Backend{Name: "sqlite"}, t.TempDir(), "GITOPS_PROJECTS", clitest.Project, "GITOPS_POLL_INTERVAL", "200ms")
 	iid, hook := clitest.MergeMR(gl, head, merged, "stacks/app/extra.tf")
-	a.DeliverOK(hook, "queued")
+	a.DeliverQueued(hook) // the poller, every 200ms, may find the merge first
 	clitest.MustContain(t, "the deploy note", clitest.WaitDeploy(t, gl, iid, merged, a.Logs, 4*time.Minute), "❌ Failed at `app` · `staging`")
 	if got := r.StateOutput(t, "app", "dev", "feature"); got != "on" {
 		t.Fatalf("dev's app state has feature %q after the change, want on", got)
