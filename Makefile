@@ -11,7 +11,7 @@ TF        = TF_BINARY=$(TF_BINARY) CHECKPOINT_DISABLE=1
 # Tools installed by `make tools` (the Lambda emulator, conftest) are found by the tests on PATH.
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: all build lambda image demo test test-go test-policies test-fmt test-ci-config bench fuzz tofu tools schema fixtures clean
+.PHONY: all build lambda image demo test test-go test-policies test-fmt test-ci-config chaos bench fuzz tofu tools schema fixtures clean
 
 all: build
 
@@ -50,6 +50,11 @@ test-fmt:
 ## test-ci-config: .gitlab-ci.yml against GitLab's CI schema, and its build job run by gitlab-ci-local
 test-ci-config:
 	scripts/check-gitlab-ci
+
+## chaos: the chaos and load tests in long mode (>= 20 SIGKILL runs, a 60 s flood; docs/reliability.md);
+## GITOPS_CHAOS_SEED=N replays a run
+chaos:
+	$(TF) GITOPS_CHAOS=long scripts/with-services $(GO) test -race -count=1 -timeout 60m -v -run . ./agent/internal/cli/e2e/chaos/
 
 ## bench: every benchmark, with its reference measured in the same run
 bench:

@@ -159,6 +159,27 @@ func TestReviewDiff(t *testing.T) {
 	}
 }
 
+// TestResumedDiff: after an interrupted apply the new plan holds what is left of the reviewed changes (a
+// half-made resource replaced); only a change to a resource the review left alone differs from it.
+func TestResumedDiff(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		reviewed, now []string
+		want          string
+	}{
+		{"all applied before the kill", []string{"create a", "update b"}, nil, ""},
+		{"part applied", []string{"create a", "update b"}, []string{"update b"}, ""},
+		{"half-made resource replaced", []string{"create a"}, []string{"replace a"}, ""},
+		{"a resource the review left alone", []string{"create a"}, []string{"create a", "delete c"}, "changed since review (not reviewed: delete c)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := resumedDiff(tc.reviewed, tc.now); got != tc.want {
+				t.Errorf("resumedDiff = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestReviewOfIgnoresReadsAndSorts(t *testing.T) {
 	p := &gitops.Plan{Changes: []gitops.ResourceChange{
 		{Address: "z.b", Action: gitops.ActionUpdate}, {Address: "data.x.y", Action: gitops.ActionRead}, {Address: "a.b", Action: gitops.ActionReplace},

@@ -26,14 +26,34 @@ func ReviewOf(p *gitops.Plan) []string {
 
 // reviewDiff describes how the changes applied differ from the changes reviewed; "" when they match.
 func reviewDiff(reviewed, now []string) string {
+	return describeDiff(reviewed, now, false)
+}
+
+// resumedDiff is reviewDiff for a step whose earlier apply was interrupted: that apply made part or all of
+// the reviewed changes, so a reviewed change no longer planned is done, and a change to a resource the
+// review changed (a half-made resource now replaced) finishes it. Only a change to a resource the review
+// left alone counts.
+func resumedDiff(reviewed, now []string) string {
+	return describeDiff(reviewed, now, true)
+}
+
+func describeDiff(reviewed, now []string, resumed bool) string {
+	touched := map[string]bool{}
+	for _, c := range reviewed {
+		_, address, _ := strings.Cut(c, " ")
+		touched[address] = true
+	}
 	var added, gone []string
 	for _, c := range now {
-		if _, found := slices.BinarySearch(reviewed, c); !found {
+		if _, found := slices.BinarySearch(reviewed, c); found {
+			continue
+		}
+		if _, address, _ := strings.Cut(c, " "); !resumed || !touched[address] {
 			added = append(added, c)
 		}
 	}
 	for _, c := range reviewed {
-		if _, found := slices.BinarySearch(now, c); !found {
+		if _, found := slices.BinarySearch(now, c); !found && !resumed {
 			gone = append(gone, c)
 		}
 	}

@@ -139,6 +139,9 @@ func (j *promotion) check(ctx context.Context, c *change, s *gitops.Step, out Pl
 	s.Review = "no plan of this stack and stage was posted on the merge request"
 	if ok {
 		s.Review = reviewDiff(reviewed, ReviewOf(out.Plan))
+		if s.Resumed {
+			s.Review = resumedDiff(reviewed, ReviewOf(out.Plan))
+		}
 	}
 	matches := s.Review == ""
 	pc := c.policy

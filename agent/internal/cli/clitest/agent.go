@@ -123,14 +123,6 @@ func (a *Agent) ready() (code int, exited bool) {
 	}
 }
 
-// waitReady is ready for a process that must not exit first: the test fails if it does (what names it).
-func (a *Agent) waitReady(what string) {
-	a.t.Helper()
-	if code, exited := a.ready(); exited {
-		a.t.Fatalf("%s exited with %d before it was ready:\n%s", what, code, a.logs.String())
-	}
-}
-
 // Logs returns what the agent has logged so far.
 func (a *Agent) Logs() string { return a.logs.String() }
 

@@ -5,7 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -35,9 +37,55 @@ type Process struct {
 }
 
 // StartProcess runs bin serve against the fake GitLab and databaseURL, as replica id, and waits until it
-// is ready. extra holds more environment variables as "NAME=value". It is killed when the test ends,
-// unless stopped before.
+// is ready: it answers /readyz and has bound both its listeners, as it logs at info level (a free port
+// found for them may be taken by another test before the agent binds it: then it starts again on new
+// ports; with LOG_LEVEL=warn or error in extra, only an exit before /readyz answers is seen). extra
+// holds more environment variables as "NAME=value". It is killed when the test ends, unless stopped
+// before.
 func StartProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, dataDir, id string, extra ...string) *Process {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p := launchProcess(t, bin, gl, databaseURL, dataDir, id, extra)
+		code, exited := p.ready()
+		if !exited && !slices.Contains(extra, "LOG_LEVEL=warn") && !slices.Contains(extra, "LOG_LEVEL=error") {
+			code, exited = p.bound()
+		}
+		switch {
+		case !exited:
+			return p
+		case attempt < 3 && strings.Contains(p.logs.String(), "address already in use"):
+			p.once.Do(func() {}) // gone already: nothing left to kill
+		default:
+			p.once.Do(func() {})
+			t.Fatalf("%s exited with %d before it was ready:\n%s", id, code, p.logs.String())
+		}
+	}
+}
+
+// bound waits up to 30s until the agent logs that it listens on both its addresses; exited reports that
+// it exited first, with code. Not bound by then fails the test.
+func (p *Process) bound() (code int, exited bool) {
+	p.t.Helper()
+	want := []string{`"listen":"` + strings.TrimPrefix(p.URL, "http://") + `"`, `"admin":"` + strings.TrimPrefix(p.AdminURL, "http://") + `"`}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		logs := p.logs.String()
+		if strings.Contains(logs, want[0]) && strings.Contains(logs, want[1]) {
+			return 0, false
+		}
+		select {
+		case code := <-p.done:
+			return code, true
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the agent answered /readyz but did not log that it listens on %s and %s:\n%s", p.URL, p.AdminURL, logs)
+		}
+	}
+}
+
+// launchProcess starts bin serve as StartProcess does, on new free ports, without waiting.
+func launchProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, dataDir, id string, extra []string) *Process {
 	t.Helper()
 	listen := "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
 	admin := "127.0.0.1:" + strconv.Itoa(testsvc.FreePort(t))
@@ -74,7 +122,6 @@ func StartProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL, 
 		cancel: func() { _ = cmd.Process.Signal(syscall.SIGTERM) },
 	}}
 	t.Cleanup(p.Kill)
-	p.waitReady(id)
 	return p
 }
 
