@@ -236,7 +236,10 @@ func (w *world) checkOnce(t *testing.T, d ledger.Deployments, refSerials map[str
 	}
 	serials := w.serials(t)
 	for step := range clitest.EveryStep(clitest.AllStages, true) {
-		if ends[step] != 1 {
+		// Terraform records a created resource in the state before it runs its create-time provisioners:
+		// a kill between the two leaves the probe created and its provisioner cut short or never
+		// started, and the resumed plan has nothing left to do. Only then may no probe run end.
+		if ends[step] != 1 && (ends[step] != 0 || interrupted[step] == 0) {
 			t.Errorf("%s: the probe's apply ran to its end %d times, want once", step, ends[step])
 		}
 		if extra := starts[step] - ends[step]; extra > interrupted[step] {
