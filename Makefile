@@ -55,6 +55,7 @@ test-ci-config:
 ## GITOPS_CHAOS_SEED=N replays a run
 chaos:
 	$(TF) GITOPS_CHAOS=long scripts/with-services $(GO) test -race -count=1 -timeout 60m -v -run . ./agent/internal/cli/e2e/chaos/
+	$(TF) GITOPS_CHAOS=long scripts/with-services $(GO) test -race -count=1 -timeout 30m -v -run TestReleaseKilledAtRandomMoments ./agent/internal/cli/e2e/release/
 
 ## bench: every benchmark, with its reference measured in the same run
 bench:
