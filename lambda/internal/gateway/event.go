@@ -240,24 +240,32 @@ func stringMap(o *fastjson.Object) map[string]string {
 // header returns the request header of a REST event: the multi-value map when it has entries (API
 // Gateway fills both), else the single-value one, keys canonicalized and repeated keys merged in order.
 func (e *proxyEvent) header() http.Header {
-	return valuesOf(e.multiValueHeaders, e.headers, true)
+	return valuesOf(e.multiValueHeaders, e.headers, true, nil)
+}
+
+// headerInto is header filling dst, an empty map.
+func (e *proxyEvent) headerInto(dst http.Header) http.Header {
+	return valuesOf(e.multiValueHeaders, e.headers, true, dst)
 }
 
 // queryValues is header's counterpart for the query string; keys are kept as sent.
 func (e *proxyEvent) queryValues() url.Values {
-	return url.Values(valuesOf(e.multiValueQuery, e.query, false))
+	return url.Values(valuesOf(e.multiValueQuery, e.query, false, nil))
 }
 
-// valuesOf copies the multi-value object when it has entries, else the single-value one. Every key and
-// value is a substring of one string and every value slice a window of one array, so a map of n entries
-// costs a few allocations instead of several per entry.
-func valuesOf(multi, single *fastjson.Object, canonical bool) map[string][]string {
+// valuesOf copies the multi-value object when it has entries, else the single-value one, into dst (a new
+// map when nil). Every key and value is a substring of one string and every value slice a window of one
+// array, so a map of n entries costs a few allocations instead of several per entry.
+func valuesOf(multi, single *fastjson.Object, canonical bool, dst map[string][]string) map[string][]string {
 	src, isMulti := multi, true
 	if objLen(multi) == 0 {
 		src, isMulti = single, false
 	}
+	if dst == nil {
+		dst = make(map[string][]string, objLen(src))
+	}
 	if objLen(src) == 0 {
-		return map[string][]string{}
+		return dst
 	}
 	// The text of every key and value, in order, in one string sized beforehand.
 	size, n := 0, 0
@@ -292,7 +300,7 @@ func valuesOf(multi, single *fastjson.Object, canonical bool) map[string][]strin
 		return s
 	}
 	vals := make([]string, 0, n)
-	m := make(map[string][]string, objLen(src))
+	m := dst
 	src.Visit(func(k []byte, v *fastjson.Value) {
 		key := next(k)
 		if canonical {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -85,6 +86,7 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	var v2 events.APIGatewayV2HTTPRequest
 	var r *http.Request
 	var rerr error
+	var header http.Header
 	if err == nil {
 		switch e.kind() {
 		case KindHTTP:
@@ -94,7 +96,8 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 			}
 			v2.RequestContext.RequestID, v2.RequestContext.Stage, v2.RequestContext.HTTP = e.RequestID, e.Stage, e.HTTP
 		case KindREST:
-			r, rerr = restRequest(ctx, e.HTTPMethod, e.Path, e.header(), e.queryValues(), e.Body, e.IsBase64Encoded, e.RequestID, e.SourceIP)
+			header = headers.Get().(http.Header)
+			r, rerr = restRequest(ctx, e.HTTPMethod, e.Path, e.headerInto(header), e.queryValues(), e.Body, e.IsBase64Encoded, e.RequestID, e.SourceIP)
 		}
 	}
 	parsers.Put(p)
@@ -105,9 +108,24 @@ func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	case KindHTTP:
 		return json.Marshal(a.ProxyHTTP(ctx, v2))
 	case KindREST:
-		return json.Marshal(a.serveREST(r, rerr))
+		out := encodeREST(a.serveRESTResponse(r, rerr))
+		releaseHeader(header)
+		return out, nil
 	}
 	return nil, ErrUnsupportedEvent
+}
+
+// headers are request header maps reused across REST invocations: the map of a warm invocation keeps
+// its buckets, so building ~20 headers does not allocate a map each time. A map goes back once the
+// handler has returned; as with net/http, a handler must not use the request after returning.
+var headers = sync.Pool{New: func() any { return make(http.Header, 32) }}
+
+func releaseHeader(h http.Header) {
+	if h == nil || len(h) > 64 {
+		return
+	}
+	clear(h)
+	headers.Put(h)
 }
 
 // response buffers what the handler writes. Bodies beyond MaxResponseBytes are cut and flagged.
@@ -143,17 +161,25 @@ func (w *response) Write(b []byte) (int, error) {
 // encodeBody returns the body as API Gateway wants it: text as is, anything else base64. A body that
 // does not fit the Lambda payload limit once encoded is replaced by a 502 problem.
 func (w *response) encodeBody() (string, bool) {
+	b, b64 := w.encodeBodyBytes()
+	return string(b), b64
+}
+
+// encodeBodyBytes is encodeBody without the copy into a string: a text body is returned as buffered.
+func (w *response) encodeBodyBytes() ([]byte, bool) {
 	if len(w.body) == 0 {
-		return "", false
+		return nil, false
 	}
 	if isText(w.header.Get("Content-Type")) && utf8.Valid(w.body) {
-		return string(w.body), false
+		return w.body, false
 	}
 	if base64.StdEncoding.EncodedLen(len(w.body)) > MaxResponseBytes {
 		*w = *tooLarge()
-		return string(w.body), false
+		return w.body, false
 	}
-	return base64.StdEncoding.EncodeToString(w.body), true
+	out := make([]byte, base64.StdEncoding.EncodedLen(len(w.body)))
+	base64.StdEncoding.Encode(out, w.body)
+	return out, true
 }
 
 // finish fixes a missing status, replaces an overflowing response and drops the body of a HEAD answer.
@@ -174,6 +200,9 @@ func tooLarge() *response {
 }
 
 func isText(contentType string) bool {
+	if contentType == "application/json" || contentType == "application/problem+json" {
+		return true // the API's own answers, without parsing
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return false

@@ -21,14 +21,7 @@ func (a *Adapter) ProxyREST(ctx context.Context, e events.APIGatewayProxyRequest
 
 // serveREST serves r, or answers a 400 problem when the request could not be built (err).
 func (a *Adapter) serveREST(r *http.Request, err error) events.APIGatewayProxyResponse {
-	var w *response
-	if err != nil {
-		w = problemResponse(http.StatusBadRequest, "invalid_request", err.Error())
-	} else {
-		w = newResponse()
-		a.h.ServeHTTP(w, r)
-		w.finish(r.Method)
-	}
+	w := a.serveRESTResponse(r, err)
 	body, b64 := w.encodeBody()
 	return events.APIGatewayProxyResponse{
 		StatusCode:        w.status,
@@ -36,6 +29,18 @@ func (a *Adapter) serveREST(r *http.Request, err error) events.APIGatewayProxyRe
 		Body:              body,
 		IsBase64Encoded:   b64,
 	}
+}
+
+// serveRESTResponse serves r into a buffered response, or a 400 problem when the request could not be
+// built (err).
+func (a *Adapter) serveRESTResponse(r *http.Request, err error) *response {
+	if err != nil {
+		return problemResponse(http.StatusBadRequest, "invalid_request", err.Error())
+	}
+	w := newResponse()
+	a.h.ServeHTTP(w, r)
+	w.finish(r.Method)
+	return w
 }
 
 // restHeader returns the header of a REST API event. The multi-value map wins over the single-value one

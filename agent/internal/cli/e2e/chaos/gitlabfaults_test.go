@@ -50,6 +50,9 @@ func TestGitLabFaults(t *testing.T) {
 				t.Errorf("commit status histories differ from the fault-free run's (-want +got):\n%s", diff)
 			}
 			w.checkOnce(t, clitest.Deployments(t, p.AdminURL), refSerials)
+			if t.Failed() {
+				t.Logf("agent logs:\n%s", p.Logs())
+			}
 			p.Stop()
 		})
 	}
