@@ -174,9 +174,10 @@ func TestReadSettingsValidatesEverySetting(t *testing.T) {
 // random suffix, so that a restarted or replaced replica never passes for the one that died.
 func TestDefaultReplicaIDIsUniqueToTheProcess(t *testing.T) {
 	host, err := os.Hostname()
-	if err != nil {
-		t.Skipf("no host name: %v", err)
+	if err != nil || host == "" {
+		host = "agent" // what the default falls back to without a host name
 	}
+	host = host[:min(len(host), 90)]
 	vars := env(map[string]string{"GITLAB_TOKEN": "t", "GITLAB_WEBHOOK_SECRET": "w"})
 	ids := map[string]bool{}
 	for range 2 {
