@@ -88,7 +88,7 @@ func TestDatabaseDownSpoolsWebhooks(t *testing.T) {
 			t.Errorf("the promoted MR has %d notes %s, want 1", len(bodies), marker)
 		}
 	}
-	w.checkOnce(t, clitest.Deployments(t, p.AdminURL), nil)
+	w.checkOnce(t, clitest.Deployments(t, p.AdminURL), nil, nil)
 	p.Stop()
 }
 

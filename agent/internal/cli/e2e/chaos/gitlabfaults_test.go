@@ -49,7 +49,7 @@ func TestGitLabFaults(t *testing.T) {
 			if diff := cmp.Diff(wantHistory, w.statusHistory()); diff != "" {
 				t.Errorf("commit status histories differ from the fault-free run's (-want +got):\n%s", diff)
 			}
-			w.checkOnce(t, clitest.Deployments(t, p.AdminURL), refSerials)
+			w.checkOnce(t, clitest.Deployments(t, p.AdminURL), refSerials, nil)
 			if t.Failed() {
 				t.Logf("agent logs:\n%s", p.Logs())
 			}

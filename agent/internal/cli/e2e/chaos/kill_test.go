@@ -116,6 +116,7 @@ func killRun(t *testing.T, db string, k kill, ref reference) (time.Duration, boo
 	}
 	first.Kill()
 	killed := time.Now()
+	cut := w.unrecorded(t)
 	t.Logf("SIGKILL %s, %s; applies begun: %v", k, phase, clitest.Applies(w.repo.Events(t)))
 	second := w.start(t, "replica-1")
 	to.set(second)
@@ -133,7 +134,7 @@ func killRun(t *testing.T, db string, k kill, ref reference) (time.Duration, boo
 	if diff := cmp.Diff(ref.outcome, got); diff != "" {
 		t.Errorf("the outcome differs from the fault-free run's (-want +got):\n%s", diff)
 	}
-	w.checkOnce(t, clitest.Deployments(t, second.AdminURL), ref.serials)
+	w.checkOnce(t, clitest.Deployments(t, second.AdminURL), ref.serials, cut)
 	second.Stop()
 	if t.Failed() {
 		keepLogs(t, map[string]string{"killed": first.Logs(), "restarted": second.Logs()})

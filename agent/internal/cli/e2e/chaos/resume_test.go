@@ -70,6 +70,6 @@ func TestKillAfterPartOfAnApply(t *testing.T) {
 	if diff := cmp.Diff(want, w.outcome(t, second.AdminURL)); diff != "" {
 		t.Errorf("the outcome differs from the fault-free run's (-want +got):\n%s", diff)
 	}
-	w.checkOnce(t, clitest.Deployments(t, second.AdminURL), nil)
+	w.checkOnce(t, clitest.Deployments(t, second.AdminURL), nil, nil)
 	second.Stop()
 }

@@ -65,6 +65,6 @@ func TestReplicaTakesOverAKilledPromotion(t *testing.T) {
 	if diff := cmp.Diff(clitest.EveryStep(clitest.AllStages, 1), o.Applied); diff != "" {
 		t.Errorf("applied runs per step in the ledger (-want +got):\n%s", diff)
 	}
-	w.checkOnce(t, clitest.Deployments(t, replicas[survivor].AdminURL), nil)
+	w.checkOnce(t, clitest.Deployments(t, replicas[survivor].AdminURL), nil, nil)
 	replicas[survivor].Stop()
 }
