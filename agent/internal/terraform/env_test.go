@@ -152,6 +152,9 @@ func TestCLIConfigByReadOnly(t *testing.T) {
 	got := map[string]map[string]bool{}
 	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
 		d, config, _ := strings.Cut(line, " ")
+		if strings.HasPrefix(d, ".version-") {
+			continue // the runner's one `version -json`, in an empty dir of its own
+		}
 		if got[d] == nil {
 			got[d] = map[string]bool{}
 		}

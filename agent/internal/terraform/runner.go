@@ -3,8 +3,9 @@
 //
 // Runner.Open initialises a work dir and selects its workspace once, and returns a Workspace that plans to
 // a saved file (with the plan's JSON and text) and applies a saved plan. Each Workspace has its own tfexec
-// instance, so terraform-exec's version check runs at most once per work dir: one Open and Plan start
-// terraform four times (version -json, init, plan, show -json), one more Apply five.
+// instance; terraform-exec's version check (`version -json`, once per instance) is answered by the
+// runner's version shim from the binary's one answer (see versionShim): one Open and Plan start terraform
+// three times (init, plan, show -json), one more Apply four.
 //
 // The subprocess environment is built from a short list of inherited variables (see Runner.environ), and
 // cancelling the context interrupts terraform with SIGINT so that it can release its state lock, killing it
@@ -74,6 +75,8 @@ type Runner struct {
 	grace       time.Duration
 	lockTimeout time.Duration
 	sandbox     Sandbox
+	dataDir     string // absolute
+	versionShim versionShim
 	// hidden are the agent's dirs that diagnostics must not show, with what stands for them.
 	hidden map[string]string
 }
@@ -124,7 +127,7 @@ var inheritedEnv = []string{
 
 // managedEnv names variables a Request may not set, beyond those terraform-exec itself manages
 // (tfexec.ProhibitedEnv: TF_LOG*, TF_INPUT, TF_VAR_*, TF_CLI_ARGS*, TF_WORKSPACE, ...).
-var managedEnv = []string{"TF_CLI_CONFIG_FILE", "TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR", "CHECKPOINT_DISABLE", "TF_IN_AUTOMATION"}
+var managedEnv = []string{"TF_CLI_CONFIG_FILE", "TF_DATA_DIR", "TF_PLUGIN_CACHE_DIR", "CHECKPOINT_DISABLE", "TF_IN_AUTOMATION", execEnv}
 
 // NewRunner checks the binary, writes the runner's CLI configuration into opts.DataDir and returns a
 // Runner. It does not run the binary.
@@ -158,7 +161,8 @@ func NewRunner(opts Options) (*Runner, error) {
 	}
 	r := &Runner{
 		binary: bin, log: zerolog.Nop(), grace: opts.CancelGrace, lockTimeout: opts.LockTimeout, sandbox: opts.Sandbox,
-		hidden: map[string]string{cacheRoot: "<cache>", dataDir: "<data>"},
+		dataDir: dataDir,
+		hidden:  map[string]string{cacheRoot: "<cache>", dataDir: "<data>"},
 	}
 	for name, in := range map[string]*installation{"review": &r.review, "deploy": &r.deploy} {
 		in.cache = filepath.Join(cacheRoot, "plugin-cache", name)

@@ -20,8 +20,8 @@ import (
 const maxApplyOutput = 8 << 20
 
 // Workspace is one initialised work dir with its Terraform workspace selected, ready to plan and apply.
-// It holds one terraform-exec instance, so terraform-exec's version check (`version -json`, made before
-// the first command that needs it) runs at most once per Workspace.
+// It holds one terraform-exec instance, whose version check (`version -json`, made before the first
+// command that needs it) the runner's version shim answers without starting terraform.
 //
 // A Workspace is not safe for concurrent use: run one command at a time. Use one Workspace per work dir:
 // two Workspaces on the same dir at once would share its .terraform dir. Without a sandbox a Workspace
@@ -44,8 +44,8 @@ type Workspace struct {
 // creating it when the backend does not have it yet. req.VarFiles are kept for Workspace.Plan.
 //
 // An invalid request returns a plain error before anything runs; a failed terraform step returns *Error
-// (a failure of terraform-exec's version check, which it would otherwise make as part of init, is reported
-// as StepInit). Open starts terraform twice (`version -json`, `init`), or four times when the work dir's
+// (the runner's first `version -json`, which the version shim then answers for every workspace, is
+// reported as StepInit). Open starts terraform once (`init`), or three times when the work dir's
 // selected workspace is not the one asked for (`workspace list`, then `workspace select` or `new`).
 func (r *Runner) Open(ctx context.Context, req Request) (*Workspace, error) {
 	if err := req.check(); err != nil {
@@ -70,10 +70,15 @@ func (r *Runner) Open(ctx context.Context, req Request) (*Workspace, error) {
 // open makes the workspace's tfexec instance, running exe, and initialises the work dir.
 func (w *Workspace) open(ctx context.Context, exe string, env map[string]string) (*Workspace, error) {
 	r, req := w.r, w.req
-	tf, err := tfexec.NewTerraform(req.Dir, exe)
+	shim, err := r.shim(ctx)
+	if err != nil {
+		return nil, &Error{Step: StepInit, Err: err}
+	}
+	tf, err := tfexec.NewTerraform(req.Dir, shim)
 	if err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
+	env[execEnv] = exe
 	if err := tf.SetEnv(env); err != nil {
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
@@ -83,15 +88,6 @@ func (w *Workspace) open(ctx context.Context, exe string, env map[string]string)
 		return nil, fmt.Errorf("terraform: %w", err)
 	}
 	w.tf = tf
-	// tfexec checks the version before init (and show -json) and caches it in the instance; asking for
-	// it here keeps that process out of the init slot.
-	err = w.step(ctx, StepInit, nil, func() error {
-		_, _, err := tf.Version(ctx, false)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
 	if err := w.init(ctx); err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -39,8 +38,6 @@ exec %[2]s "$@"
 	}
 	return recorder{bin: bin, dir: dir}
 }
-
-func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 
 // runner returns a Runner on the recorder.
 func (rec recorder) runner(t testing.TB) *Runner {
@@ -81,8 +78,9 @@ func (rec recorder) planOutput(t testing.TB) string {
 	return string(raw)
 }
 
-// TestProcessCount counts the terraform processes of Open, Plan and Apply in one Workspace: terraform-exec's
-// version check once, one init, no second workspace selection, no text `show`.
+// TestProcessCount counts the terraform processes of Open, Plan and Apply in one Workspace of a new
+// runner: the runner's one version check (later workspaces make none: TestVersionAskedOncePerRunner),
+// one init, no second workspace selection, no text `show`.
 func TestProcessCount(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -139,40 +137,6 @@ func TestProcessCount(t *testing.T) {
 				t.Errorf("%d terraform processes, want %d", total, tt.wantTotalCalls)
 			}
 		})
-	}
-}
-
-// TestInitSlotHoldsOnlyInit holds the runner's init slot, as another work dir's init would, while a
-// Workspace opens: terraform-exec's version check runs meanwhile, and init waits for the slot.
-func TestInitSlotHoldsOnlyInit(t *testing.T) {
-	t.Parallel()
-	rec := newRecorder(t)
-	r := rec.runner(t)
-	r.initSlot(false) <- struct{}{}
-	done := make(chan error, 1)
-	go func() {
-		_, err := r.Open(context.Background(), Request{Dir: stack(t, "greeting")})
-		done <- err
-	}()
-	deadline := time.After(time.Minute)
-	for rec.calls(t)["version"] == 0 {
-		select {
-		case err := <-done:
-			t.Fatalf("Open ended while the init slot was held: %v", err)
-		case <-deadline:
-			t.Fatal("the version check did not run while the init slot was held")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-	if n := rec.calls(t)["init"]; n != 0 {
-		t.Fatalf("init ran %d times while the slot was held", n)
-	}
-	<-r.initSlot(false)
-	if err := <-done; err != nil {
-		t.Fatalf("Open: %v\n%s", err, diagnostics(err))
-	}
-	if diff := cmp.Diff(map[string]int{"version": 1, "init": 1}, rec.calls(t)); diff != "" {
-		t.Errorf("processes for Open (-want +got):\n%s", diff)
 	}
 }
 
@@ -251,12 +215,11 @@ func TestPlanTextIsShow(t *testing.T) {
 }
 
 // TestParallelOpensOverlap opens two Workspaces at once on the same runner (one plugin cache, one init
-// slot) and checks the order of their terraform processes: their version checks run at the same time,
+// slot) and checks the order of their terraform processes: one version check for both (the runner's),
 // their inits one after the other, and the first one's workspace selection runs while the second's init
-// does. The stand-in binary makes each meeting wait (for at most 30 s) until the other side has started:
-// a version check until both have, a workspace command until both inits have. Were the version check or
-// the workspace selection inside the init slot, the side holding it would wait alone and the order of
-// events would show it.
+// does. The stand-in binary makes a workspace command wait (for at most 30 s) until both inits have
+// started. Were the workspace selection inside the init slot, the side holding it would wait alone and
+// the order of events would show it.
 func TestParallelOpensOverlap(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -268,10 +231,7 @@ meet() {
 	while [ "$(grep -c "^start $1 " "$log")" -lt 2 ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 }
 echo "start $1 $$" >> "$log"
-case "$1" in
-version) meet version ;;
-workspace) meet init ;;
-esac
+[ "$1" = workspace ] && meet init
 %[2]s "$@"
 rc=$?
 echo "end $1 $$" >> "$log"
@@ -318,18 +278,52 @@ exit $rc
 		}
 		return -1
 	}
-	for _, p := range []string{"start version ", "end version ", "start init ", "end init ", "start workspace ", "end workspace "} {
+	for _, p := range []string{"start init ", "end init ", "start workspace ", "end workspace "} {
 		if at(p, 1) < 0 {
 			t.Fatalf("fewer than two %q in the log", strings.TrimSpace(p))
 		}
 	}
-	if at("start version ", 1) > at("end version ", 0) {
-		t.Error("the version checks ran one after the other: the second started after the first ended")
+	if at("start version ", 0) < 0 || at("start version ", 1) >= 0 {
+		t.Error("want exactly one version check for the two workspaces")
 	}
 	if at("start init ", 1) < at("end init ", 0) {
 		t.Error("the inits overlapped: the second started before the first ended")
 	}
 	if at("start init ", 1) > at("end workspace ", 0) {
 		t.Error("the second init waited for the first workspace selection to end")
+	}
+}
+
+// TestVersionAskedOncePerRunner plans in three Workspaces of one runner, one after another and two at
+// once: the binary answers `version -json` once, and terraform-exec's checks in every workspace are
+// answered from that answer.
+func TestVersionAskedOncePerRunner(t *testing.T) {
+	t.Parallel()
+	rec := newRecorder(t)
+	r := rec.runner(t)
+	ctx := context.Background()
+	plan := func() error {
+		w, err := r.Open(ctx, Request{Dir: stack(t, "greeting"), VarFiles: []string{"stages/dev.tfvars"}})
+		if err != nil {
+			return err
+		}
+		_, err = w.Plan(ctx, planFile(t))
+		return errors.Join(err, w.Close())
+	}
+	if err := plan(); err != nil {
+		t.Fatalf("plan: %v\n%s", err, diagnostics(err))
+	}
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- plan() }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("plan: %v\n%s", err, diagnostics(err))
+		}
+	}
+	want := map[string]int{"version": 1, "init": 3, "plan": 3, "show -json": 3}
+	if diff := cmp.Diff(want, rec.calls(t)); diff != "" {
+		t.Errorf("processes of three workspaces (-want +got):\n%s", diff)
 	}
 }
