@@ -222,18 +222,28 @@ _role_ids contains [k, concat("", ["name:", rc.change.after.name])] if {
 	is_string(rc.change.after.name)
 }
 
+# _kinds_by_role_id[id] is the kinds of the roles id names: an index, so that matching a resource to its
+# role is one lookup, not a pass over every role (which made the check quadratic in the plan's size).
+# It is built whole, each entry by one indexed pass (OPA's comprehension indexing), as lib.tf's groupings:
+# a partial rule would be evaluated again, over every role, for each id looked up.
+_kinds_by_role_id := {id: kinds |
+	some id in {id | some [_, id] in _role_ids}
+	kinds := {k |
+		some [k, id2] in _role_ids
+		id2 == id
+	}
+}
+
 _attachments contains [k, att] if {
 	some att in tf.resources.aws_iam_role_policy_attachment
 	some t in tf.targets(att, "role")
-	some [k, id] in _role_ids
-	t == id
+	some k in _kinds_by_role_id[t]
 }
 
 _attachments contains [k, att] if {
 	some att in tf.resources.aws_iam_policy_attachment
 	some t in _roles_targets(att)
-	some [k, id] in _role_ids
-	t == id
+	some k in _kinds_by_role_id[t]
 }
 
 # _roles_targets is what the roles list of an aws_iam_policy_attachment points at, as tf.targets.
@@ -272,8 +282,7 @@ _attached_policy_keys[k] contains t if some [k, t] in _attached_policies
 _policies contains [k, rc] if {
 	some rc in tf.resources.aws_iam_role_policy
 	some t in tf.targets(rc, "role")
-	some [k, id] in _role_ids
-	t == id
+	some k in _kinds_by_role_id[t]
 }
 
 _policies contains [k, rc] if {
@@ -298,10 +307,27 @@ _documents contains [k, r] if some [k, r] in _documents_direct
 
 _documents contains [k, r] if {
 	some d in tf.data_sources.aws_iam_policy_document
-	some [k, direct] in _documents_direct
-	tf.key(d) == direct
+	some k in _direct_kinds[tf.key(d)]
 	some attr in _merged_documents
 	some r in tf.refs(d, attr)
+}
+
+# _direct_kinds[r] and _document_kinds[r] are the kinds of the roles that the document r feeds (directly,
+# and directly or not): indexes, as _kinds_by_role_id.
+_direct_kinds := {r: kinds |
+	some r in {r | some [_, r] in _documents_direct}
+	kinds := {k |
+		some [k, r2] in _documents_direct
+		r2 == r
+	}
+}
+
+_document_kinds := {r: kinds |
+	some r in {r | some [_, r] in _documents}
+	kinds := {k |
+		some [k, r2] in _documents
+		r2 == r
+	}
 }
 
 _merged_documents := ["source_policy_documents", "override_policy_documents", "source_json", "override_json"]
@@ -323,8 +349,7 @@ _allows contains [k, rc, s] if {
 
 _allows contains [k, d, s] if {
 	some d in tf.data_sources.aws_iam_policy_document
-	some [k, doc] in _documents
-	tf.key(d) == doc
+	some k in _document_kinds[tf.key(d)]
 	some st in object.get(d.change.after, "statement", [])
 	st.effect in {"Allow", null}
 	s := {
@@ -337,8 +362,7 @@ _allows contains [k, d, s] if {
 
 _allows contains [k, d, s] if {
 	some d in tf.data_sources.aws_iam_policy_document
-	some [k, doc] in _documents
-	tf.key(d) == doc
+	some k in _document_kinds[tf.key(d)]
 	some attr in _merged_documents
 	some p in tf.as_array(object.get(d.change.after, attr, null))
 	some s in _json_allows(p)
