@@ -3,6 +3,8 @@ package terraform
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -40,7 +42,10 @@ func (r *Runner) shim(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	path := filepath.Join(r.dataDir, "terraform-exec.sh")
+	// Named for the binary and its answer: agents that share a data dir but run other binaries (a rolling
+	// upgrade) never answer for each other's.
+	sum := sha256.Sum256(append([]byte(r.binary+"\x00"), out...))
+	path := filepath.Join(r.dataDir, "terraform-exec-"+hex.EncodeToString(sum[:6])+".sh")
 	if err := writeShim(path, out); err != nil {
 		return "", fmt.Errorf("terraform: version shim: %w", err)
 	}
