@@ -30,6 +30,7 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/semaphore"
 )
 
 // DefaultCancelGrace is how long terraform gets after an interrupt when Options.CancelGrace is zero.
@@ -87,11 +88,11 @@ type Runner struct {
 type installation struct {
 	config string // the CLI configuration file, TF_CLI_CONFIG_FILE
 	cache  string // the plugin cache dir
-	// initSlot serializes the init processes (only those) of the requests that use this cache: Terraform
-	// does not support concurrent writes to one plugin cache dir. There is one slot per cache, not one
-	// for the runner: the caches are separate dirs, and a merge request that holds its init for as long as
-	// its step may (a provider from a slow registry of its choosing) must not make a promotion's init wait.
-	initSlot chan struct{}
+	// gate orders the init processes (only those) of the requests that use this cache (see newInitGate).
+	// There is one gate per cache, not one for the runner: the caches are separate dirs, and a merge
+	// request that holds its init for as long as its step may (a provider from a slow registry of its
+	// choosing) must not make a promotion's init wait.
+	gate *semaphore.Weighted
 }
 
 // installation is the provider installation of a read-only request (readOnly) or of another one.
@@ -101,9 +102,6 @@ func (r *Runner) installation(readOnly bool) *installation {
 	}
 	return &r.deploy
 }
-
-// initSlot is the init slot of the plugin cache a read-only request (readOnly), or another one, uses.
-func (r *Runner) initSlot(readOnly bool) chan struct{} { return r.installation(readOnly).initSlot }
 
 // CLIConfig is the absolute path of the CLI configuration file terraform runs with for a read-only
 // request (readOnly: merge request plans) or for another one (promotions). The runner writes both files
@@ -167,7 +165,7 @@ func NewRunner(opts Options) (*Runner, error) {
 	for name, in := range map[string]*installation{"review": &r.review, "deploy": &r.deploy} {
 		in.cache = filepath.Join(cacheRoot, "plugin-cache", name)
 		in.config = filepath.Join(cacheRoot, "terraform-"+name+".tfrc")
-		in.initSlot = make(chan struct{}, 1)
+		in.gate = newInitGate()
 		if err := writeCLIConfig(cacheRoot, in.config, in.cache, opts.ProviderMirror); err != nil {
 			return nil, fmt.Errorf("terraform runner: %w", err)
 		}

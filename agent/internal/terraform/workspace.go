@@ -136,32 +136,6 @@ func (w *Workspace) step(ctx context.Context, name string, stdout io.Writer, cal
 	return nil
 }
 
-// init runs `init` with the request's backend config. The init process alone holds the init slot of the
-// request's plugin cache (Runner.initSlot): concurrent installs into one cache race (terraform issue 31964:
-// "doesn't match any of the checksums recorded in the dependency lock file").
-func (w *Workspace) init(ctx context.Context) error {
-	select {
-	case w.r.initSlot(w.req.ReadOnly) <- struct{}{}:
-	case <-ctx.Done():
-		return &Error{Step: StepInit, Err: fmt.Errorf("not started: %w", context.Cause(ctx))}
-	}
-	defer func() { <-w.r.initSlot(w.req.ReadOnly) }()
-	opts := initOptions(w.req.BackendConfig)
-	if w.run == nil {
-		return w.step(ctx, StepInit, nil, func() error { return w.tf.Init(ctx, opts...) })
-	}
-	// The sealed run owns the plugin cache while its init fills it, and only then.
-	giveBack, err := w.run.Lend(w.r.PluginCache(w.req.ReadOnly))
-	if err != nil {
-		return &Error{Step: StepInit, Err: err}
-	}
-	err = w.step(ctx, StepInit, nil, func() error { return w.tf.Init(ctx, opts...) })
-	if gbErr := giveBack(); gbErr != nil && err == nil {
-		err = &Error{Step: StepInit, Err: gbErr}
-	}
-	return err
-}
-
 // selectWorkspace selects the request's workspace, creating it when the backend does not have it yet.
 func (w *Workspace) selectWorkspace(ctx context.Context) error {
 	name := w.req.Workspace

@@ -218,7 +218,7 @@ func TestPlanTextIsShow(t *testing.T) {
 // slot) and checks the order of their terraform processes: one version check for both (the runner's),
 // their inits one after the other, and the first one's workspace selection runs while the second's init
 // does. The stand-in binary makes a workspace command wait (for at most 30 s) until both inits have
-// started. Were the workspace selection inside the init slot, the side holding it would wait alone and
+// started. Were the workspace selection inside the init gate, the side holding it would wait alone and
 // the order of events would show it.
 func TestParallelOpensOverlap(t *testing.T) {
 	t.Parallel()
