@@ -79,25 +79,18 @@ func (w *Workspace) init(ctx context.Context) error {
 	return err
 }
 
-// cachedProviders reports whether dir's dependency lock file (.terraform.lock.hcl) names at least one
-// provider and every provider it names is in cache (a non-empty package dir for this platform at the locked
-// version). The lock file is the merge request's: this only chooses how init waits; what protects the
-// cache is that a sealed run cannot write it.
+// cachedProviders reports whether dir's init will only read the plugin cache: its dependency lock file
+// (.terraform.lock.hcl) names at least one provider and every provider it names is in cache (a non-empty
+// package dir for this platform at the locked version), or it has no lock file and its configuration needs
+// no provider to install (builtinOnly). The files are the merge request's: this only chooses how init
+// waits; what protects the cache is that a sealed run cannot write it.
 func cachedProviders(dir, cache string) bool {
 	path := filepath.Join(dir, ".terraform.lock.hcl")
 	fi, err := os.Lstat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxLockFile {
-		return false
+	if errors.Is(err, os.ErrNotExist) {
+		return builtinOnly(dir)
 	}
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
-	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
-	if diags.HasErrors() {
-		return false
-	}
-	body, ok := f.Body.(*hclsyntax.Body)
+	body, ok := readHCL(path, fi, err)
 	if !ok || len(body.Blocks) == 0 {
 		return false
 	}
@@ -121,6 +114,79 @@ func cachedProviders(dir, cache string) bool {
 		entries, err := os.ReadDir(filepath.Join(cache, filepath.FromSlash(source), version, platform))
 		if err != nil || len(entries) == 0 {
 			return false
+		}
+	}
+	return true
+}
+
+// readHCL parses the native-syntax HCL file at path (fi and err are its Lstat), if it is a regular file
+// within maxLockFile.
+func readHCL(path string, fi os.FileInfo, err error) (*hclsyntax.Body, bool) {
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxLockFile {
+		return nil, false
+	}
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, false
+	}
+	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
+	if diags.HasErrors() {
+		return nil, false
+	}
+	body, ok := f.Body.(*hclsyntax.Body)
+	return body, ok
+}
+
+// maxConfigFiles bounds how many configuration files builtinOnly reads.
+const maxConfigFiles = 64
+
+// builtinOnly reports whether the root module in dir needs no provider but Terraform's built-in one: no
+// module calls, no provider requirements or configurations, and only terraform_* resources and data
+// sources (terraform_data, terraform_remote_state). Anything it cannot read (JSON configuration, more than
+// maxConfigFiles files, a file that does not parse) makes it say no.
+func builtinOnly(dir string) bool {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	read := 0
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case strings.HasSuffix(name, ".tf.json"):
+			return false
+		case !strings.HasSuffix(name, ".tf"):
+			continue
+		}
+		if read++; read > maxConfigFiles {
+			return false
+		}
+		path := filepath.Join(dir, name)
+		fi, err := os.Lstat(path)
+		body, ok := readHCL(path, fi, err)
+		if !ok || !builtinBlocks(body) {
+			return false
+		}
+	}
+	return true
+}
+
+// builtinBlocks reports whether a configuration file's top-level blocks need no provider but the built-in.
+func builtinBlocks(body *hclsyntax.Body) bool {
+	for _, b := range body.Blocks {
+		switch b.Type {
+		case "module", "provider", "removed", "check":
+			return false
+		case "terraform":
+			for _, nb := range b.Body.Blocks {
+				if nb.Type == "required_providers" && len(nb.Body.Attributes) > 0 {
+					return false
+				}
+			}
+		case "resource", "data", "ephemeral", "list":
+			if _, ok := b.Body.Attributes["provider"]; ok || len(b.Labels) == 0 || !strings.HasPrefix(b.Labels[0], "terraform_") {
+				return false
+			}
 		}
 	}
 	return true

@@ -8,9 +8,10 @@ import (
 	"testing"
 )
 
-// TestCachedProviders decides from a work dir's dependency lock file whether its init only reads the
-// plugin cache; anything it cannot vouch for (a missing, linked, oversized or malformed lock file, a
-// provider not in the cache, a label that would lead out of it) is "no".
+// TestCachedProviders decides from a work dir's dependency lock file, or without one from its
+// configuration, whether its init only reads the plugin cache; anything it cannot vouch for (a linked,
+// oversized or malformed lock file, a provider not in the cache, a label that would lead out of it, a
+// configuration that needs a provider or that it cannot read) is "no".
 func TestCachedProviders(t *testing.T) {
 	t.Parallel()
 	cache := t.TempDir()
@@ -28,13 +29,23 @@ func TestCachedProviders(t *testing.T) {
 	lock := func(blocks ...string) string { return strings.Join(blocks, "\n") }
 	aws := "provider \"registry.terraform.io/hashicorp/aws\" {\n  version = \"5.0.0\"\n  hashes = [\"h1:x\"]\n}\n"
 	tests := []struct {
-		name string
-		lock string // "" writes no lock file
-		link bool
-		want bool
+		name   string
+		lock   string // "" writes no lock file
+		config string // main.tf
+		json   bool   // and a main.tf.json
+		link   bool
+		want   bool
 	}{
 		{name: "every provider cached", lock: aws, want: true},
-		{name: "no lock file"},
+		{name: "no lock file, a provider", config: "resource \"aws_s3_bucket\" \"b\" {}\n"},
+		{name: "no lock file, only the built-in provider", config: "terraform {\n  backend \"local\" {}\n  required_providers {}\n}\nresource \"terraform_data\" \"x\" {}\ndata \"terraform_remote_state\" \"s\" {\n  backend = \"local\"\n}\nvariable \"v\" {}\n", want: true},
+		{name: "no lock file, a provider requirement", config: "terraform {\n  required_providers {\n    null = { source = \"hashicorp/null\" }\n  }\n}\n"},
+		{name: "no lock file, a provider block", config: "provider \"aws\" {}\n"},
+		{name: "no lock file, a module", config: "module \"m\" {\n  source = \"./m\"\n}\n"},
+		{name: "no lock file, a provider chosen", config: "resource \"terraform_data\" \"x\" {\n  provider = aws.east\n}\n"},
+		{name: "no lock file, a check", config: "check \"c\" {\n  data \"http\" \"h\" {}\n}\n"},
+		{name: "no lock file, JSON configuration", config: "resource \"terraform_data\" \"x\" {}\n", json: true},
+		{name: "no lock file, malformed configuration", config: "resource {\n"},
 		{name: "no provider", lock: "# nothing\n"},
 		{name: "a provider not cached", lock: lock(aws, "provider \"registry.terraform.io/hashicorp/random\" {\n  version = \"3.6.0\"\n}\n")},
 		{name: "an empty package dir", lock: "provider \"registry.terraform.io/hashicorp/null\" {\n  version = \"3.0.0\"\n}\n"},
@@ -62,6 +73,15 @@ func TestCachedProviders(t *testing.T) {
 					}
 				}
 				if err := os.WriteFile(target, []byte(tt.lock), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			files := map[string]string{"main.tf": tt.config}
+			if tt.json {
+				files["extra.tf.json"] = "{}"
+			}
+			for name, content := range files {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
 					t.Fatal(err)
 				}
 			}
