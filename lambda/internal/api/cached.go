@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/document"
+	"gitlab.com/gitops-agent/gitops-agent/lambda/internal/jsonscan"
 )
 
 // The cached form of a document is the exact body GET /v1/documents/{id} answers (its JSON view), a
@@ -48,7 +49,7 @@ func splitCached(value []byte, id string) (body, hidden []byte, ok bool) {
 	if rest := body[len(idPrefix):]; !bytes.HasPrefix(rest, []byte(id)) || len(rest) <= len(id) || rest[len(id)] != '"' {
 		return nil, nil, false
 	}
-	if !json.Valid(body) || !json.Valid(hidden) {
+	if !jsonscan.Valid(body) || !jsonscan.Valid(hidden) {
 		return nil, nil, false
 	}
 	return body, hidden, true
@@ -107,8 +108,8 @@ func (s *Server) fill(ctx context.Context, id string) (document.Document, []byte
 // writeBody answers 200 with a JSON body encoded already.
 func writeBody(w http.ResponseWriter, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
+	vals := []string{"application/json", strconv.Itoa(len(body))} // one allocation for both values
+	h["Content-Type"], h["Content-Length"] = vals[0:1:1], vals[1:2:2]
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(body)
 }

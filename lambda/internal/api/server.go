@@ -164,9 +164,13 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 		if id == "" {
 			id = randomID()
 		}
-		rl := &requestLog{base: s.log, id: id}
+		// One allocation for the request's logger and its status writer.
+		st := &struct {
+			rl requestLog
+			sw statusWriter
+		}{rl: requestLog{base: s.log, id: id}, sw: statusWriter{ResponseWriter: w}}
+		rl, sw := &st.rl, &st.sw
 		r = r.WithContext(context.WithValue(r.Context(), requestLogKey{}, rl))
-		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {

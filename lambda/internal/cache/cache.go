@@ -39,7 +39,8 @@ type Config struct {
 	Prefix string
 	// TTL bounds how long an entry can outlive a write whose invalidation failed; 0 means 5 minutes.
 	TTL time.Duration
-	// Timeout bounds every Redis call (dial, read, write); 0 means 50ms.
+	// Timeout bounds every Redis call (dial, read, write); 0 means 50ms. A Get on an idle connection
+	// is bounded by it in each of its two steps (write, read) rather than as a whole.
 	Timeout time.Duration
 	// Cooldown is how long Redis is skipped after a failure; 0 means 1s.
 	Cooldown time.Duration
@@ -145,8 +146,14 @@ func (c *Cache) Get(ctx context.Context, id string) ([]byte, bool) {
 	if c.skipping() {
 		return nil, false
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	if c.client.PoolStats().IdleConns == 0 {
+		// A connection may have to be dialed and set up first: the whole call gets the timeout. With
+		// an idle connection, the GET's own write and read are each bounded by it (the client's
+		// WriteTimeout and ReadTimeout), without the cost of a context timer on every hit.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
 	b, err := c.client.Get(ctx, c.key(id)).Bytes()
 	if errors.Is(err, redis.Nil) || string(b) == tombstone {
 		return nil, false

@@ -83,19 +83,27 @@ func mustParse(t testing.TB, url string) *redis.Options {
 	return o
 }
 
-func TestDeadRedisIsAMissAndIsSkippedDuringTheCooldown(t *testing.T) {
-	url, stop := testsvc.RedisServer(t)
+// cachedSample returns a cache on the Redis at url (100ms timeout, an hour's cool-down) holding a sample
+// document, whose id it returns, read once (so an idle connection is open).
+func cachedSample(t *testing.T, url string) (*Cache, string) {
+	t.Helper()
 	c, err := New(Config{URL: url, Timeout: 100 * time.Millisecond, Cooldown: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	ctx := context.Background()
+	t.Cleanup(func() { c.Close() })
 	id, value := sample()
-	c.Set(ctx, id, value)
-	if _, hit := c.Get(ctx, id); !hit {
-		t.Fatal("miss while Redis runs")
+	c.Set(context.Background(), id, value)
+	if _, hit := c.Get(context.Background(), id); !hit {
+		t.Fatal("miss while Redis answers")
 	}
+	return c, id
+}
+
+func TestDeadRedisIsAMissAndIsSkippedDuringTheCooldown(t *testing.T) {
+	url, stop := testsvc.RedisServer(t)
+	c, id := cachedSample(t, url)
+	ctx := context.Background()
 	stop()
 	if _, hit := c.Get(ctx, id); hit {
 		t.Fatal("hit with Redis stopped")
@@ -108,6 +116,26 @@ func TestDeadRedisIsAMissAndIsSkippedDuringTheCooldown(t *testing.T) {
 	}
 	if err := c.Invalidate(ctx, id); err == nil {
 		t.Error("Invalidate reported success with Redis stopped")
+	}
+}
+
+// TestHungRedisIsAMiss checks that a Get on an idle connection to a Redis that stops answering (its
+// clients paused) gives up: a miss, and the cool-down starts.
+func TestHungRedisIsAMiss(t *testing.T) {
+	url, _ := testsvc.RedisServer(t)
+	c, id := cachedSample(t, url)
+	ctx := context.Background()
+	admin := redis.NewClient(mustParse(t, url))
+	defer admin.Close()
+	if err := admin.Do(ctx, "CLIENT", "PAUSE", "3000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Do(ctx, "CLIENT", "UNPAUSE")
+	if _, hit := c.Get(ctx, id); hit {
+		t.Fatal("hit from a paused Redis")
+	}
+	if !c.skipping() {
+		t.Error("a timed-out Get did not start the cool-down")
 	}
 }
 

@@ -179,13 +179,33 @@ func FuzzInvokeMatchesTypedDecoding(f *testing.F) {
 			}
 			return // no httpMethod: not a proxy event
 		}
-		wantStatus, want := answer(t, typedInvoke(t, a, payload))
-		gotStatus, got := answer(t, out)
-		if wantStatus != gotStatus {
-			t.Fatalf("status %d, typed decoding %d, for %s", gotStatus, wantStatus, payload)
-		}
-		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("request seen by the handler (-typed decoding +adapter) for %s:\n%s", payload, diff)
-		}
+		checkSameAsTyped(t, a, payload, out)
 	})
+}
+
+// checkSameAsTyped checks that out, the adapter's answer to payload, is the typed path's answer: the
+// same status and, for a 200, the same request seen by the dump handler.
+func checkSameAsTyped(t *testing.T, a *Adapter, payload, out []byte) {
+	t.Helper()
+	wantStatus, want := answer(t, typedInvoke(t, a, payload))
+	gotStatus, got := answer(t, out)
+	if wantStatus != gotStatus {
+		t.Fatalf("status %d, typed decoding %d, for %q", gotStatus, wantStatus, payload)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("request seen by the handler (-typed decoding +adapter) for %q:\n%s", payload, diff)
+	}
+}
+
+// addFixtureSeeds adds every event of testdata to f's seed corpus.
+func addFixtureSeeds(f *testing.F) {
+	entries, err := os.ReadDir("testdata")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".json") {
+			f.Add(fixture(f, e.Name()))
+		}
+	}
 }

@@ -65,10 +65,8 @@ const (
 
 // Classify tells which proxy event payload is, from its version and httpMethod fields.
 func Classify(payload []byte) Kind {
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var e proxyEvent
-	if decodeEvent(p, payload, &e) != nil {
+	if decodeEvent(payload, &e) != nil {
 		return KindUnknown
 	}
 	return e.kind()
@@ -78,38 +76,25 @@ func Classify(payload []byte) Kind {
 // handler cannot be given (bad base64, bad path) answer 400 problem details rather than failing the
 // invocation; only a payload that is no proxy event at all is an error.
 func (a *Adapter) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
-	// The parsed event is only valid until the parser is reused: everything the handler needs is
-	// copied out before the parser goes back to the pool, and the handler runs after.
-	p := parsers.Get()
 	var e proxyEvent
-	err := decodeEvent(p, payload, &e)
-	var v2 events.APIGatewayV2HTTPRequest
-	var r *http.Request
-	var rerr error
-	var header http.Header
-	if err == nil {
-		switch e.kind() {
-		case KindHTTP:
-			v2 = events.APIGatewayV2HTTPRequest{
-				Version: e.Version, RawPath: e.RawPath, RawQueryString: e.RawQueryString, Cookies: e.Cookies,
-				Headers: stringMap(e.headers), Body: e.Body, IsBase64Encoded: e.IsBase64Encoded,
-			}
-			v2.RequestContext.RequestID, v2.RequestContext.Stage, v2.RequestContext.HTTP = e.RequestID, e.Stage, e.HTTP
-		case KindREST:
-			header = headers.Get().(http.Header)
-			r, rerr = restRequest(ctx, e.HTTPMethod, e.Path, e.headerInto(header), e.queryValues(), e.Body, e.IsBase64Encoded, e.RequestID, e.SourceIP)
-		}
-	}
-	parsers.Put(p)
-	if err != nil {
+	if err := decodeEvent(payload, &e); err != nil {
 		return nil, fmt.Errorf("decode event: %w", err)
 	}
 	switch e.kind() {
 	case KindHTTP:
-		return json.Marshal(a.ProxyHTTP(ctx, v2))
+		v2 := events.APIGatewayV2HTTPRequest{
+			Version: e.Version, RawPath: e.RawPath, RawQueryString: e.RawQueryString, Cookies: e.Cookies,
+			Headers: e.stringMap(e.headers), Body: e.Body, IsBase64Encoded: e.IsBase64Encoded,
+		}
+		v2.RequestContext.RequestID, v2.RequestContext.Stage, v2.RequestContext.HTTP = e.RequestID, e.Stage, e.HTTP
+		return encodeHTTP(a.serveHTTPResponse(ctx, v2)), nil
 	case KindREST:
-		out := encodeREST(a.serveRESTResponse(r, rerr))
+		header := headers.Get().(http.Header)
+		r, err := restRequest(ctx, e.HTTPMethod, e.Path, e.headerInto(header), e.queryValues(), e.Body, e.IsBase64Encoded, e.RequestID, e.SourceIP)
+		w := a.serveRESTResponse(responses.Get().(*response), r, err)
+		out := encodeREST(w)
 		releaseHeader(header)
+		w.release()
 		return out, nil
 	}
 	return nil, ErrUnsupportedEvent
@@ -137,6 +122,20 @@ type response struct {
 }
 
 func newResponse() *response { return &response{header: http.Header{}} }
+
+// responses are reused across REST invocations, whose answer is encoded (copied) before the response
+// goes back: as with net/http, a handler must not use its ResponseWriter after returning.
+var responses = sync.Pool{New: func() any { return &response{header: make(http.Header, 8), body: make([]byte, 0, 1024)} }}
+
+// release empties w and gives it back to responses, unless it grew large.
+func (w *response) release() {
+	if len(w.header) > 32 || cap(w.body) > 64<<10 {
+		return
+	}
+	clear(w.header)
+	*w = response{header: w.header, body: w.body[:0]}
+	responses.Put(w)
+}
 
 func (w *response) Header() http.Header { return w.header }
 

@@ -196,15 +196,7 @@ func TestRequestIDFallsBackToLambdaContext(t *testing.T) {
 // FuzzInvoke feeds arbitrary payloads to the adapter: it must never panic, and whatever it returns
 // without error must be a proxy response with a valid status.
 func FuzzInvoke(f *testing.F) {
-	entries, err := os.ReadDir("testdata")
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".json") {
-			f.Add(fixture(f, e.Name()))
-		}
-	}
+	addFixtureSeeds(f)
 	f.Add([]byte(`{"version":"2.0","rawPath":"/prod","requestContext":{"stage":"prod","http":{"method":"GET"}}}`))
 	a := New(echo)
 	f.Fuzz(func(t *testing.T, payload []byte) {

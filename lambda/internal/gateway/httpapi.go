@@ -12,14 +12,25 @@ import (
 // ProxyHTTP serves one HTTP API (payload 2.0) proxy event. A named stage's prefix is removed from the
 // path, so routes are the same whatever the stage is called.
 func (a *Adapter) ProxyHTTP(ctx context.Context, e events.APIGatewayV2HTTPRequest) events.APIGatewayV2HTTPResponse {
-	var w *response
-	if r, err := httpRequest(ctx, e); err != nil {
-		w = problemResponse(http.StatusBadRequest, "invalid_request", err.Error())
-	} else {
-		w = newResponse()
-		a.h.ServeHTTP(w, r)
-		w.finish(r.Method)
+	return httpResponseOf(a.serveHTTPResponse(ctx, e))
+}
+
+// serveHTTPResponse serves e into a buffered response, or a 400 problem when no request can be built
+// from it.
+func (a *Adapter) serveHTTPResponse(ctx context.Context, e events.APIGatewayV2HTTPRequest) *response {
+	r, err := httpRequest(ctx, e)
+	if err != nil {
+		return problemResponse(http.StatusBadRequest, "invalid_request", err.Error())
 	}
+	w := newResponse()
+	a.h.ServeHTTP(w, r)
+	w.finish(r.Method)
+	return w
+}
+
+// httpResponseOf is w as a payload 2.0 response: repeated headers joined with commas, Set-Cookie
+// values apart.
+func httpResponseOf(w *response) events.APIGatewayV2HTTPResponse {
 	body, b64 := w.encodeBody()
 	out := events.APIGatewayV2HTTPResponse{StatusCode: w.status, Headers: map[string]string{}, Body: body, IsBase64Encoded: b64}
 	for k, vs := range w.header {

@@ -21,7 +21,7 @@ func (a *Adapter) ProxyREST(ctx context.Context, e events.APIGatewayProxyRequest
 
 // serveREST serves r, or answers a 400 problem when the request could not be built (err).
 func (a *Adapter) serveREST(r *http.Request, err error) events.APIGatewayProxyResponse {
-	w := a.serveRESTResponse(r, err)
+	w := a.serveRESTResponse(newResponse(), r, err)
 	body, b64 := w.encodeBody()
 	return events.APIGatewayProxyResponse{
 		StatusCode:        w.status,
@@ -31,13 +31,13 @@ func (a *Adapter) serveREST(r *http.Request, err error) events.APIGatewayProxyRe
 	}
 }
 
-// serveRESTResponse serves r into a buffered response, or a 400 problem when the request could not be
-// built (err).
-func (a *Adapter) serveRESTResponse(r *http.Request, err error) *response {
+// serveRESTResponse serves r into w, an empty response, or answers a 400 problem when the request could
+// not be built (err).
+func (a *Adapter) serveRESTResponse(w *response, r *http.Request, err error) *response {
 	if err != nil {
-		return problemResponse(http.StatusBadRequest, "invalid_request", err.Error())
+		*w = *problemResponse(http.StatusBadRequest, "invalid_request", err.Error())
+		return w
 	}
-	w := newResponse()
 	a.h.ServeHTTP(w, r)
 	w.finish(r.Method)
 	return w
