@@ -91,7 +91,9 @@ type PlanSet struct {
 //
 // The saved plans (they hold the values of sensitive variables) are made in the job's work dir and
 // removed with it before PlanTree returns, whatever the outcome: the runs keep what the note shows, and a
-// promotion plans again rather than applying a plan made for review.
+// promotion plans again rather than applying a plan made for review. Each target's work copy and plan
+// are removed as soon as its run ends (after its slot is released), beside the plans still running,
+// rather than all at the end.
 func (r *Runner) PlanTree(ctx context.Context, set PlanSet) ([]gitops.StackRun, error) {
 	root, err := r.workRoot("plan-")
 	if err != nil {
@@ -111,13 +113,16 @@ func (r *Runner) PlanTree(ctx context.Context, set PlanSet) ([]gitops.StackRun, 
 					run.Plan, run.Error = nil, fmt.Sprintf("internal error: %v\n\n%s", p, debug.Stack())
 				}
 			}()
+			workDir := filepath.Join(root, t.Stack.Name+"."+t.Stage.Name)
+			defer removeAll(workDir + ".tfplan")
+			defer removeAll(workDir)
 			release, err := r.slot(ctx, true)
 			if err != nil {
 				run.Error = "cancelled before it started"
 				return
 			}
 			defer release()
-			r.planRun(ctx, set, t, filepath.Join(root, t.Stack.Name+"."+t.Stage.Name), run)
+			r.planRun(ctx, set, t, workDir, run)
 		}()
 	}
 	wg.Wait()

@@ -125,6 +125,9 @@ func launchProcess(t testing.TB, bin string, gl *gitlabfake.Server, databaseURL,
 	return p
 }
 
+// Pid is the process's id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
 // Kill SIGKILLs the process and everything it started, and waits for it to be gone. After Stop, it does
 // nothing.
 func (p *Process) Kill() {
