@@ -28,6 +28,8 @@ type Cluster struct {
 	data string // the cluster's data directory
 	port int
 	cred *syscall.Credential // the unprivileged user the server runs as when the test runs as root; else nil
+	// password is the superuser's, checked (scram-sha-256) on every connection; "" means trust.
+	password string
 
 	mu      sync.Mutex // guards running; serializes Start and Stop
 	running bool
@@ -39,11 +41,27 @@ type Cluster struct {
 // the server runs as the user postgres, else nobody: PostgreSQL refuses to run as root.
 func PostgresCluster(t testing.TB) *Cluster {
 	t.Helper()
+	return newCluster(t, "")
+}
+
+// PostgresClusterWithPassword is PostgresCluster with password authentication (scram-sha-256): the
+// superuser postgres has password, which URL and NewDatabase's URLs carry. For tests of how a client
+// handles a password the server refuses or changes.
+func PostgresClusterWithPassword(t testing.TB, password string) *Cluster {
+	t.Helper()
+	if password == "" {
+		t.Fatal("postgres cluster: an empty password")
+	}
+	return newCluster(t, password)
+}
+
+func newCluster(t testing.TB, password string) *Cluster {
+	t.Helper()
 	bin := postgresBin()
 	if bin == "" {
 		Unavailable(t, "no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin or pg_config --bindir")
 	}
-	c := &Cluster{t: t, bin: bin, port: FreePort(t)}
+	c := &Cluster{t: t, bin: bin, port: FreePort(t), password: password}
 	if os.Geteuid() == 0 {
 		cred, err := unprivileged()
 		if err != nil {
@@ -61,7 +79,16 @@ func PostgresCluster(t testing.TB) *Cluster {
 	if err := c.own(dir, c.data); err != nil {
 		t.Fatalf("postgres cluster: %v", err)
 	}
-	if out, err := c.run("initdb", "-A", "trust", "-U", "postgres", "-E", "UTF8", "-D", c.data); err != nil {
+	initdb := []string{"-A", "trust", "-U", "postgres", "-E", "UTF8", "-D", c.data}
+	if password != "" {
+		pw := filepath.Join(dir, "pw")
+		if err := os.WriteFile(pw, []byte(password+"\n"), 0o644); err != nil {
+			t.Fatalf("postgres cluster: %v", err)
+		}
+		initdb[1] = "scram-sha-256"
+		initdb = append(initdb, "--pwfile="+pw)
+	}
+	if out, err := c.run("initdb", initdb...); err != nil {
 		Unavailable(t, "initdb: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {
@@ -134,7 +161,11 @@ func (c *Cluster) Start() {
 }
 
 func (c *Cluster) urlOf(database string) string {
-	u := url.URL{Scheme: "postgres", User: url.User("postgres"), Host: "127.0.0.1:" + strconv.Itoa(c.port), Path: "/" + database, RawQuery: "sslmode=disable"}
+	who := url.User("postgres")
+	if c.password != "" {
+		who = url.UserPassword("postgres", c.password)
+	}
+	u := url.URL{Scheme: "postgres", User: who, Host: "127.0.0.1:" + strconv.Itoa(c.port), Path: "/" + database, RawQuery: "sslmode=disable"}
 	return u.String()
 }
 

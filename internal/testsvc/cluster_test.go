@@ -2,6 +2,7 @@ package testsvc
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -36,5 +37,28 @@ func TestPostgresClusterStopsAndStartsWithItsData(t *testing.T) {
 	c.Start()
 	if err := exec("DO $$ BEGIN IF (SELECT v FROM kept) <> 42 THEN RAISE 'lost'; END IF; END $$"); err != nil {
 		t.Fatalf("after a restart on port %d: %v", c.Port(), err)
+	}
+}
+
+// TestPostgresClusterWithPasswordChecksIt: its URLs carry the password and connect; the same URL with
+// another password is refused.
+func TestPostgresClusterWithPasswordChecksIt(t *testing.T) {
+	t.Parallel()
+	c := PostgresClusterWithPassword(t, "s3cret")
+	connect := func(url string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, url)
+		if err != nil {
+			return err
+		}
+		return conn.Close(context.Background())
+	}
+	if err := connect(c.NewDatabase()); err != nil {
+		t.Fatalf("with the password: %v", err)
+	}
+	wrong := strings.Replace(c.URL(), "s3cret", "wrong", 1)
+	if err := connect(wrong); err == nil || !strings.Contains(err.Error(), "password authentication failed") {
+		t.Errorf("with another password: %v, want a password authentication failure", err)
 	}
 }

@@ -4,14 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -27,58 +21,8 @@ import (
 // (password "super") and the port.
 func passwordPostgres(t testing.TB) (string, int) {
 	t.Helper()
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
-	if len(bins) == 0 {
-		testsvc.Unavailable(t, "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
-	}
-	bin := filepath.Dir(bins[len(bins)-1])
-	dir, err := os.MkdirTemp("", "pgscram")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "pw"), []byte("super\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 { // PostgreSQL refuses to run as root
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			u, err = user.Lookup("nobody")
-		}
-		if err != nil {
-			testsvc.Unavailable(t, "running as root and no postgres or nobody user to run PostgreSQL as")
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-	}
-	pg := func(name string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(filepath.Join(bin, name), args...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		if out, err := cmd.CombinedOutput(); err != nil {
-			log, _ := os.ReadFile(filepath.Join(dir, "server.log"))
-			t.Fatalf("%s: %v\n%s\n%s", name, err, out, log)
-		}
-	}
-	data := filepath.Join(dir, "data")
-	pg("initdb", "--auth=scram-sha-256", "-U", "postgres", "--pwfile="+filepath.Join(dir, "pw"), "-D", data)
-	port := testsvc.FreePort(t)
-	pg("pg_ctl", "-D", data, "-l", filepath.Join(dir, "server.log"), "-w", "-o",
-		fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, dir), "start")
-	t.Cleanup(func() {
-		cmd := exec.Command(filepath.Join(bin, "pg_ctl"), "-D", data, "-m", "immediate", "stop")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		_ = cmd.Run()
-	})
-	return fmt.Sprintf("postgres://postgres:super@127.0.0.1:%d/postgres?sslmode=disable", port), port
+	c := testsvc.PostgresClusterWithPassword(t, "super")
+	return c.URL(), c.Port()
 }
 
 // syncBuffer is a log sink safe for concurrent writes.
