@@ -41,7 +41,8 @@ deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	k == "deploy"
 	some a in s.actions
 	contains(a, "*")
-	covered := [w | some w in _lambda_writes; glob.match(lower(a), [], lower(w))]
+	pattern := lower(a)
+	covered := [w | some [w, lw] in _lambda_writes_lower; glob.match(pattern, [], lw)]
 	count(covered) > 0
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s, which covers %s; list the Lambda actions the stacks and the release need by name", [a, concat(", ", covered)])
 }
@@ -62,6 +63,8 @@ _lambda_writes := [
 	"lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteAlias", "lambda:CreateFunction",
 	"lambda:DeleteFunction", "lambda:AddPermission", "lambda:InvokeFunction", "lambda:CreateFunctionUrlConfig",
 ]
+
+_lambda_writes_lower := [[w, lower(w)] | some w in _lambda_writes]
 
 _lambda_action(a) if startswith(lower(a), "lambda:")
 

@@ -11,7 +11,7 @@ deny_missing_tags contains tf.finding("TAGS_001", rc, msg) if {
 	tags := tf.tags(rc)
 	not _all_tagged(tags)
 	tf.taggable(rc)
-	missing := {k | some k in required_tags; not _tagged(tags, k)}
+	missing := required_tags - {k | some k, v in tags; is_string(v); v != ""}
 	msg := sprintf("missing tags %v; add them to the provider's default_tags (or the resource's tags)", [sort(missing)])
 }
 

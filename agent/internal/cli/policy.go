@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -115,8 +116,9 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check: %w", err))
 	}
-	if err := checkPlanJSON(*planFile, planJSON); err != nil {
-		return fail(env, fmt.Errorf("policy check: %w", err))
+	defer boundHeap(env, len(planJSON))()
+	if bytes.HasPrefix(planJSON, []byte("PK")) {
+		return fail(env, fmt.Errorf("policy check: %s is not plan JSON (it looks like a saved binary plan): run `terraform show -json PLANFILE` and check its output", *planFile))
 	}
 	s, err := readSettings(env.Getenv, local)
 	if err != nil {
@@ -130,6 +132,9 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 	fmt.Fprintf(env.Stderr, "policy check: %s against policy dirs %s, stage %s\n", *planFile, evaluated, orNone(pc.Stage))
 	engine := policy.NewEngine(policy.Options{ServerDirs: s.PolicyDirs, Logger: &log})
 	findings, err := engine.Check(ctx, absAll(dirs), planJSON, pc)
+	if errors.Is(err, policy.ErrInvalidPlan) {
+		return fail(env, fmt.Errorf("policy check: %s is not plan JSON (%w): run `terraform show -json PLANFILE`", *planFile, err))
+	}
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check %s: %w", *planFile, err))
 	}
@@ -147,18 +152,6 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 		}
 	}
 	return ExitOK
-}
-
-// checkPlanJSON tells a saved binary plan, or anything else that is not JSON, from plan JSON before the
-// engine sees it.
-func checkPlanJSON(path string, b []byte) error {
-	if bytes.HasPrefix(b, []byte("PK")) {
-		return fmt.Errorf("%s is not plan JSON (it looks like a saved binary plan): run `terraform show -json PLANFILE` and check its output", path)
-	}
-	if !json.Valid(b) {
-		return fmt.Errorf("%s is not plan JSON: run `terraform show -json PLANFILE`", path)
-	}
-	return nil
 }
 
 func orNone(s string) string {
@@ -179,6 +172,19 @@ func absAll(dirs []string) []string {
 	return out
 }
 
+// boundHeap caps the Go heap of a policy check at seven times its plan JSON (at least 128 MiB),
+// unless GOMEMLIMIT is set, and returns what restores the previous limit. A check's live heap is
+// about five times the plan; the collector's default pacing (collect when the heap has doubled)
+// overshoots that on a loaded machine, where the collector gets little CPU. A soft limit never fails
+// a check: above it the runtime collects more often.
+func boundHeap(env Env, planBytes int) (restore func()) {
+	if env.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	prev := debug.SetMemoryLimit(max(128<<20, 7*int64(planBytes)))
+	return func() { debug.SetMemoryLimit(prev) }
+}
+
 // readLimited reads a file of at most limit bytes.
 func readLimited(path string, limit int64) ([]byte, error) {
 	f, err := os.Open(path)
@@ -186,14 +192,19 @@ func readLimited(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
+	// Read into one buffer of the file's size: a plan may be 100 MB, and growing a buffer to it by
+	// doubling would allocate twice that.
+	var buf bytes.Buffer
+	if info, err := f.Stat(); err == nil && info.Mode().IsRegular() {
+		buf.Grow(int(min(info.Size(), limit)) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
 		return nil, err
 	}
-	if int64(len(b)) > limit {
+	if int64(buf.Len()) > limit {
 		return nil, fmt.Errorf("%s is over the %d byte limit", path, limit)
 	}
-	return b, nil
+	return buf.Bytes(), nil
 }
 
 type findingJSON struct {

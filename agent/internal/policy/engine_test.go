@@ -164,13 +164,18 @@ func TestMalformedIAMDocumentBlocks(t *testing.T) {
 	}
 }
 
+// TestInvalidPlan: a plan that is not one JSON object is refused, also where no policy would read it.
 func TestInvalidPlan(t *testing.T) {
 	e := NewEngine(Options{})
-	dirs := []string{repoPolicies(t)}
-	for _, plan := range []string{``, `{`, `[]`, `"plan"`, `{"a":1} {"b":2}`, `{"n":[1e999999999]}`} {
-		_, err := e.Check(context.Background(), dirs, []byte(plan), gitops.PolicyContext{})
-		if !errors.Is(err, ErrInvalidPlan) {
-			t.Errorf("Check(%q) err = %v, want ErrInvalidPlan", plan, err)
+	for _, dirs := range [][]string{{repoPolicies(t)}, {t.TempDir()}} {
+		for _, plan := range []string{``, `{`, `[]`, `"plan"`, `{"a":1} {"b":2}`, `{"n":[1e999999999]}`} {
+			_, err := e.Check(context.Background(), dirs, []byte(plan), gitops.PolicyContext{})
+			if !errors.Is(err, ErrInvalidPlan) {
+				t.Errorf("Check(%v, %q) err = %v, want ErrInvalidPlan", dirs, plan, err)
+			}
+		}
+		if _, err := e.Check(context.Background(), dirs, []byte(smallPlan), gitops.PolicyContext{}); err != nil {
+			t.Errorf("Check(%v, a plan) err = %v", dirs, err)
 		}
 	}
 }

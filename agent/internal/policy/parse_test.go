@@ -14,20 +14,23 @@ import (
 )
 
 // assertSameParse checks that parsePlan, keeping every member, gives what encoding/json and OPA's
-// conversion give: the same value, or ErrInvalidPlan from both.
+// conversion give: the same value, or ErrInvalidPlan from both; read in one pass as well as with each
+// member read concurrently (as large plans are).
 func assertSameParse(tb testing.TB, plan []byte) {
 	tb.Helper()
-	got, err := parsePlan(plan, inputKeys{all: true})
 	want, wantErr := parsePlanStd(plan)
-	switch {
-	case (err == nil) != (wantErr == nil):
-		tb.Fatalf("parsePlan(%q) err = %v, encoding/json err = %v", plan, err, wantErr)
-	case err != nil:
-		if !errors.Is(err, ErrInvalidPlan) {
-			tb.Fatalf("parsePlan(%q) err = %v, want ErrInvalidPlan", plan, err)
+	for _, from := range []int{parallelFrom, 0} {
+		got, err := readPlan(plan, inputKeys{all: true}, from)
+		switch {
+		case (err == nil) != (wantErr == nil):
+			tb.Fatalf("parsePlan(%q) (concurrent from %d bytes) err = %v, encoding/json err = %v", plan, from, err, wantErr)
+		case err != nil:
+			if !errors.Is(err, ErrInvalidPlan) {
+				tb.Fatalf("parsePlan(%q) (concurrent from %d bytes) err = %v, want ErrInvalidPlan", plan, from, err)
+			}
+		case got.Compare(want) != 0:
+			tb.Fatalf("parsePlan(%q) (concurrent from %d bytes) = %v, encoding/json gives %v", plan, from, got, want)
 		}
-	case got.Compare(want) != 0:
-		tb.Fatalf("parsePlan(%q) = %v, encoding/json gives %v", plan, got, want)
 	}
 }
 
@@ -62,6 +65,11 @@ func TestParsePlanMatchesEncodingJSON(t *testing.T) {
 		{"not an object", `[1]`},
 		{"empty", ``},
 		{"truncated", `{"a":[1,`},
+		{"brackets and escaped quotes in strings", `{"a":["}]{[\"", {"k\\":"]\\"}, "\\\""],"b":{"\"}":"{"}}`},
+		{"mismatched brackets", `{"a":[1,{"b":2]}}`},
+		{"closed twice", `{"a":[1]],"b":1}`},
+		{"string not closed in a member", `{"a":["x\"]}`},
+		{"scalar members", `{"a":"s","b":1.5,"c":true,"d":null,"e":[]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { assertSameParse(t, []byte(tc.plan)) })
 	}

@@ -92,6 +92,9 @@ func NewEngine(opts Options) *Engine {
 // parent of a server package or data.gitops, or of a document a server policy reads, refuses the
 // whole set with an *Error naming the repo file, its package line and why.
 //
+// A plan that is not a JSON object within MaxPlanBytes is an error wrapping ErrInvalidPlan, with or
+// without policies.
+//
 // A finding's File is the policy file relative to the parent of its directory ("policies/s3.rego")
 // for repo dirs, and the absolute path for server dirs. When a rule is defined in several files, File
 // lists them, comma-separated.
@@ -101,7 +104,9 @@ func (e *Engine) Check(ctx context.Context, dirs []string, planJSON []byte, pc g
 		return nil, err
 	}
 	if len(srcs) == 0 {
-		return nil, nil
+		// No policy reads the plan, but one that is not a JSON object is refused all the same.
+		_, err := parsePlan(planJSON, inputKeys{})
+		return nil, err
 	}
 	set, err := e.cache.get(srcs, func() (*compiledSet, error) {
 		start := time.Now()

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -39,6 +40,8 @@ type termDecoder struct {
 	tuples [][2]*ast.Term // scratch for one object's pairs
 	terms  []ast.Term     // terms not yet handed out, allocated termChunk at a time
 	ptrs   []*ast.Term    // same for the element lists of arrays
+	// parallelFrom is the buffer size from which top reads the members it keeps concurrently.
+	parallelFrom int
 }
 
 // termChunk is how many terms (and array element pointers) a termDecoder allocates at once: one
@@ -73,7 +76,7 @@ func (d *termDecoder) newPtrs(n int) []*ast.Term {
 }
 
 func newTermDecoder(buf []byte) *termDecoder {
-	return &termDecoder{buf: buf, strs: make(map[string]*ast.Term, 1024)}
+	return &termDecoder{buf: buf, strs: make(map[string]*ast.Term, 1024), parallelFrom: parallelFrom}
 }
 
 // top reads the document, which must be one object, converting the members keep admits and only
@@ -84,35 +87,60 @@ func (d *termDecoder) top(keep inputKeys) (ast.Object, error) {
 		return nil, errNotDecoded
 	}
 	var tuples [][2]*ast.Term
+	// Large plans: each member kept is read by a decoder of its own while d goes on (members);
+	// otherwise d reads it (tuples).
+	par := d.parallel()
+	var members []*member
+	err := d.members(func(key *ast.Term) error {
+		if !keep.admits(string(key.Value.(ast.String))) {
+			_, err := d.value(true)
+			return err
+		}
+		if par {
+			d.ws()
+			m, err := d.readMember(key)
+			if err == nil {
+				members = append(members, m)
+			}
+			return err
+		}
+		val, err := d.value(false)
+		if err == nil {
+			tuples = append(tuples, [2]*ast.Term{key, ast.NewTerm(val)})
+		}
+		return err
+	})
+	read, rerr := readMembers(members)
+	if err != nil || rerr != nil {
+		return nil, cmp.Or(err, rerr)
+	}
+	return ast.NewObject(dedupe(append(tuples, read...))...), nil
+}
+
+// members reads the top-level object's keys, calling each with the key once d is at its value,
+// which each must read or skip; the object must be all there is.
+func (d *termDecoder) members(each func(key *ast.Term) error) error {
 	for first := true; ; first = false {
 		d.ws()
 		if d.next('}') {
 			break
 		}
 		if !first && (!d.next(',') || !d.wsThen()) {
-			return nil, errNotDecoded
+			return errNotDecoded
 		}
 		key, err := d.key()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if !keep.admits(string(key.Value.(ast.String))) {
-			if _, err := d.value(true); err != nil {
-				return nil, err
-			}
-			continue
+		if err := each(key); err != nil {
+			return err
 		}
-		val, err := d.value(false)
-		if err != nil {
-			return nil, err
-		}
-		tuples = append(tuples, [2]*ast.Term{key, ast.NewTerm(val)})
 	}
 	d.ws()
 	if d.pos != len(d.buf) {
-		return nil, errNotDecoded
+		return errNotDecoded
 	}
-	return ast.NewObject(dedupe(tuples)...), nil
+	return nil
 }
 
 // value reads one JSON value. With skip it builds nothing (and returns nil) but still refuses the

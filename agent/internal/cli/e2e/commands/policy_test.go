@@ -209,6 +209,14 @@ func TestPolicyMessages(t *testing.T) {
 	if code != cli.ExitError || !strings.Contains(errOut, binary+" is not plan JSON") || !strings.Contains(errOut, "terraform show -json PLANFILE") || strings.Contains(errOut, "invalid character") {
 		t.Errorf("binary plan: exit %d, stderr %q", code, errOut)
 	}
+	text := filepath.Join(t.TempDir(), "plan.txt")
+	if err := os.WriteFile(text, []byte("Plan: 1 to add, 0 to change, 0 to destroy.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = runCLI(t, nil, "policy", "check", "--plan", text, "--policies", policies)
+	if code != cli.ExitError || !strings.Contains(errOut, text+" is not plan JSON") || !strings.Contains(errOut, "terraform show -json PLANFILE") {
+		t.Errorf("plain-text plan: exit %d, stderr %q", code, errOut)
+	}
 
 	// It says what it evaluated, and warns when no stage was given.
 	code, _, errOut = runCLI(t, nil, "policy", "check", "--plan", prodPlan, "--policies", policies)
