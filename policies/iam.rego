@@ -37,23 +37,59 @@ deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 # pattern covering a Lambda write (lambda:*, lambda:Update*, "*"), and no Lambda action on "*", a
 # function name pattern or NotResource. Its roles, statements and documents are found as IAM_003's.
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
-	some [k, rc, s] in _allows
-	k == "deploy"
-	some a in s.actions
-	contains(a, "*")
-	pattern := lower(a)
-	covered := [w | some [w, lw] in _lambda_writes_lower; glob.match(pattern, [], lw)]
-	count(covered) > 0
+	some a, covered in _lambda_covers
+	some [rc, _] in _deploy_uses[a]
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s, which covers %s; list the Lambda actions the stacks and the release need by name", [a, concat(", ", covered)])
 }
 
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
-	some [k, rc, s] in _allows
-	k == "deploy"
-	some a in s.actions
+	some a in _deploy_actions
 	_lambda_action(a)
+	some [rc, s] in _deploy_uses[a]
 	some r in _unscoped_function_resources(s)
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s; grant Lambda actions only on the stage's function ARN and its qualified ARNs (function:NAME, function:NAME:*)", [a, r])
+}
+
+# The deploy roles' rules classify each distinct action once (a plan repeats the same few hundred
+# actions in thousands of statements), then reach the statements naming it through _deploy_uses.
+_deploy_actions := {a |
+	some [k, _, s] in _allows
+	k == "deploy"
+	some a in s.actions
+}
+
+# _lambda_covers[a] is the Lambda writes the action pattern a covers, for each deploy action that
+# covers one.
+_lambda_covers := {a: covered |
+	some a in _deploy_actions
+	contains(a, "*")
+	pattern := lower(a)
+	covered := [w | some [w, lw] in _lambda_writes_lower; glob.match(pattern, [], lw)]
+	count(covered) > 0
+}
+
+# _deploy_uses[a] is [rc, statement] for each deploy statement allowing action a, for the actions the
+# rules flag (an index built in one pass, as _kinds_by_role_id).
+_deploy_uses := {a: uses |
+	some a in _flagged_deploy_actions
+	uses := {[rc, s] |
+		some [k, rc, s] in _allows
+		k == "deploy"
+		some a2 in s.actions
+		a2 == a
+	}
+}
+
+_flagged_deploy_actions contains a if some a, _ in _lambda_covers
+
+_flagged_deploy_actions contains a if {
+	some a in _deploy_actions
+	_lambda_action(a)
+}
+
+_flagged_deploy_actions contains a if {
+	some a in _deploy_actions
+	_dashboard_action(a)
 }
 
 # Lambda writes an action pattern of a deploy role must not cover (what a release or Terraform could
@@ -82,13 +118,14 @@ _unscoped_function_resources(s) := array.concat(
 # dashboard/gitops-<function>-* for a release), never on "*", dashboard/*, a wildcard account or
 # NotResource. Regional ARNs and other services' ARNs cannot name a dashboard and are left alone.
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
-	some [k, rc, s] in _allows
-	k == "deploy"
-	some a in s.actions
-	glob.match(lower(a), [], "cloudwatch:putdashboard")
+	some a in _deploy_actions
+	_dashboard_action(a)
+	some [rc, s] in _deploy_uses[a]
 	some r in _unscoped_dashboard_resources(s)
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s, which covers other stages' or functions' dashboards; grant cloudwatch:PutDashboard only on dashboard/<project>-<stage>-* and the release's dashboard/gitops-<function>-*", [a, r])
 }
+
+_dashboard_action(a) if glob.match(lower(a), [], "cloudwatch:putdashboard")
 
 # _unscoped_dashboard_resources lists what a statement grants that may name a dashboard beyond a scoped
 # dashboard ARN.
@@ -160,8 +197,7 @@ deny_iam_user contains tf.finding("IAM_002", rc, msg) if {
 deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
 	some [rc, s] in _plan_allows
 	some a in s.actions
-	reasons := _plan_action_problems(a)
-	count(reasons) > 0
+	reasons := _plan_problems[a]
 	msg := sprintf("a plan role (named *-plan-*) may call %s, which %s; allow only Describe*, Get*, List*, Head* actions (and sts:GetCallerIdentity), never secret values or invocations: merge request plans run untrusted code with this role", [a, concat(" and ", reasons)])
 }
 
@@ -175,6 +211,14 @@ deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
 	some [rc, arn] in _plan_managed_arns
 	regex.match(`^arn:aws[a-z-]*:iam::aws:policy/`, arn)
 	msg := sprintf("attaches the AWS managed policy %s to a plan role (named *-plan-*), whose actions the plan does not show, so they cannot be checked as read-only; attach a customer managed or inline policy listing the read-only actions", [arn])
+}
+
+# _plan_problems[a] is what is wrong with each distinct action of the plan roles that is not read-only:
+# each classified once.
+_plan_problems := {a: reasons |
+	some a in {a | some [_, s] in _plan_allows; some a in s.actions}
+	reasons := _plan_action_problems(a)
+	count(reasons) > 0
 }
 
 # Actions a plan role must not have even when their name reads like a read.

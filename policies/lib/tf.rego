@@ -64,10 +64,16 @@ replaced(rc) if {
 
 # key is the address of rc's configuration block: its address with every instance key removed, e.g.
 # "module.data.aws_s3_bucket.documents" for "module.data.aws_s3_bucket.documents[0]".
-key(rc) := regex.replace(rc.address, `\[[^\]]*\]`, "") if is_string(rc.address)
+key(rc) := rc.address if {
+	is_string(rc.address)
+	not contains(rc.address, "[")
+} else := regex.replace(rc.address, `\[[^\]]*\]`, "") if is_string(rc.address)
 
 # module_prefix is the module path rc lives in, with a trailing dot, or "" in the root module.
-module_prefix(rc) := concat("", [regex.replace(rc.module_address, `\[[^\]]*\]`, ""), "."]) if {
+module_prefix(rc) := concat("", [rc.module_address, "."]) if {
+	is_string(rc.module_address)
+	not contains(rc.module_address, "[")
+} else := concat("", [regex.replace(rc.module_address, `\[[^\]]*\]`, ""), "."]) if {
 	is_string(rc.module_address)
 } else := ""
 
