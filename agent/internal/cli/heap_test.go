@@ -5,32 +5,35 @@ import (
 	"testing"
 )
 
-// TestBoundHeap: a policy check caps the heap at seven times its plan (at least 128 MiB) and puts
-// the previous limit back; GOMEMLIMIT, when set, is left to rule.
+// TestBoundHeap: a policy check's heap gets a soft limit of seven times its plan (at least 128 MiB)
+// and no other trigger unless GOGC is set; GOMEMLIMIT, when set, is left to rule; the previous
+// settings come back afterwards.
 func TestBoundHeap(t *testing.T) {
-	before := debug.SetMemoryLimit(-1)
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	percent := func() int { p := debug.SetGCPercent(-1); debug.SetGCPercent(p); return p }
+	beforeLimit, beforePercent := limit(), percent()
 	for _, tc := range []struct {
-		gomemlimit string
-		plan       int
-		want       int64
+		env         map[string]string
+		plan        int
+		wantLimit   int64
+		wantPercent int
 	}{
-		{"", 100 << 20, 700 << 20},
-		{"", 1 << 20, 128 << 20},
-		{"1GiB", 100 << 20, before},
+		{nil, 100 << 20, 700 << 20, -1},
+		{nil, 1 << 20, 128 << 20, -1},
+		{map[string]string{"GOGC": "100"}, 100 << 20, 700 << 20, beforePercent},
+		{map[string]string{"GOMEMLIMIT": "1GiB"}, 100 << 20, beforeLimit, beforePercent},
 	} {
-		env := Env{Getenv: func(k string) string {
-			if k == "GOMEMLIMIT" {
-				return tc.gomemlimit
-			}
-			return ""
-		}}
+		env := Env{Getenv: func(k string) string { return tc.env[k] }}
 		restore := boundHeap(env, tc.plan)
-		if got := debug.SetMemoryLimit(-1); got != tc.want {
-			t.Errorf("GOMEMLIMIT=%q, plan of %d bytes: limit %d, want %d", tc.gomemlimit, tc.plan, got, tc.want)
+		if got := limit(); got != tc.wantLimit {
+			t.Errorf("%v, plan of %d bytes: limit %d, want %d", tc.env, tc.plan, got, tc.wantLimit)
+		}
+		if got := percent(); got != tc.wantPercent {
+			t.Errorf("%v, plan of %d bytes: GC percent %d, want %d", tc.env, tc.plan, got, tc.wantPercent)
 		}
 		restore()
-		if got := debug.SetMemoryLimit(-1); got != before {
-			t.Errorf("after the check the limit is %d, want %d as before", got, before)
+		if limit() != beforeLimit || percent() != beforePercent {
+			t.Errorf("%v: after the check: limit %d, GC percent %d; want %d, %d as before", tc.env, limit(), percent(), beforeLimit, beforePercent)
 		}
 	}
 }

@@ -172,17 +172,25 @@ func absAll(dirs []string) []string {
 	return out
 }
 
-// boundHeap caps the Go heap of a policy check at seven times its plan JSON (at least 128 MiB),
-// unless GOMEMLIMIT is set, and returns what restores the previous limit. A check's live heap is
-// about five times the plan; the collector's default pacing (collect when the heap has doubled)
-// overshoots that on a loaded machine, where the collector gets little CPU. A soft limit never fails
-// a check: above it the runtime collects more often.
+// boundHeap gives a policy check's heap a soft limit of seven times its plan JSON (at least 128 MiB)
+// and, unless GOGC is set, no other trigger: the collector runs only when the heap nears the limit.
+// A check's live heap is about five times its plan; the default pacing (collect whenever the heap has
+// doubled) collects seven times on the way to it, and on a loaded machine, where the collector gets
+// little CPU, overshoots it. A soft limit never fails a check: above it the runtime collects more
+// often. GOMEMLIMIT, when set, rules instead. It returns what restores the previous settings.
 func boundHeap(env Env, planBytes int) (restore func()) {
 	if env.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
 	}
-	prev := debug.SetMemoryLimit(max(128<<20, 7*int64(planBytes)))
-	return func() { debug.SetMemoryLimit(prev) }
+	prevLimit := debug.SetMemoryLimit(max(128<<20, 7*int64(planBytes)))
+	prevPercent := debug.SetGCPercent(-1)
+	if env.Getenv("GOGC") != "" {
+		debug.SetGCPercent(prevPercent)
+	}
+	return func() {
+		debug.SetGCPercent(prevPercent)
+		debug.SetMemoryLimit(prevLimit)
+	}
 }
 
 // readLimited reads a file of at most limit bytes.
