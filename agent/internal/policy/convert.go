@@ -17,8 +17,8 @@ import (
 // top-level members keep admits are converted (see inputKeys); the others are checked as JSON and
 // dropped. The result is the value encoding/json and ast.InterfaceToValue would give.
 //
-// A plan is read in one pass straight into OPA terms (termDecoder; on a large plan, each member kept
-// by a decoder of its own, concurrently), then checked as strict JSON by
+// A plan is read in one pass straight into OPA terms (termDecoder; each large member kept by a decoder
+// of its own, concurrently), then checked as strict JSON by
 // fastjson.Validate. Input that is not valid UTF-8 (which encoding/json repairs), input the decoder
 // does not read (too deep, malformed, numbers out of range) and input fastjson refuses are read by
 // encoding/json instead, so that every plan gets the value and the error encoding/json gives.
@@ -26,7 +26,7 @@ func parsePlan(planJSON []byte, keep inputKeys) (ast.Value, error) {
 	return readPlan(planJSON, keep, parallelFrom)
 }
 
-// readPlan is parsePlan reading the members it keeps concurrently from a plan of parallelFrom bytes.
+// readPlan is parsePlan reading each member it keeps of parallelFrom bytes or more concurrently.
 func readPlan(planJSON []byte, keep inputKeys, parallelFrom int) (ast.Value, error) {
 	if len(planJSON) > MaxPlanBytes {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d byte limit", ErrInvalidPlan, len(planJSON), MaxPlanBytes)

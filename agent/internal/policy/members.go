@@ -7,31 +7,49 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// parallelFrom is the plan size from which parsePlan reads the members the policies read each on a
-// goroutine of its own, while it goes on to the next member: below it a goroutine costs more than it
-// saves. A 10,000-change plan is about 27 MB.
+// parallelFrom is the size from which a member the policies read is read by a decoder of its own, on a
+// goroutine of its own, while parsePlan goes on to the next member: below it a goroutine costs more
+// than it saves. It also bounds how many there are: a plan within MaxPlanBytes has at most 32 members
+// that large, however many keys it repeats. In a 10,000-change plan (27 MB) resource_changes is 14 MB
+// and configuration 7 MB.
 const parallelFrom = 4 << 20
 
-// member is one top-level member being read by a decoder of its own.
+// member is one top-level member the policies read.
 type member struct {
-	key  *ast.Term
-	val  ast.Value
-	err  error
-	end  int // where that decoder stopped
-	skip int // where the skipping decoder found the value's end
-	done chan struct{}
+	key *ast.Term
+	val ast.Value
+	// Set when it is read by a decoder of its own: done closes when that decoder stops, at end, with
+	// err; skip is where skipValue found the value's end.
+	done      chan struct{}
+	err       error
+	end, skip int
 }
 
-// parallel reports whether top reads the members it keeps concurrently.
-func (d *termDecoder) parallel() bool {
+// concurrent reports whether top may read members on goroutines of their own: with more than one CPU,
+// in a buffer that can hold a member that large.
+func (d *termDecoder) concurrent() bool {
 	return len(d.buf) >= d.parallelFrom && runtime.GOMAXPROCS(0) > 1
 }
 
-// readMember starts reading the value at d.pos, the value of key, with a decoder of its own, and
-// moves d past it.
-func (d *termDecoder) readMember(key *ast.Term) (*member, error) {
-	m := &member{key: key, done: make(chan struct{})}
+// readMember reads the value at d.pos into m and moves d past it: d finds where it ends (skipValue); a
+// value of d.parallelFrom bytes or more is then read by a decoder of its own on a goroutine of its own
+// (wait for m.done), a smaller one by d.
+func (d *termDecoder) readMember(m *member) error {
 	start := d.pos
+	if err := d.skipValue(); err != nil {
+		return err
+	}
+	end := d.pos
+	if end-start < d.parallelFrom {
+		d.pos = start
+		val, err := d.value(false)
+		if err == nil && d.pos != end {
+			err = errNotDecoded
+		}
+		m.val = val
+		return err
+	}
+	m.skip, m.done = end, make(chan struct{})
 	go func() {
 		defer close(m.done)
 		sub := newTermDecoder(d.buf)
@@ -39,18 +57,13 @@ func (d *termDecoder) readMember(key *ast.Term) (*member, error) {
 		m.val, m.err = sub.value(false)
 		m.end = sub.pos
 	}()
-	if err := d.skipValue(); err != nil {
-		<-m.done
-		return nil, err
-	}
-	m.skip = d.pos
-	return m, nil
+	return nil
 }
 
 // skipValue moves d past the value at d.pos without reading it: strings are jumped over and brackets
-// counted. It is only used for a value another decoder reads in full, which refuses what this lets
-// through (readMembers checks that both ended at the same place); it only has to find the end of a
-// valid value, and to stay within the buffer on any input.
+// counted. It is only used for a value that is then read in full, which refuses what this lets through
+// (readMembers checks that both ended at the same place); it only has to find the end of a valid
+// value, and to stay within the buffer on any input.
 func (d *termDecoder) skipValue() error {
 	if d.pos >= len(d.buf) {
 		return errNotDecoded
@@ -103,12 +116,11 @@ func closingQuote(buf []byte, open int) (int, bool) {
 	}
 }
 
-// readMembers waits for every member and returns their pairs in the document's order, or the first
-// error. Each decoder must have stopped where the skipping one found the value's end.
-func readMembers(members []*member) ([][2]*ast.Term, error) {
+// wait waits for the members read on goroutines of their own and returns the first error: each
+// reading must have stopped where skipValue found the value's end.
+func wait(running []*member) error {
 	var first error
-	tuples := make([][2]*ast.Term, 0, len(members))
-	for _, m := range members {
+	for _, m := range running {
 		<-m.done
 		switch {
 		case first != nil:
@@ -116,9 +128,7 @@ func readMembers(members []*member) ([][2]*ast.Term, error) {
 			first = m.err
 		case m.end != m.skip:
 			first = errNotDecoded
-		default:
-			tuples = append(tuples, [2]*ast.Term{m.key, ast.NewTerm(m.val)})
 		}
 	}
-	return tuples, first
+	return first
 }

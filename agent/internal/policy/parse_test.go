@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -152,4 +153,33 @@ func FuzzParsePlan(f *testing.F) {
 	f.Fuzz(func(t *testing.T, plan []byte) {
 		assertSameParse(t, plan)
 	})
+}
+
+// TestParsePlanRepeatedMembers: a plan that repeats a member the policies read many times costs no
+// decoder (and goroutine) per repeat, only per member of parallelFrom bytes, and the last repeat wins.
+func TestParsePlanRepeatedMembers(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(`{"resource_changes":[{"address":"first"}]`)
+	for range 200_000 {
+		b.WriteString(`,"resource_changes":[]`)
+	}
+	b.WriteString(`,"resource_changes":[{"address":"last"}]}`)
+	before := runtime.NumGoroutine()
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
+	got, err := readPlan([]byte(b.String()), inputKeys{keys: map[string]bool{"resource_changes": true}}, 1<<10)
+	runtime.ReadMemStats(&m1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A decoder per repeat would allocate its string table each time: gigabytes.
+	if alloc := m1.TotalAlloc - m0.TotalAlloc; alloc > 64<<20 {
+		t.Errorf("reading a %d-byte plan allocated %d MB", b.Len(), alloc>>20)
+	}
+	if want := ast.MustParseTerm(`{"resource_changes":[{"address":"last"}]}`).Value; got.Compare(want) != 0 {
+		t.Errorf("parsePlan = %v, want %v", got, want)
+	}
+	if after := runtime.NumGoroutine(); after > before {
+		t.Errorf("%d goroutines after the read, %d before", after, before)
+	}
 }

@@ -2,7 +2,6 @@ package policy
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -40,7 +39,7 @@ type termDecoder struct {
 	tuples [][2]*ast.Term // scratch for one object's pairs
 	terms  []ast.Term     // terms not yet handed out, allocated termChunk at a time
 	ptrs   []*ast.Term    // same for the element lists of arrays
-	// parallelFrom is the buffer size from which top reads the members it keeps concurrently.
+	// parallelFrom is the size from which top reads a member it keeps concurrently (see readMember).
 	parallelFrom int
 }
 
@@ -86,35 +85,50 @@ func (d *termDecoder) top(keep inputKeys) (ast.Object, error) {
 	if !d.next('{') {
 		return nil, errNotDecoded
 	}
-	var tuples [][2]*ast.Term
-	// Large plans: each member kept is read by a decoder of its own while d goes on (members);
-	// otherwise d reads it (tuples).
-	par := d.parallel()
-	var members []*member
+	// The members kept, by key: a repeated key replaces what came before (the last wins, as in
+	// encoding/json), so a plan that repeats a key holds no more than one that does not. With more
+	// than one CPU, large members are read concurrently (readMember); running are those.
+	par := d.concurrent()
+	var kept, running []*member
+	at := map[*ast.Term]int{}
 	err := d.members(func(key *ast.Term) error {
 		if !keep.admits(string(key.Value.(ast.String))) {
 			_, err := d.value(true)
 			return err
 		}
+		m := &member{key: key}
+		var err error
 		if par {
 			d.ws()
-			m, err := d.readMember(key)
-			if err == nil {
-				members = append(members, m)
+			err = d.readMember(m)
+			if m.done != nil {
+				running = append(running, m)
 			}
+		} else {
+			m.val, err = d.value(false)
+		}
+		if err != nil {
 			return err
 		}
-		val, err := d.value(false)
-		if err == nil {
-			tuples = append(tuples, [2]*ast.Term{key, ast.NewTerm(val)})
+		if i, ok := at[key]; ok {
+			kept[i] = m
+		} else {
+			at[key] = len(kept)
+			kept = append(kept, m)
 		}
-		return err
+		return nil
 	})
-	read, rerr := readMembers(members)
-	if err != nil || rerr != nil {
-		return nil, cmp.Or(err, rerr)
+	if werr := wait(running); err == nil {
+		err = werr
 	}
-	return ast.NewObject(dedupe(append(tuples, read...))...), nil
+	if err != nil {
+		return nil, err
+	}
+	tuples := make([][2]*ast.Term, len(kept))
+	for i, m := range kept {
+		tuples[i] = [2]*ast.Term{m.key, ast.NewTerm(m.val)}
+	}
+	return ast.NewObject(tuples...), nil
 }
 
 // members reads the top-level object's keys, calling each with the key once d is at its value,
