@@ -62,7 +62,7 @@ func (d *termDecoder) readMember(m *member) error {
 
 // skipValue moves d past the value at d.pos without reading it: strings are jumped over and brackets
 // counted. It is only used for a value that is then read in full, which refuses what this lets through
-// (readMembers checks that both ended at the same place); it only has to find the end of a valid
+// (readMember and wait check that both ended at the same place); it only has to find the end of a valid
 // value, and to stay within the buffer on any input.
 func (d *termDecoder) skipValue() error {
 	if d.pos >= len(d.buf) {
