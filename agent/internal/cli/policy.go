@@ -174,7 +174,7 @@ func absAll(dirs []string) []string {
 
 // boundHeap gives a policy check's heap a soft limit of seven times its plan JSON (at least 128 MiB)
 // and, unless GOGC is set, no other trigger: the collector runs only when the heap nears the limit.
-// A check's live heap is about five times its plan; the default pacing (collect whenever the heap has
+// A check's live heap is about four times its plan; the default pacing (collect whenever the heap has
 // doubled) collects nine times on the way to it, and on a loaded machine, where the collector gets
 // little CPU, overshoots it. A soft limit never fails a check: above it the runtime collects more
 // often. GOMEMLIMIT, when set, rules instead. It returns what restores the previous settings.
