@@ -44,6 +44,7 @@ type compiledSet struct {
 	rules      []resultRule
 	exceptions map[string]string // package → query variable holding its exception rule's value
 	input      inputKeys         // the members of the plan the policies read
+	groups     []*group          // the query split for evaluation on several cores
 
 	mu   sync.Mutex
 	free []*evaluator // prepared queries not in use
@@ -52,8 +53,9 @@ type compiledSet struct {
 // evaluator is a prepared query with its own store, so that concurrent evaluations each write their
 // data.gitops without waiting for one another.
 type evaluator struct {
-	store storage.Store
-	query rego.PreparedEvalQuery
+	store  storage.Store
+	query  rego.PreparedEvalQuery
+	groups map[*group]rego.PreparedEvalQuery // prepared as they are first evaluated here
 }
 
 // sandbox is the capability set policies compile against: OPA's built-ins minus the ones that reach
@@ -109,15 +111,29 @@ func compileSet(srcs []source) (*compiledSet, error) {
 		}
 	}
 	set.rules = discoverRules(mods, serverFiles)
+	var parts []queryPart
 	var q []string
+	add := func(binding, ref string) error {
+		r, err := ast.ParseRef(ref)
+		if err != nil {
+			return fmt.Errorf("build query: %w", err)
+		}
+		parts = append(parts, queryPart{ref: r, text: fmt.Sprintf("%s := [v | v := %s]", binding, ref)})
+		q = append(q, parts[len(parts)-1].text)
+		return nil
+	}
 	for i := range set.rules {
 		r := &set.rules[i]
 		r.binding = fmt.Sprintf("r%d", i)
-		q = append(q, fmt.Sprintf("%s := [v | v := %s.%s]", r.binding, r.pkg, r.name))
+		if err := add(r.binding, r.pkg+"."+r.name); err != nil {
+			return nil, err
+		}
 		if _, ok := set.exceptions[r.pkg]; !ok {
 			b := fmt.Sprintf("e%d", len(set.exceptions))
 			set.exceptions[r.pkg] = b
-			q = append(q, fmt.Sprintf("%s := [v | v := %s.exception]", b, r.pkg))
+			if err := add(b, r.pkg+".exception"); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(q) == 0 {
@@ -128,6 +144,9 @@ func compileSet(srcs []source) (*compiledSet, error) {
 		return nil, fmt.Errorf("build query: %w", err)
 	}
 	set.query = body
+	if set.groups, err = groupParts(compiler, parts); err != nil {
+		return nil, fmt.Errorf("build query: %w", err)
+	}
 	return set, nil
 }
 
@@ -198,10 +217,19 @@ func discoverRules(mods map[string]*ast.Module, serverFiles map[string]bool) []r
 	return rules
 }
 
-// eval runs the set's query once on input with data.gitops set to gitopsDoc.
-func (s *compiledSet) eval(ctx context.Context, input ast.Value, gitopsDoc map[string]any) ([]gitops.Finding, error) {
+// eval runs the set's query on input with data.gitops set to gitopsDoc: with more than one worker, its
+// groups on that many goroutines, else the whole query at once.
+func (s *compiledSet) eval(ctx context.Context, input ast.Value, gitopsDoc map[string]any, workers int) ([]gitops.Finding, error) {
 	if len(s.rules) == 0 {
 		return nil, nil
+	}
+	if workers > 1 && len(s.groups) > 1 {
+		if b, ok := s.evalGroups(ctx, input, gitopsDoc, workers); ok {
+			return s.findings(b)
+		}
+		if ctx.Err() != nil {
+			return nil, evalError(ctx, ctx.Err())
+		}
 	}
 	ev, err := s.acquire(ctx)
 	if err != nil {
@@ -236,16 +264,21 @@ func (s *compiledSet) acquire(ctx context.Context) (*evaluator, error) {
 	}
 	s.mu.Unlock()
 	store := inmem.New()
-	pq, err := rego.New(
-		rego.Compiler(s.compiler),
-		rego.ParsedQuery(s.query),
-		rego.Store(store),
-		rego.StrictBuiltinErrors(true),
-	).PrepareForEval(ctx)
+	pq, err := prepare(ctx, s.compiler, s.query, store)
 	if err != nil {
 		return nil, astError(err, "")
 	}
 	return &evaluator{store: store, query: pq}, nil
+}
+
+// prepare prepares query against the compiled policies and store.
+func prepare(ctx context.Context, c *ast.Compiler, query ast.Body, store storage.Store) (rego.PreparedEvalQuery, error) {
+	return rego.New(
+		rego.Compiler(c),
+		rego.ParsedQuery(query),
+		rego.Store(store),
+		rego.StrictBuiltinErrors(true),
+	).PrepareForEval(ctx)
 }
 
 func (s *compiledSet) release(ev *evaluator) {

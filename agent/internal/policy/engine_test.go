@@ -140,14 +140,16 @@ func TestPolicyErrorsNameFileAndLine(t *testing.T) {
 		{"conflicting values", "package main\n\nx := 1\nx := 2\n\ndeny contains \"y\" if x\n", "policies/bad.rego", 4, "conflicting values"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := writePolicies(t, map[string]string{"bad.rego": tc.policy})
-			_, err := NewEngine(Options{}).Check(context.Background(), []string{dir}, []byte(smallPlan), gitops.PolicyContext{})
-			var pe *Error
-			if !errors.As(err, &pe) {
-				t.Fatalf("err = %v (%T), want *Error", err, err)
-			}
-			if pe.File != tc.wantFile || pe.Line != tc.wantLine || !strings.Contains(pe.Msg, tc.wantMsg) {
-				t.Errorf("err = %q at %s:%d, want %q at %s:%d", pe.Msg, pe.File, pe.Line, tc.wantMsg, tc.wantFile, tc.wantLine)
+			dir := writePolicies(t, map[string]string{"bad.rego": tc.policy + "\ndeny_other contains \"other\" if input\n"})
+			for _, e := range []*Engine{NewEngine(Options{}), groupedEngine()} {
+				_, err := e.Check(context.Background(), []string{dir}, []byte(smallPlan), gitops.PolicyContext{})
+				var pe *Error
+				if !errors.As(err, &pe) {
+					t.Fatalf("err = %v (%T), want *Error", err, err)
+				}
+				if pe.File != tc.wantFile || pe.Line != tc.wantLine || !strings.Contains(pe.Msg, tc.wantMsg) {
+					t.Errorf("err = %q at %s:%d, want %q at %s:%d", pe.Msg, pe.File, pe.Line, tc.wantMsg, tc.wantFile, tc.wantLine)
+				}
 			}
 		})
 	}
@@ -352,15 +354,18 @@ func TestCacheEvictsLeastRecentlyUsed(t *testing.T) {
 }
 
 func TestDeadline(t *testing.T) {
-	dir := writePolicies(t, map[string]string{"slow.rego": "package main\n\ndeny contains \"slow\" if {\n\tcount([x | some x in numbers.range(1, 100000000)]) > 0\n}\n"})
-	e := NewEngine(Options{Timeout: 50 * time.Millisecond})
-	start := time.Now()
-	_, err := e.Check(context.Background(), []string{dir}, []byte(smallPlan), gitops.PolicyContext{})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want context.DeadlineExceeded", err)
-	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("evaluation ran %v past its deadline", took)
+	dir := writePolicies(t, map[string]string{"slow.rego": "package main\n\ndeny contains \"slow\" if {\n\tcount([x | some x in numbers.range(1, 100000000)]) > 0\n}\n\ndeny_fast contains \"fast\" if input\n"})
+	for _, workers := range []int{1, 3} {
+		e := NewEngine(Options{Timeout: 50 * time.Millisecond})
+		e.workers = func(int) int { return workers }
+		start := time.Now()
+		_, err := e.Check(context.Background(), []string{dir}, []byte(smallPlan), gitops.PolicyContext{})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("%d workers: err = %v, want context.DeadlineExceeded", workers, err)
+		}
+		if took := time.Since(start); took > 20*time.Second {
+			t.Errorf("%d workers: evaluation ran %v past its deadline", workers, took)
+		}
 	}
 }
 

@@ -346,7 +346,7 @@ func FuzzFence(f *testing.F) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		found, err := set.eval(ctx, input, doc)
+		found, err := set.eval(ctx, input, doc, 1)
 		if err != nil {
 			return // an evaluation error blocks like a denial
 		}

@@ -69,6 +69,20 @@ func TestFixturesUpToDate(t *testing.T) {
 	}
 }
 
+// compiledPolicies compiles the policies in dir, without their tests.
+func compiledPolicies(tb testing.TB, dir string) *compiledSet {
+	tb.Helper()
+	srcs, err := readSources([]string{dir}, nil, false)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := compileSet(srcs)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return set
+}
+
 // readFixture reads a plan from policies/testdata.
 func readFixture(tb testing.TB, name string) []byte {
 	tb.Helper()

@@ -15,14 +15,7 @@ import (
 // object converted as the rules read them). x-faster is the reference's time per plan
 // divided by parsePlan's.
 func BenchmarkParsePlan(b *testing.B) {
-	srcs, err := readSources([]string{repoPolicies(b)}, nil, false)
-	if err != nil {
-		b.Fatal(err)
-	}
-	set, err := compileSet(srcs)
-	if err != nil {
-		b.Fatal(err)
-	}
+	set := compiledPolicies(b, repoPolicies(b))
 	plan := scaledPlan(10000)
 	reference := func() {
 		dec := json.NewDecoder(bytes.NewReader(plan))

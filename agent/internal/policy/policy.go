@@ -62,6 +62,8 @@ type Engine struct {
 	timeout    time.Duration
 	log        *zerolog.Logger
 	cache      *setCache
+	// workers is how many goroutines evaluate a plan of n bytes.
+	workers func(n int) int
 }
 
 // NewEngine returns an Engine. It reads no file until the first Check.
@@ -80,6 +82,7 @@ func NewEngine(opts Options) *Engine {
 		timeout:    timeout,
 		log:        log,
 		cache:      newSetCache(maxCachedSets),
+		workers:    evalWorkers,
 	}
 }
 
@@ -126,7 +129,7 @@ func (e *Engine) Check(ctx context.Context, dirs []string, planJSON []byte, pc g
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	start := time.Now()
-	findings, err := set.eval(ctx, input, contextDocument(pc))
+	findings, err := set.eval(ctx, input, contextDocument(pc), e.workers(len(planJSON)))
 	if err == nil {
 		e.log.Debug().Str("stack", pc.Stack).Str("stage", pc.Stage).Int("findings", len(findings)).Dur("took", time.Since(start)).Msg("plan checked")
 	}
