@@ -12,15 +12,13 @@ _policy_attrs := {
 }
 
 # IAM_001
+# Each policy document is parsed once, by _json_allows, for this rule and for the roles' rules below.
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	some t, attr in _policy_attrs
 	some rc in tf.resources[t]
-	is_string(rc.change.after[attr])
-	doc := json.unmarshal(rc.change.after[attr])
-	some s in tf.as_array(doc.Statement)
-	object.get(s, "Effect", "Allow") == "Allow"
-	"*" in tf.as_array(object.get(s, "Action", []))
-	"*" in tf.as_array(object.get(s, "Resource", []))
+	some s in _json_allows(rc.change.after[attr])
+	"*" in s.actions
+	"*" in s.resources
 	msg := "a statement allows every action (\"*\") on every resource (\"*\"); list the actions and resources the role needs"
 }
 
