@@ -117,6 +117,7 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 		return fail(env, fmt.Errorf("policy check: %w", err))
 	}
 	defer boundHeap(env, len(planJSON))()
+	preferHugePages(min(6*len(planJSON), 1<<30)) // the check's heap: about four times the plan, and its garbage
 	if bytes.HasPrefix(planJSON, []byte("PK")) {
 		return fail(env, fmt.Errorf("policy check: %s is not plan JSON (it looks like a saved binary plan): run `terraform show -json PLANFILE` and check its output", *planFile))
 	}

@@ -8,10 +8,11 @@ import (
 )
 
 // parallelFrom is the size from which a member the policies read is read by a decoder of its own, on a
-// goroutine of its own, while parsePlan goes on to the next member: below it a goroutine costs more
-// than it saves. It also bounds how many there are: a plan within MaxPlanBytes has at most 32 members
-// that large, however many keys it repeats. In a 10,000-change plan (27 MB) resource_changes is 14 MB
-// and configuration 7 MB.
+// goroutine of its own, while parsePlan goes on to the next member (and, for an array of twice that,
+// the size of the parts it is read in): below it a goroutine costs more than it saves. It also bounds
+// how many there are: a plan within MaxPlanBytes has at most 32 members or parts that large (and a
+// last, smaller part per array), however many keys it repeats. In a 10,000-change plan (27 MB)
+// resource_changes is 14 MB, read in four parts, and configuration 7 MB.
 const parallelFrom = 4 << 20
 
 // member is one top-level member the policies read.
@@ -23,6 +24,17 @@ type member struct {
 	done      chan struct{}
 	err       error
 	end, skip int
+	// Set instead when it is an array read in parts, each by a decoder of its own.
+	parts []*part
+}
+
+// part is a run of an array's elements read by a decoder of its own: its text runs from just after
+// the '[' or ',' before its first element to the ',' or ']' after its last, at to.
+type part struct {
+	from, to int
+	vals     []ast.Value
+	err      error
+	done     chan struct{}
 }
 
 // concurrent reports whether top may read members on goroutines of their own: with more than one CPU,
@@ -34,12 +46,36 @@ func (d *termDecoder) concurrent() bool {
 // readMember reads the value at d.pos into m and moves d past it: d finds where it ends (skipValue); a
 // value of d.parallelFrom bytes or more is then read by a decoder of its own on a goroutine of its own
 // (wait for m.done), a smaller one by d.
+//
+// An array of 2 × d.parallelFrom bytes or more is read in parts of about d.parallelFrom bytes, each by a
+// decoder of its own, so that its reading spreads over the CPUs too (at 10,000 changes
+// resource_changes is twice the size of the next member).
 func (d *termDecoder) readMember(m *member) error {
 	start := d.pos
-	if err := d.skipValue(); err != nil {
+	var cuts []int
+	var cutting *[]int
+	if d.pos < len(d.buf) && d.buf[d.pos] == '[' && len(d.buf)-d.pos >= 2*d.parallelFrom {
+		cutting = &cuts
+	}
+	if err := d.skipValue(cutting); err != nil {
 		return err
 	}
 	end := d.pos
+	if len(cuts) > 0 && end-start >= 2*d.parallelFrom {
+		from := start + 1
+		for _, c := range append(cuts, end) {
+			p := &part{from: from, to: c - 1, done: make(chan struct{})}
+			m.parts = append(m.parts, p)
+			from = c
+			go func() {
+				defer close(p.done)
+				sub := newTermDecoder(d.buf)
+				sub.pos, sub.depth = p.from, 1
+				p.vals, p.err = sub.elements(p.to)
+			}()
+		}
+		return nil
+	}
 	if end-start < d.parallelFrom {
 		d.pos = start
 		val, err := d.value(false)
@@ -62,9 +98,12 @@ func (d *termDecoder) readMember(m *member) error {
 
 // skipValue moves d past the value at d.pos without reading it: strings are jumped over and brackets
 // counted. It is only used for a value that is then read in full, which refuses what this lets through
-// (readMember and wait check that both ended at the same place); it only has to find the end of a valid
-// value, and to stay within the buffer on any input.
-func (d *termDecoder) skipValue() error {
+// (readMember and wait check that both ended at the same place, elements that each part ends where
+// skipValue cut); it only has to find the end of a valid value, and to stay within the buffer on any
+// input. When cuts is not nil, the value is an array, and after each comma between its elements
+// where d.parallelFrom bytes or more have passed since the array's start or the last cut, the position
+// after that comma is appended to *cuts.
+func (d *termDecoder) skipValue(cuts *[]int) error {
 	if d.pos >= len(d.buf) {
 		return errNotDecoded
 	}
@@ -72,9 +111,14 @@ func (d *termDecoder) skipValue() error {
 		_, err := d.value(true)
 		return err
 	}
-	depth := 0
+	depth, last := 0, d.pos
 	for d.pos < len(d.buf) {
 		switch d.buf[d.pos] {
+		case ',':
+			if cuts != nil && depth == 1 && d.pos+1-last >= d.parallelFrom {
+				last = d.pos + 1
+				*cuts = append(*cuts, last)
+			}
 		case '"':
 			end, ok := closingQuote(d.buf, d.pos)
 			if !ok {
@@ -116,11 +160,39 @@ func closingQuote(buf []byte, open int) (int, bool) {
 	}
 }
 
+// elements reads the array elements from d.pos, separated by commas, up to to, where the last must
+// end (bar whitespace).
+func (d *termDecoder) elements(to int) ([]ast.Value, error) {
+	var vals []ast.Value
+	for {
+		d.ws()
+		val, err := d.value(false)
+		if err != nil {
+			return nil, err
+		}
+		vals = append(vals, val)
+		d.ws()
+		switch {
+		case d.pos == to:
+			return vals, nil
+		case d.pos > to || !d.next(','):
+			return nil, errNotDecoded
+		}
+	}
+}
+
 // wait waits for the members read on goroutines of their own and returns the first error: each
-// reading must have stopped where skipValue found the value's end.
+// reading must have stopped where skipValue found the value's end. It joins the parts of an array
+// read in parts.
 func wait(running []*member) error {
 	var first error
 	for _, m := range running {
+		if m.parts != nil {
+			if err := m.join(); first == nil {
+				first = err
+			}
+			continue
+		}
 		<-m.done
 		switch {
 		case first != nil:
@@ -131,4 +203,30 @@ func wait(running []*member) error {
 		}
 	}
 	return first
+}
+
+// join waits for m's parts and makes m's value the array of their elements.
+func (m *member) join() error {
+	var first error
+	n := 0
+	for _, p := range m.parts {
+		<-p.done
+		if first == nil {
+			first = p.err
+		}
+		n += len(p.vals)
+	}
+	if first != nil {
+		return first
+	}
+	terms, ptrs := make([]ast.Term, n), make([]*ast.Term, 0, n)
+	for _, p := range m.parts {
+		for _, v := range p.vals {
+			t := &terms[len(ptrs)]
+			t.Value = v
+			ptrs = append(ptrs, t)
+		}
+	}
+	m.val = ast.NewArray(ptrs...)
+	return nil
 }

@@ -16,11 +16,12 @@ import (
 
 // assertSameParse checks that parsePlan, keeping every member, gives what encoding/json and OPA's
 // conversion give: the same value, or ErrInvalidPlan from both; read in one pass as well as with each
-// member read concurrently (as large plans are).
+// member read concurrently and each array in parts (as large plans are; from 0 bytes, every element
+// of an array is a part).
 func assertSameParse(tb testing.TB, plan []byte) {
 	tb.Helper()
 	want, wantErr := parsePlanStd(plan)
-	for _, from := range []int{parallelFrom, 0} {
+	for _, from := range []int{parallelFrom, 64, 0} {
 		got, err := readPlan(plan, inputKeys{all: true}, from)
 		switch {
 		case (err == nil) != (wantErr == nil):
@@ -71,6 +72,13 @@ func TestParsePlanMatchesEncodingJSON(t *testing.T) {
 		{"closed twice", `{"a":[1]],"b":1}`},
 		{"string not closed in a member", `{"a":["x\"]}`},
 		{"scalar members", `{"a":"s","b":1.5,"c":true,"d":null,"e":[]}`},
+		{"array parts: elements of every kind", `{"a":[ 1 , "s,]" ,{"x":[1,2],"y":"]"}, [[],[3]] ,null,true, -2.5e3 ],"b":[7]}`},
+		{"array parts: trailing comma", `{"a":[1,2,],"b":1}`},
+		{"array parts: leading comma", `{"a":[,1,2]}`},
+		{"array parts: doubled comma", `{"a":[1,,2]}`},
+		{"array parts: missing comma", `{"a":[1 2,3]}`},
+		{"array parts: comma after the bracket", `{"a":[1,2],,"b":1}`},
+		{"array parts: a part running past its end", `{"a":[1,{"b":2,3}],"c":[4,5]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { assertSameParse(t, []byte(tc.plan)) })
 	}

@@ -101,7 +101,7 @@ func (d *termDecoder) top(keep inputKeys) (ast.Object, error) {
 		if par {
 			d.ws()
 			err = d.readMember(m)
-			if m.done != nil {
+			if m.done != nil || m.parts != nil {
 				running = append(running, m)
 			}
 		} else {
