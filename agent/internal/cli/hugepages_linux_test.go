@@ -6,13 +6,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 // TestPreferHugePages: after preferHugePages, at least the huge-page-aligned part of the bytes it was
 // asked for lies in mappings the kernel may back with transparent huge pages (VmFlags hg).
 func TestPreferHugePages(t *testing.T) {
 	if _, err := os.Stat("/sys/kernel/mm/transparent_hugepage/enabled"); err != nil {
-		t.Skip("this kernel has no transparent huge pages: the hint cannot apply")
+		testsvc.Unavailable(t, "this kernel has no transparent huge pages: the hint cannot apply")
 	}
 	before := hugePageMapped(t)
 	const n = 64 << 20
