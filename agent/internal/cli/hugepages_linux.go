@@ -28,7 +28,6 @@ func preferHugePages(n int) {
 	if size := (n - off) / hugePage * hugePage; size > 0 {
 		_ = unix.Madvise(b[off:off+size], unix.MADV_HUGEPAGE)
 	}
-	runtime.KeepAlive(b)
-	b = nil
+	runtime.KeepAlive(b) // b is garbage from here: the collection gives its pages back to the heap
 	runtime.GC()
 }

@@ -66,7 +66,7 @@ func groupParts(c *ast.Compiler, parts []queryPart) ([]*group, error) {
 	first := map[*ast.Rule]int{}
 	for i, p := range parts {
 		for r := range deps[i] {
-			if len(r.Head.Args) > 0 || !readsInput[r] || users[r] > len(parts)/2 || !p.ref.HasPrefix(r.Module.Package.Path) {
+			if len(r.Head.Args) > 0 || !readsInput[r] || users[r] > len(parts)/2 || r.Module == nil || !p.ref.HasPrefix(r.Module.Package.Path) {
 				continue
 			}
 			if j, ok := first[r]; ok {
