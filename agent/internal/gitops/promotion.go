@@ -164,7 +164,7 @@ func (p Promotion) stageStatus(stage string) (Status, bool) {
 	case failed != "":
 		s.State, s.Description = StatusFailed, "failed at "+failed
 	case interrupted != "":
-		s.State, s.Description = StatusCanceled, "interrupted at "+interrupted+"; the promotion resumes"
+		s.State, s.Description = StatusCanceled, "interrupted at "+interrupted+Resumes
 	case running > 0 || (waiting > 0 && waiting < total):
 		s.State, s.Description = StatusRunning, cmp.Or(releasing, "applying")
 	case waiting == total:

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -33,6 +34,19 @@ const (
 	// ApplyStatusPrefix names the status of one stage's promotion on the merged commit: "gitops/apply: prod".
 	ApplyStatusPrefix = "gitops/apply: "
 )
+
+// Descriptions of a canceled status that is not an end: the job runs again and sets running.
+const (
+	// WillRetry begins the description of the plan status of an attempt that failed transiently.
+	WillRetry = "will retry: "
+	// Resumes ends the description of an apply status whose promotion was interrupted.
+	Resumes = "; the promotion resumes"
+)
+
+// Retrying reports whether s is a canceled status that announces its job runs again.
+func (s Status) Retrying() bool {
+	return s.State == StatusCanceled && (strings.HasPrefix(s.Description, WillRetry) || strings.HasSuffix(s.Description, Resumes))
+}
 
 // MaxStatusDescription is the longest commit status description GitLab keeps, in characters.
 const MaxStatusDescription = 255

@@ -154,7 +154,7 @@ func (j *planJob) report(ctx context.Context, at Attempt, start time.Time, errp 
 		return
 	case err != nil && !at.Last && !permanent(err):
 		if j.running { // retried later: the status says so rather than "running" meanwhile
-			j.setStatus(ctx, gitops.Status{Name: gitops.PlanStatusName, State: gitops.StatusCanceled, Description: "will retry: " + err.Error()})
+			j.setStatus(ctx, gitops.Status{Name: gitops.PlanStatusName, State: gitops.StatusCanceled, Description: gitops.WillRetry + err.Error()})
 		}
 		log.Warn().Err(err).Msg("plan attempt failed; it will be retried")
 		return

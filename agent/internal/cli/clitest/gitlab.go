@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
+	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitops"
 )
 
 // What the agent leaves on the fake GitLab's Project: commit statuses and deploy notes.
@@ -32,15 +33,21 @@ func WaitStatusOf(t testing.TB, gl *gitlabfake.Server, project, sha string, a *A
 	return gitlabfake.Status{}
 }
 
-// FinalPlanStatus returns the gitops/plan status of a commit of project once it is final (neither running
-// nor pending).
+// FinalPlanStatus returns the gitops/plan status of a commit of project once it is final: neither running
+// nor pending, nor the canceled "will retry: …" of an attempt that failed transiently (its retry sets
+// running again).
 func FinalPlanStatus(gl *gitlabfake.Server, project, sha string) (gitlabfake.Status, bool) {
 	for _, s := range gl.Statuses(project, sha) {
-		if s.Name == "gitops/plan" && s.State != "running" && s.State != "pending" {
+		if s.Name == gitops.PlanStatusName && s.State != "running" && s.State != "pending" && !Retrying(s) {
 			return s, true
 		}
 	}
 	return gitlabfake.Status{}, false
+}
+
+// Retrying reports whether s is a canceled status that announces its job runs again (gitops.Status.Retrying).
+func Retrying(s gitlabfake.Status) bool {
+	return gitops.Status{State: gitops.StatusState(s.State), Description: s.Description}.Retrying()
 }
 
 // MergeMR opens a merge request whose head is sha, changing paths, and merges it as mergeSHA. It returns
