@@ -112,14 +112,12 @@ func compileSet(srcs []source) (*compiledSet, error) {
 	}
 	set.rules = discoverRules(mods, serverFiles)
 	var parts []queryPart
-	var q []string
 	add := func(binding, ref string) error {
 		r, err := ast.ParseRef(ref)
 		if err != nil {
 			return fmt.Errorf("build query: %w", err)
 		}
 		parts = append(parts, queryPart{ref: r, text: fmt.Sprintf("%s := [v | v := %s]", binding, ref)})
-		q = append(q, parts[len(parts)-1].text)
 		return nil
 	}
 	for i := range set.rules {
@@ -136,10 +134,10 @@ func compileSet(srcs []source) (*compiledSet, error) {
 			}
 		}
 	}
-	if len(q) == 0 {
+	if len(parts) == 0 {
 		return set, nil
 	}
-	body, err := ast.ParseBodyWithOpts(strings.Join(q, "; "), ast.ParserOptions{RegoVersion: ast.RegoV1})
+	body, err := queryOf(parts)
 	if err != nil {
 		return nil, fmt.Errorf("build query: %w", err)
 	}

@@ -27,6 +27,15 @@ type queryPart struct {
 	text string
 }
 
+// queryOf is the query binding every one of parts.
+func queryOf(parts []queryPart) (ast.Body, error) {
+	texts := make([]string, len(parts))
+	for i, p := range parts {
+		texts[i] = p.text
+	}
+	return ast.ParseBodyWithOpts(strings.Join(texts, "; "), ast.ParserOptions{RegoVersion: ast.RegoV1})
+}
+
 // group is a part of the set's query that one worker evaluates on its own: result rules that share a
 // helper computed from the plan that few other rules use, so that one evaluation computes it. Helpers
 // most rules use (lib.tf's indexes) are computed once per check all the same, through the cache the
@@ -87,19 +96,21 @@ func groupParts(c *ast.Compiler, parts []queryPart) ([]*group, error) {
 	}
 	groups := make([]*group, 0, len(roots))
 	for _, root := range roots {
-		var texts []string
-		var refs []ast.Ref
+		var members []queryPart
 		helpers := map[*ast.Rule]bool{}
 		for _, i := range byRoot[root] {
-			texts = append(texts, parts[i].text)
-			refs = append(refs, parts[i].ref)
+			members = append(members, parts[i])
 			for r := range deps[i] {
 				helpers[r] = true
 			}
 		}
-		body, err := ast.ParseBodyWithOpts(strings.Join(texts, "; "), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		body, err := queryOf(members)
 		if err != nil {
 			return nil, err
+		}
+		refs := make([]ast.Ref, len(members))
+		for i, m := range members {
+			refs[i] = m.ref
 		}
 		g := &group{refs: refs, query: body}
 		g.cost.Store(int64(len(helpers)))
