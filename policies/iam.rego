@@ -36,23 +36,31 @@ deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 # function name pattern or NotResource. Its roles, statements and documents are found as IAM_003's.
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	some a, covered in _lambda_covers
-	some [rc, _] in _deploy_uses[a]
+	some s in _deploy_uses[a]
+	some rc in _deploy_rcs[s]
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s, which covers %s; list the Lambda actions the stacks and the release need by name", [a, concat(", ", covered)])
 }
 
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	some a in _deploy_actions
 	_lambda_action(a)
-	some [rc, s] in _deploy_uses[a]
+	some s in _deploy_uses[a]
 	some r in _unscoped_function_resources(s)
+	some rc in _deploy_rcs[s]
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s; grant Lambda actions only on the stage's function ARN and its qualified ARNs (function:NAME, function:NAME:*)", [a, r])
 }
 
 # The deploy roles' rules classify each distinct action once (a plan repeats the same few hundred
-# actions in thousands of statements), then reach the statements naming it through _deploy_uses.
-_deploy_actions := {a |
+# actions in thousands of statements), then reach the statements naming it through _deploy_uses, and
+# the resources granting a statement through _deploy_rcs, which is built only when a rule fires.
+# Statements are taken distinct: every stage and service of a plan tends to grant the same ones.
+_deploy_statements := {s |
 	some [k, _, s] in _allows
 	k == "deploy"
+}
+
+_deploy_actions := {a |
+	some s in _deploy_statements
 	some a in s.actions
 }
 
@@ -66,15 +74,25 @@ _lambda_covers := {a: covered |
 	count(covered) > 0
 }
 
-# _deploy_uses[a] is [rc, statement] for each deploy statement allowing action a, for the actions the
-# rules flag (an index built in one pass, as _kinds_by_role_id).
+# _deploy_uses[a] is each deploy statement allowing action a, for the actions the rules flag (an index
+# built in one pass, as _kinds_by_role_id).
 _deploy_uses := {a: uses |
 	some a in _flagged_deploy_actions
-	uses := {[rc, s] |
-		some [k, rc, s] in _allows
-		k == "deploy"
+	uses := {s |
+		some s in _deploy_statements
 		some a2 in s.actions
 		a2 == a
+	}
+}
+
+# _deploy_rcs[s] is the resources that grant a deploy role the statement s (policies, roles with an
+# inline policy, policy documents).
+_deploy_rcs := {s: rcs |
+	some s in _deploy_statements
+	rcs := {rc |
+		some [k, rc, s2] in _allows
+		k == "deploy"
+		s2 == s
 	}
 }
 
@@ -118,8 +136,9 @@ _unscoped_function_resources(s) := array.concat(
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	some a in _deploy_actions
 	_dashboard_action(a)
-	some [rc, s] in _deploy_uses[a]
+	some s in _deploy_uses[a]
 	some r in _unscoped_dashboard_resources(s)
+	some rc in _deploy_rcs[s]
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s, which covers other stages' or functions' dashboards; grant cloudwatch:PutDashboard only on dashboard/<project>-<stage>-* and the release's dashboard/gitops-<function>-*", [a, r])
 }
 
@@ -193,15 +212,17 @@ deny_iam_user contains tf.finding("IAM_002", rc, msg) if {
 # secretsmanager:GetSecretValue (reads secrets) or lambda:InvokeFunction (runs code) is denied. An AWS
 # managed policy cannot be checked in the plan, so attaching one to a plan role is denied too.
 deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
-	some [rc, s] in _plan_allows
+	some s in _plan_statements
 	some a in s.actions
 	reasons := _plan_problems[a]
+	some rc in _plan_rcs[s]
 	msg := sprintf("a plan role (named *-plan-*) may call %s, which %s; allow only Describe*, Get*, List*, Head* actions (and sts:GetCallerIdentity), never secret values or invocations: merge request plans run untrusted code with this role", [a, concat(" and ", reasons)])
 }
 
 deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
-	some [rc, s] in _plan_allows
+	some s in _plan_statements
 	s.not_action
+	some rc in _plan_rcs[s]
 	msg := "a statement of a plan role (named *-plan-*) allows NotAction, i.e. every other action, writes included; list the read-only actions in Action instead"
 }
 
@@ -214,7 +235,7 @@ deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
 # _plan_problems[a] is what is wrong with each distinct action of the plan roles that is not read-only:
 # each classified once.
 _plan_problems := {a: reasons |
-	some a in {a | some [_, s] in _plan_allows; some a in s.actions}
+	some a in {a | some s in _plan_statements; some a in s.actions}
 	reasons := _plan_action_problems(a)
 	count(reasons) > 0
 }
@@ -413,9 +434,20 @@ _allows contains [k, d, s] if {
 	some s in _json_allows(p)
 }
 
-_plan_allows contains [rc, s] if {
-	some [k, rc, s] in _allows
+# _plan_statements holds each distinct statement of the plan roles; _plan_rcs[s] the resources
+# granting it (as _deploy_statements and _deploy_rcs).
+_plan_statements := {s |
+	some [k, _, s] in _allows
 	k == "plan"
+}
+
+_plan_rcs := {s: rcs |
+	some s in _plan_statements
+	rcs := {rc |
+		some [k, rc, s2] in _allows
+		k == "plan"
+		s2 == s
+	}
 }
 
 _strings(x) := [v | some v in tf.as_array(x); is_string(v)]

@@ -279,3 +279,15 @@ test_iam_deploy_role_denied_for_put_dashboard_wildcard_in_attached_policy_docume
 	f.ids(main.deny_iam_wildcard) == {"IAM_001"} with input as plan
 	{r.address | some r in main.deny_iam_wildcard} == {"data.aws_iam_policy_document.deploy"} with input as plan
 }
+
+# A statement granted by several resources (the same policy for every service and stage) is checked once
+# and reported on each of them.
+test_iam_role_statement_shared_by_policies_is_reported_on_each if {
+	s := [{"Effect": "Allow", "Action": "lambda:*", "Resource": _function_arns}]
+	p1 := _deploy_policy(s)
+	p2 := object.union(_deploy_policy(s), {"address": "aws_iam_role_policy.deploy_2", "name": "deploy_2"})
+	{r.address | some r in main.deny_iam_wildcard} == {p1.address, p2.address} with input as f.plan([_deploy_role, p1, p2])
+	w1 := _plan_role_policy(_allow(["s3:PutObject"]))
+	w2 := object.union(w1, {"address": "aws_iam_role_policy.plan_2", "name": "plan_2"})
+	{r.address | some r in main.deny_iam_plan_role_write} == {w1.address, w2.address} with input as f.plan([_plan_role, w1, w2])
+}

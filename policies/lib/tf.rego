@@ -64,35 +64,38 @@ replaced(rc) if {
 
 # key is the address of rc's configuration block: its address with every instance key removed, e.g.
 # "module.data.aws_s3_bucket.documents" for "module.data.aws_s3_bucket.documents[0]".
-key(rc) := rc.address if {
-	is_string(rc.address)
-	not contains(rc.address, "[")
-} else := regex.replace(rc.address, `\[[^\]]*\]`, "") if is_string(rc.address)
+key(rc) := _unindexed(rc.address) if is_string(rc.address)
 
 # module_prefix is the module path rc lives in, with a trailing dot, or "" in the root module.
-module_prefix(rc) := concat("", [rc.module_address, "."]) if {
-	is_string(rc.module_address)
-	not contains(rc.module_address, "[")
-} else := concat("", [regex.replace(rc.module_address, `\[[^\]]*\]`, ""), "."]) if {
+module_prefix(rc) := concat("", [_unindexed(rc.module_address), "."]) if {
 	is_string(rc.module_address)
 } else := ""
 
+# The lookups below take strings, not the resource change: a call is then remembered by its
+# arguments' text, which is cheap to compare, and is the same for every resource of a block.
+_unindexed(a) := a if {
+	not contains(a, "[")
+} else := regex.replace(a, `\[[^\]]*\]`, "")
+
 # config is rc's resource block in the plan's configuration (root module and two levels of module
 # calls). Each module's blocks are indexed by address the first time one of them is looked up.
-config(rc) := _root_configs[key(rc)] if module_prefix(rc) == ""
+config(rc) := _config(module_prefix(rc), key(rc))
 
-config(rc) := _module_configs[m][local] if {
+# _config is the block at key k in the module whose prefix is p (as module_prefix).
+_config(p, k) := _root_configs[k] if p == ""
+
+_config(p, k) := _module_configs[m][local] if {
 	some m, local
-	_config_path(rc) = ["module", m, local]
+	_config_path(p, k) = ["module", m, local]
 }
 
-config(rc) := _nested_configs[[m, m2]][local] if {
+_config(p, k) := _nested_configs[[m, m2]][local] if {
 	some m, m2, local
-	_config_path(rc) = ["module", m, "module", m2, local]
+	_config_path(p, k) = ["module", m, "module", m2, local]
 }
 
-# _config_path splits the unindexed address into its module path and the address in the module.
-_config_path(rc) := array.concat(split(trim_suffix(module_prefix(rc), "."), "."), [trim_prefix(key(rc), module_prefix(rc))])
+# _config_path splits the key k in the module p into its module path and the address in the module.
+_config_path(p, k) := array.concat(split(trim_suffix(p, "."), "."), [trim_prefix(k, p)])
 
 _root_configs := {r.address: r | some r in input.configuration.root_module.resources}
 
@@ -108,14 +111,23 @@ _nested_configs[[m, m2]] := index if {
 }
 
 # refs is the set of absolute addresses the expression of attr in rc's configuration refers to, e.g.
-# {"module.data.aws_s3_bucket.documents", "module.data.aws_s3_bucket.documents.id"}.
-refs(rc, attr) := {concat("", [module_prefix(rc), r]) |
-	some r in config(rc).expressions[attr].references
+# {"module.data.aws_s3_bucket.documents", "module.data.aws_s3_bucket.documents.id"}; empty when rc has
+# no address.
+refs(rc, attr) := _refs(module_prefix(rc), key(rc), attr) if {
+	is_string(rc.address)
+} else := set()
+
+_refs(p, k, attr) := {concat("", [p, r]) |
+	some r in _config(p, k).expressions[attr].references
 }
 
 # block_refs is refs for an attribute of a nested block, e.g. logging_config[0].log_group.
-block_refs(rc, block, attr) := {concat("", [module_prefix(rc), r]) |
-	some b in config(rc).expressions[block]
+block_refs(rc, block, attr) := _block_refs(module_prefix(rc), key(rc), block, attr) if {
+	is_string(rc.address)
+} else := set()
+
+_block_refs(p, k, block, attr) := {concat("", [p, r]) |
+	some b in _config(p, k).expressions[block]
 	some r in b[attr].references
 }
 
