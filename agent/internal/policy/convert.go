@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/valyala/fastjson"
 )
 
 // parsePlan converts the plan JSON to OPA's value form once, for every rule to share: numbers stay
@@ -17,11 +16,11 @@ import (
 // top-level members keep admits are converted (see inputKeys); the others are checked as JSON and
 // dropped. The result is the value encoding/json and ast.InterfaceToValue would give.
 //
-// A plan is read in one pass straight into OPA terms (termDecoder; each large member kept by a decoder
-// of its own, concurrently), then checked as strict JSON by
-// fastjson.Validate. Input that is not valid UTF-8 (which encoding/json repairs), input the decoder
-// does not read (too deep, malformed, numbers out of range) and input fastjson refuses are read by
-// encoding/json instead, so that every plan gets the value and the error encoding/json gives.
+// A plan is checked as UTF-8, then read in one pass straight into OPA terms (termDecoder, which refuses
+// what is not JSON; each large member kept by a decoder of its own, concurrently). Input that is not
+// valid UTF-8 (which encoding/json repairs) and input the decoder does not read (too deep, malformed,
+// numbers out of range) are read by encoding/json instead, so that every plan gets the value and the
+// error encoding/json gives.
 func parsePlan(planJSON []byte, keep inputKeys) (ast.Value, error) {
 	return readPlan(planJSON, keep, parallelFrom)
 }
@@ -32,11 +31,9 @@ func readPlan(planJSON []byte, keep inputKeys, parallelFrom int) (ast.Value, err
 		return nil, fmt.Errorf("%w: %d bytes is over the %d byte limit", ErrInvalidPlan, len(planJSON), MaxPlanBytes)
 	}
 	if utf8.Valid(planJSON) {
-		// Validate runs second: the decoder bounds the nesting depth, which Validate does not.
 		d := newTermDecoder(planJSON)
 		d.parallelFrom = parallelFrom
-		obj, err := d.top(keep)
-		if err == nil && fastjson.ValidateBytes(planJSON) == nil {
+		if obj, err := d.top(keep); err == nil {
 			return obj, nil
 		}
 	}

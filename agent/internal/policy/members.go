@@ -62,6 +62,11 @@ func (d *termDecoder) readMember(m *member) error {
 	}
 	end := d.pos
 	if len(cuts) > 0 && end-start >= 2*d.parallelFrom {
+		// skipValue counts brackets of either kind: the parts check everything between, the array's
+		// own closing bracket is checked here.
+		if d.buf[end-1] != ']' {
+			return errNotDecoded
+		}
 		from := start + 1
 		for _, c := range append(cuts, end) {
 			p := &part{from: from, to: c - 1, done: make(chan struct{})}

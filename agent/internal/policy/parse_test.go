@@ -17,7 +17,7 @@ import (
 // assertSameParse checks that parsePlan, keeping every member, gives what encoding/json and OPA's
 // conversion give: the same value, or ErrInvalidPlan from both; read in one pass as well as with each
 // member read concurrently and each array in parts (as large plans are; from 0 bytes, every element
-// of an array is a part).
+// of an array is a part). Keeping no member, it refuses the same plans.
 func assertSameParse(tb testing.TB, plan []byte) {
 	tb.Helper()
 	want, wantErr := parsePlanStd(plan)
@@ -32,6 +32,9 @@ func assertSameParse(tb testing.TB, plan []byte) {
 			}
 		case got.Compare(want) != 0:
 			tb.Fatalf("parsePlan(%q) (concurrent from %d bytes) = %v, encoding/json gives %v", plan, from, got, want)
+		}
+		if _, err := readPlan(plan, inputKeys{}, from); (err == nil) != (wantErr == nil) {
+			tb.Fatalf("parsePlan(%q) keeping no member (concurrent from %d bytes) err = %v, encoding/json err = %v", plan, from, err, wantErr)
 		}
 	}
 }
@@ -79,6 +82,19 @@ func TestParsePlanMatchesEncodingJSON(t *testing.T) {
 		{"array parts: missing comma", `{"a":[1 2,3]}`},
 		{"array parts: comma after the bracket", `{"a":[1,2],,"b":1}`},
 		{"array parts: a part running past its end", `{"a":[1,{"b":2,3}],"c":[4,5]}`},
+		{"array parts: closed by a brace", `{"a":[1,2,3},"b":1}`},
+		{"array parts: closed by a brace at the end", `{"a":[1,[2],3}}`},
+		{"escapes JSON does not have", `{"s":["\a","\x41","\'","\U0001F600","\u12G4","\0"]}`},
+		{"escapes JSON does not have, in a key", `{"a\v":1}`},
+		{"numbers JSON does not have", `{"n":[1.]}`},
+		{"number: fraction without integer", `{"n":[.5]}`},
+		{"number: exponent without digits", `{"n":[1e]}`},
+		{"number: exponent sign only", `{"n":[1e+]}`},
+		{"number: minus only", `{"n":[-]}`},
+		{"number: two points", `{"n":[1.2.3]}`},
+		{"number: minus zero with digits", `{"n":[-01]}`},
+		{"number: hex", `{"n":[0x1F]}`},
+		{"number: big exponent forms", `{"n":[1E-0,0.0e+00,-0.5E5,10e1]}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) { assertSameParse(t, []byte(tc.plan)) })
 	}

@@ -23,9 +23,10 @@ const maxTermDepth = 1000
 var errNotDecoded = errors.New("not decoded")
 
 // termDecoder builds OPA terms straight from JSON text, in one pass and without an intermediate
-// map[string]any. It is lenient where the caller checks strictly afterwards (fastjson.Validate):
-// it only needs to be safe on any input and exact on valid JSON. Strings with escapes are unquoted by
-// the standard library, numbers keep their text (as json.Number does). Equal keys and short strings
+// map[string]any. It refuses what is not JSON (RFC 8259: escapes, numbers, control characters in
+// strings, white space, punctuation), so that no second pass has to check the document; the caller
+// checks that the text is valid UTF-8 first. Strings with escapes are unquoted by the standard
+// library, numbers keep their text (as json.Number does). Equal keys and short strings
 // share one term, so a plan of 10,000 resources holds each attribute name once. Not safe for
 // concurrent use.
 type termDecoder struct {
@@ -304,10 +305,19 @@ func (d *termDecoder) str(skip bool) ([]byte, error) {
 		if i += k + 2; i > len(d.buf) {
 			return nil, errNotDecoded
 		}
+		switch d.buf[i-1] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if i+4 > len(d.buf) || !hex4(d.buf[i:i+4]) {
+				return nil, errNotDecoded
+			}
+			i += 4
+		default:
+			return nil, errNotDecoded
+		}
 	}
 	d.pos = i + 1
-	// JSON strings hold no raw control characters; fastjson.Validate does not look for them in
-	// nested strings, so they are refused here.
+	// JSON strings hold no raw control characters.
 	for _, c := range d.buf[open+1 : i] {
 		if c < 0x20 {
 			return nil, errNotDecoded
@@ -321,7 +331,7 @@ func (d *termDecoder) str(skip bool) ([]byte, error) {
 	}
 	quoted := d.buf[open : i+1]
 	// Go's quoted-string syntax has every JSON escape but \/ and UTF-16 surrogates (which it refuses,
-	// so encoding/json reads those strings); what it has beyond JSON's, Validate refuses afterwards.
+	// so encoding/json reads those strings); the loop above refused every escape JSON does not have.
 	if !bytes.Contains(quoted, []byte(`\/`)) {
 		if s, err := strconv.Unquote(string(quoted)); err == nil {
 			return []byte(s), nil
@@ -341,7 +351,7 @@ func (d *termDecoder) number(skip bool) (ast.Value, error) {
 		d.pos++
 	}
 	raw := d.buf[start:d.pos]
-	if len(raw) == 0 {
+	if !jsonNumber(raw) {
 		return nil, errNotDecoded
 	}
 	if t := ast.InternedIntNumberTermFromString(string(raw)); t != nil {
@@ -355,6 +365,53 @@ func (d *termDecoder) number(skip bool) (ast.Value, error) {
 		return nil, errNotDecoded
 	}
 	return n, nil
+}
+
+// jsonNumber reports whether b is a number as JSON writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func jsonNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case digits() == 0:
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// hex4 reports whether b is four hexadecimal digits (a \u escape's).
+func hex4(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func (d *termDecoder) literal(word string, v ast.Value) (ast.Value, error) {
