@@ -16,20 +16,31 @@ _policy_attrs := {
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	some t, attr in _policy_attrs
 	some rc in tf.resources[t]
-	some s in _json_allows(rc.change.after[attr])
-	"*" in s.actions
-	"*" in s.resources
+	_json_allows_everything(rc.change.after[attr])
 	msg := "a statement allows every action (\"*\") on every resource (\"*\"); list the actions and resources the role needs"
 }
 
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	some rc in tf.data_sources.aws_iam_policy_document
-	some s in rc.change.after.statement
+	_statements_allow_everything(rc.change.after.statement)
+	msg := "a statement allows every action (\"*\") on every resource (\"*\"); list the actions and resources the role needs"
+}
+
+# These two are functions of the policy (its JSON, or a document's statement blocks) alone, so that a
+# policy a plan repeats (one per service and stage) is checked once; false rather than undefined, so
+# that either answer is remembered.
+_json_allows_everything(policy) if {
+	some s in _json_allows(policy)
+	"*" in s.actions
+	"*" in s.resources
+} else := false
+
+_statements_allow_everything(statements) if {
+	some s in statements
 	s.effect in {"Allow", null}
 	"*" in tf.as_array(s.actions)
 	"*" in tf.as_array(s.resources)
-	msg := "a statement allows every action (\"*\") on every resource (\"*\"); list the actions and resources the role needs"
-}
+} else := false
 
 # A deploy role (named "*-deploy-*") lists its Lambda actions by name, on named functions: no action
 # pattern covering a Lambda write (lambda:*, lambda:Update*, "*"), and no Lambda action on "*", a
@@ -416,14 +427,7 @@ _allows contains [k, rc, s] if {
 _allows contains [k, d, s] if {
 	some d in tf.data_sources.aws_iam_policy_document
 	some k in _document_kinds[tf.key(d)]
-	some st in object.get(d.change.after, "statement", [])
-	st.effect in {"Allow", null}
-	s := {
-		"actions": _strings(st.actions),
-		"not_action": count(_strings(st.not_actions)) > 0,
-		"resources": _strings(object.get(st, "resources", [])),
-		"not_resource": count(_strings(object.get(st, "not_resources", []))) > 0,
-	}
+	some s in _document_allows(object.get(d.change.after, "statement", []))
 }
 
 _allows contains [k, d, s] if {
@@ -451,6 +455,19 @@ _plan_rcs := {s: rcs |
 }
 
 _strings(x) := [v | some v in tf.as_array(x); is_string(v)]
+
+# _document_allows lists the Allow statements of a policy document data source's statement blocks, as
+# _json_allows does for JSON: a function of the blocks, so that a document a plan repeats is read once.
+_document_allows(statements) := [s |
+	some st in statements
+	st.effect in {"Allow", null}
+	s := {
+		"actions": _strings(st.actions),
+		"not_action": count(_strings(st.not_actions)) > 0,
+		"resources": _strings(object.get(st, "resources", [])),
+		"not_resource": count(_strings(object.get(st, "not_resources", []))) > 0,
+	}
+]
 
 # _json_allows lists the Allow statements of a policy document given as JSON; none when it is unknown.
 _json_allows(policy) := [s |
