@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestBoundHeap: a policy check's heap gets a soft limit of seven times its plan (at least 128 MiB)
@@ -34,6 +38,25 @@ func TestBoundHeap(t *testing.T) {
 		restore()
 		if limit() != beforeLimit || percent() != beforePercent {
 			t.Errorf("%v: after the check: limit %d, GC percent %d; want %d, %d as before", tc.env, limit(), percent(), beforeLimit, beforePercent)
+		}
+	}
+}
+
+// TestRegularFileSize: the heap is prepared before reading only for a regular file, whose size is
+// known; anything else (a directory, a pipe, no file) reads as 0, and is prepared for after reading.
+func TestRegularFileSize(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "plan.json")
+	if err := os.WriteFile(file, make([]byte, 1234), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]int64{file: 1234, dir: 0, fifo: 0, filepath.Join(dir, "missing"): 0} {
+		if got := regularFileSize(path); got != want {
+			t.Errorf("regularFileSize(%s) = %d, want %d", path, got, want)
 		}
 	}
 }

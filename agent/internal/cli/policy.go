@@ -112,12 +112,20 @@ func runPolicyCheck(ctx context.Context, args []string, env Env) int {
 		dirs = listFlag{"policies"}
 	}
 	pc.MergeRequest.Labels = labels
+	// The check's heap is prepared before the plan is read when its size is known (a regular file),
+	// so that the plan's own buffer is carved from the huge pages too.
+	var restoreHeap func()
+	if size := regularFileSize(*planFile); size > 0 && size <= policy.MaxPlanBytes {
+		restoreHeap = prepareHeap(env, int(size))
+	}
 	planJSON, err := readLimited(*planFile, policy.MaxPlanBytes)
+	if restoreHeap == nil {
+		restoreHeap = prepareHeap(env, len(planJSON))
+	}
+	defer restoreHeap()
 	if err != nil {
 		return fail(env, fmt.Errorf("policy check: %w", err))
 	}
-	defer boundHeap(env, len(planJSON))()
-	preferHugePages(min(6*len(planJSON), 1<<30)) // the check's heap: about four times the plan, and its garbage
 	if bytes.HasPrefix(planJSON, []byte("PK")) {
 		return fail(env, fmt.Errorf("policy check: %s is not plan JSON (it looks like a saved binary plan): run `terraform show -json PLANFILE` and check its output", *planFile))
 	}
@@ -171,6 +179,24 @@ func absAll(dirs []string) []string {
 		out = append(out, d)
 	}
 	return out
+}
+
+// prepareHeap readies the heap for checking a plan of planBytes: a soft limit (boundHeap), and huge
+// pages for the plan and the check's terms (about four times the plan) and garbage. It returns what
+// restores the previous limits.
+func prepareHeap(env Env, planBytes int) (restore func()) {
+	restore = boundHeap(env, planBytes)
+	preferHugePages(min(7*planBytes, 1<<30))
+	return restore
+}
+
+// regularFileSize is the size of the regular file at path, or 0 (not a regular file, or no file).
+func regularFileSize(path string) int64 {
+	info, err := os.Stat(path)
+	if err != nil || !info.Mode().IsRegular() {
+		return 0
+	}
+	return info.Size()
 }
 
 // boundHeap gives a policy check's heap a soft limit of seven times its plan JSON (at least 128 MiB)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
 
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/cli"
 	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
@@ -227,5 +228,30 @@ func TestPolicyMessages(t *testing.T) {
 	code, _, errOut = runCLI(t, nil, "policy", "check", "--plan", prodPlan, "--policies", policies, "--stage", "prod")
 	if code != cli.ExitOK || strings.Contains(errOut, "warning") || !strings.Contains(errOut, "stage prod") {
 		t.Errorf("with a stage: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestPolicyCheckPlanFromPipe: a plan whose size is not known before it is read (a pipe, as in
+// `policy check --plan <(terraform show -json tfplan)`) is checked all the same.
+func TestPolicyCheckPlanFromPipe(t *testing.T) {
+	plan, err := os.ReadFile(repoPath(t, "policies/testdata/broken/S3_003.prod.versioning-suspended.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "plan")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		f.Write(plan)
+	}()
+	code, out, errOut := runCLI(t, nil, "policy", "check", "--policies", repoPath(t, "policies"), "--plan", fifo, "--stage", "prod", "--format", "json")
+	if code != cli.ExitDenied || !strings.Contains(out, `"id": "S3_003"`) {
+		t.Errorf("exit %d, want %d with S3_003\nstdout:\n%s\nstderr:\n%s", code, cli.ExitDenied, out, errOut)
 	}
 }
