@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -179,7 +178,7 @@ func (b *Builder) compile(ctx context.Context, req Request) (bootstrap string, c
 	bootstrap = filepath.Join(out, "bootstrap")
 	cmd := exec.CommandContext(ctx, exe, append(slices.Clone(flags), bootstrap, ".")...)
 	cmd.Dir, cmd.Env = filepath.Join(src, req.Package), envList(env)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = toolAttr()
 	if run != nil {
 		cmd.Cancel = func() error { run.Interrupt(); return cmd.Process.Kill() }
 	}

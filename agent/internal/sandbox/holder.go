@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -33,7 +32,7 @@ func (r *Run) startHolder(ctx context.Context) error {
 	args = append(args[:n:n], append([]string{"--info-fd", "3"}, args[n:]...)...)
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.ExtraFiles = []*os.File{infoW}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = helperAttr()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		infoW.Close()

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -65,7 +64,7 @@ func (n *netns) startSlirp(ctx context.Context, slirp string) error {
 	cmd := exec.Command(slirp, "--configure", "--mtu=65520", "--disable-host-loopback",
 		"--ready-fd=3", "--exit-fd=4", "--netns-type=path", n.path, "tap0")
 	cmd.ExtraFiles = []*os.File{readyW, exitR}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	cmd.SysProcAttr = helperAttr()
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err = cmd.Start()

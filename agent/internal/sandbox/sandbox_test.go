@@ -384,8 +384,9 @@ func playAgent(mode string) int {
 	c := exec.Command(cmdPath, "hang")
 	c.Dir = work
 	c.Env = []string{probeEnv + "=1"}
-	// As terraform-exec starts terraform: its own process group, killed when the agent dies.
-	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	// As terraform-exec starts terraform: its own process group, killed when the agent dies (the
+	// attributes the run's helpers get).
+	c.SysProcAttr = helperAttr()
 	out, _ := c.StdoutPipe()
 	if err := c.Start(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
