@@ -48,7 +48,7 @@ _statements_allow_everything(statements) if {
 deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	some a, covered in _lambda_covers
 	some s in _deploy_uses[a]
-	some rc in _deploy_rcs[s]
+	some rc in _granting[["deploy", s]]
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s, which covers %s; list the Lambda actions the stacks and the release need by name", [a, concat(", ", covered)])
 }
 
@@ -57,21 +57,15 @@ deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	_lambda_action(a)
 	some s in _deploy_uses[a]
 	some r in _unscoped_function_resources(s)
-	some rc in _deploy_rcs[s]
+	some rc in _granting[["deploy", s]]
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s; grant Lambda actions only on the stage's function ARN and its qualified ARNs (function:NAME, function:NAME:*)", [a, r])
 }
 
 # The deploy roles' rules classify each distinct action once (a plan repeats the same few hundred
 # actions in thousands of statements), then reach the statements naming it through _deploy_uses, and
-# the resources granting a statement through _deploy_rcs, which is built only when a rule fires.
-# Statements are taken distinct: every stage and service of a plan tends to grant the same ones.
-_deploy_statements := {s |
-	some [k, _, s] in _allows
-	k == "deploy"
-}
-
+# the resources granting a statement through _granting.
 _deploy_actions := {a |
-	some s in _deploy_statements
+	some s in _statements.deploy
 	some a in s.actions
 }
 
@@ -90,20 +84,9 @@ _lambda_covers := {a: covered |
 _deploy_uses := {a: uses |
 	some a in _flagged_deploy_actions
 	uses := {s |
-		some s in _deploy_statements
+		some s in _statements.deploy
 		some a2 in s.actions
 		a2 == a
-	}
-}
-
-# _deploy_rcs[s] is the resources that grant a deploy role the statement s (policies, roles with an
-# inline policy, policy documents).
-_deploy_rcs := {s: rcs |
-	some s in _deploy_statements
-	rcs := {rc |
-		some [k, rc, s2] in _allows
-		k == "deploy"
-		s2 == s
 	}
 }
 
@@ -149,7 +132,7 @@ deny_iam_wildcard contains tf.finding("IAM_001", rc, msg) if {
 	_dashboard_action(a)
 	some s in _deploy_uses[a]
 	some r in _unscoped_dashboard_resources(s)
-	some rc in _deploy_rcs[s]
+	some rc in _granting[["deploy", s]]
 	msg := sprintf("a deploy role (named *-deploy-*) may call %s on %s, which covers other stages' or functions' dashboards; grant cloudwatch:PutDashboard only on dashboard/<project>-<stage>-* and the release's dashboard/gitops-<function>-*", [a, r])
 }
 
@@ -223,17 +206,17 @@ deny_iam_user contains tf.finding("IAM_002", rc, msg) if {
 # secretsmanager:GetSecretValue (reads secrets) or lambda:InvokeFunction (runs code) is denied. An AWS
 # managed policy cannot be checked in the plan, so attaching one to a plan role is denied too.
 deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
-	some s in _plan_statements
+	some s in _statements.plan
 	some a in s.actions
 	reasons := _plan_problems[a]
-	some rc in _plan_rcs[s]
+	some rc in _granting[["plan", s]]
 	msg := sprintf("a plan role (named *-plan-*) may call %s, which %s; allow only Describe*, Get*, List*, Head* actions (and sts:GetCallerIdentity), never secret values or invocations: merge request plans run untrusted code with this role", [a, concat(" and ", reasons)])
 }
 
 deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
-	some s in _plan_statements
+	some s in _statements.plan
 	s.not_action
-	some rc in _plan_rcs[s]
+	some rc in _granting[["plan", s]]
 	msg := "a statement of a plan role (named *-plan-*) allows NotAction, i.e. every other action, writes included; list the read-only actions in Action instead"
 }
 
@@ -246,7 +229,7 @@ deny_iam_plan_role_write contains tf.finding("IAM_003", rc, msg) if {
 # _plan_problems[a] is what is wrong with each distinct action of the plan roles that is not read-only:
 # each classified once.
 _plan_problems := {a: reasons |
-	some a in {a | some s in _plan_statements; some a in s.actions}
+	some a in {a | some s in _statements.plan; some a in s.actions}
 	reasons := _plan_action_problems(a)
 	count(reasons) > 0
 }
@@ -438,18 +421,24 @@ _allows contains [k, d, s] if {
 	some s in _json_allows(p)
 }
 
-# _plan_statements holds each distinct statement of the plan roles; _plan_rcs[s] the resources
-# granting it (as _deploy_statements and _deploy_rcs).
-_plan_statements := {s |
-	some [k, _, s] in _allows
-	k == "plan"
+# _statements[k] holds each distinct statement of the roles of kind k: every stage and service of a
+# plan tends to grant the same ones, so the rules check each once. _granting[[k, s]] is the resources
+# that grant a role of kind k the statement s (policies, roles with an inline policy, policy
+# documents); it is built when a rule first fires, in one indexed pass.
+_statements := {k: statements |
+	some k, _ in _role_kinds
+	statements := {s |
+		some [k2, _, s] in _allows
+		k2 == k
+	}
 }
 
-_plan_rcs := {s: rcs |
-	some s in _plan_statements
+_granting := {[k, s]: rcs |
+	some k, statements in _statements
+	some s in statements
 	rcs := {rc |
-		some [k, rc, s2] in _allows
-		k == "plan"
+		some [k2, rc, s2] in _allows
+		k2 == k
 		s2 == s
 	}
 }
