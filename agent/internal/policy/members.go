@@ -15,10 +15,12 @@ import (
 // resource_changes is 14 MB, read in four parts, and configuration 7 MB.
 const parallelFrom = 4 << 20
 
-// member is one top-level member the policies read.
+// member is one top-level member: one the policies read, or a large one they do not (unread), which
+// is only checked, on a goroutine of its own.
 type member struct {
-	key *ast.Term
-	val ast.Value
+	key    *ast.Term
+	val    ast.Value
+	unread bool
 	// Set when it is read by a decoder of its own: done closes when that decoder stops, at end, with
 	// err; skip is where skipValue found the value's end.
 	done      chan struct{}
@@ -43,35 +45,23 @@ func (d *termDecoder) concurrent() bool {
 	return len(d.buf) >= d.parallelFrom && runtime.GOMAXPROCS(0) > 1
 }
 
-// readMember reads the value at d.pos into m and moves d past it: d finds where it ends (skipValue); a
-// value of d.parallelFrom bytes or more is then read by a decoder of its own on a goroutine of its own
-// (wait for m.done), a smaller one by d.
+// readMember reads the value at d.pos into m (or, for an unread member, only checks it) and moves d
+// past it: d finds where it ends (skipValue); a value of d.parallelFrom bytes or more is then read by a
+// decoder of its own on a goroutine of its own (wait for m.done), a smaller one by d.
 //
-// An array of 2 × d.parallelFrom bytes or more is read in parts of about d.parallelFrom bytes, each by a
-// decoder of its own, so that its reading spreads over the CPUs too (at 10,000 changes
-// resource_changes is twice the size of the next member).
+// An array the policies read, of 2 × d.parallelFrom bytes or more, is read in parts of about
+// d.parallelFrom bytes, each by a decoder of its own, so that its reading spreads over the CPUs too (at
+// 10,000 changes resource_changes is twice the size of the next member); each part starts as soon as
+// skipValue has passed it, while d goes on to find the next.
 func (d *termDecoder) readMember(m *member) error {
 	start := d.pos
-	var cuts []int
-	var cutting *[]int
-	if d.pos < len(d.buf) && d.buf[d.pos] == '[' && len(d.buf)-d.pos >= 2*d.parallelFrom {
-		cutting = &cuts
-	}
-	if err := d.skipValue(cutting); err != nil {
-		return err
-	}
-	end := d.pos
-	if len(cuts) > 0 && end-start >= 2*d.parallelFrom {
-		// skipValue counts brackets of either kind: the parts check everything between, the array's
-		// own closing bracket is checked here.
-		if d.buf[end-1] != ']' {
-			return errNotDecoded
-		}
+	var cut func(at int)
+	if !m.unread && d.pos < len(d.buf) && d.buf[d.pos] == '[' && len(d.buf)-d.pos >= 2*d.parallelFrom {
 		from := start + 1
-		for _, c := range append(cuts, end) {
-			p := &part{from: from, to: c - 1, done: make(chan struct{})}
+		cut = func(at int) {
+			p := &part{from: from, to: at - 1, done: make(chan struct{})}
 			m.parts = append(m.parts, p)
-			from = c
+			from = at
 			go func() {
 				defer close(p.done)
 				sub := newTermDecoder(d.buf)
@@ -79,11 +69,23 @@ func (d *termDecoder) readMember(m *member) error {
 				p.vals, p.err = sub.elements(p.to)
 			}()
 		}
+	}
+	if err := d.skipValue(cut); err != nil {
+		return err
+	}
+	end := d.pos
+	if m.parts != nil {
+		// skipValue counts brackets of either kind: the parts check everything between, the array's
+		// own closing bracket is checked here.
+		if d.buf[end-1] != ']' {
+			return errNotDecoded
+		}
+		cut(end)
 		return nil
 	}
 	if end-start < d.parallelFrom {
 		d.pos = start
-		val, err := d.value(false)
+		val, err := d.value(m.unread)
 		if err == nil && d.pos != end {
 			err = errNotDecoded
 		}
@@ -95,7 +97,7 @@ func (d *termDecoder) readMember(m *member) error {
 		defer close(m.done)
 		sub := newTermDecoder(d.buf)
 		sub.pos = start
-		m.val, m.err = sub.value(false)
+		m.val, m.err = sub.value(m.unread)
 		m.end = sub.pos
 	}()
 	return nil
@@ -105,10 +107,10 @@ func (d *termDecoder) readMember(m *member) error {
 // counted. It is only used for a value that is then read in full, which refuses what this lets through
 // (readMember and wait check that both ended at the same place, elements that each part ends where
 // skipValue cut); it only has to find the end of a valid value, and to stay within the buffer on any
-// input. When cuts is not nil, the value is an array, and after each comma between its elements
-// where d.parallelFrom bytes or more have passed since the array's start or the last cut, the position
-// after that comma is appended to *cuts.
-func (d *termDecoder) skipValue(cuts *[]int) error {
+// input. When cut is not nil, the value is an array, and after each comma between its elements where
+// d.parallelFrom bytes or more have passed since the array's start or the last cut, cut is called with
+// the position after that comma.
+func (d *termDecoder) skipValue(cut func(at int)) error {
 	if d.pos >= len(d.buf) {
 		return errNotDecoded
 	}
@@ -120,9 +122,9 @@ func (d *termDecoder) skipValue(cuts *[]int) error {
 	for d.pos < len(d.buf) {
 		switch d.buf[d.pos] {
 		case ',':
-			if cuts != nil && depth == 1 && d.pos+1-last >= d.parallelFrom {
+			if cut != nil && depth == 1 && d.pos+1-last >= d.parallelFrom {
 				last = d.pos + 1
-				*cuts = append(*cuts, last)
+				cut(last)
 			}
 		case '"':
 			end, ok := closingQuote(d.buf, d.pos)

@@ -93,11 +93,12 @@ func (d *termDecoder) top(keep inputKeys) (ast.Object, error) {
 	var kept, running []*member
 	at := map[*ast.Term]int{}
 	err := d.members(func(key *ast.Term) error {
-		if !keep.admits(string(key.Value.(ast.String))) {
+		unread := !keep.admits(string(key.Value.(ast.String)))
+		if unread && !par {
 			_, err := d.value(true)
 			return err
 		}
-		m := &member{key: key}
+		m := &member{key: key, unread: unread}
 		var err error
 		if par {
 			d.ws()
@@ -108,7 +109,7 @@ func (d *termDecoder) top(keep inputKeys) (ast.Object, error) {
 		} else {
 			m.val, err = d.value(false)
 		}
-		if err != nil {
+		if err != nil || unread {
 			return err
 		}
 		if i, ok := at[key]; ok {
