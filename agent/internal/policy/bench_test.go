@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,7 +42,7 @@ func scaledPlans(n int) [2][]byte {
 		return plans
 	}
 	p := scaledPlatform(n)
-	clean := p.json()
+	clean := inTerraformOrder(p.json())
 	for _, rc := range p.changes {
 		after, ok := rc["change"].(obj)["after"].(obj)
 		if !ok {
@@ -53,8 +54,49 @@ func scaledPlans(n int) [2][]byte {
 			}
 		}
 	}
-	scaledCache[n] = [2][]byte{clean, p.json()}
+	scaledCache[n] = [2][]byte{clean, inTerraformOrder(p.json())}
 	return scaledCache[n]
+}
+
+// terraformOrder is the order in which `terraform show -json` writes the plan's top-level members
+// (its struct's field order); the order matters to how the plan is read, since large members are read
+// concurrently as the reading goroutine reaches them.
+var terraformOrder = []string{
+	"format_version", "terraform_version", "variables", "planned_values", "resource_drift",
+	"resource_changes", "output_changes", "prior_state", "configuration", "relevant_attributes",
+	"checks", "timestamp", "applyable", "complete", "errored",
+}
+
+// inTerraformOrder rewrites plan's top-level members in terraformOrder (json.Marshal writes a map's
+// keys sorted), members it does not know last.
+func inTerraformOrder(plan []byte) []byte {
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(plan, &members); err != nil {
+		panic(err)
+	}
+	keys := slices.Sorted(maps.Keys(members))
+	slices.SortStableFunc(keys, func(a, b string) int {
+		rank := func(k string) int {
+			if i := slices.Index(terraformOrder, k); i >= 0 {
+				return i
+			}
+			return len(terraformOrder)
+		}
+		return rank(a) - rank(b)
+	})
+	var out bytes.Buffer
+	out.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			out.WriteByte(',')
+		}
+		name, _ := json.Marshal(k)
+		out.Write(name)
+		out.WriteByte(':')
+		out.Write(members[k])
+	}
+	out.WriteString("}\n")
+	return out.Bytes()
 }
 
 func scaledPlatform(n int) *platformPlan {
