@@ -7,11 +7,11 @@ import (
 	"github.com/open-policy-agent/opa/v1/ast"
 )
 
-// parallelFrom is the size from which a member the policies read is read by a decoder of its own, on a
-// goroutine of its own, while parsePlan goes on to the next member (and, for an array of twice that,
-// the size of the parts it is read in): below it a goroutine costs more than it saves. It also bounds
-// how many there are: a plan within MaxPlanBytes has at most 32 members or parts that large (and a
-// last, smaller part per array), however many keys it repeats. In a 10,000-change plan (27 MB)
+// parallelFrom is the size from which a member is read (or, when the policies do not read it,
+// checked) by a decoder of its own, on a goroutine of its own, while parsePlan goes on to the next
+// member (and the size of the parts a large array the policies read is read in): below it a goroutine
+// costs more than it saves. It also bounds how many there are: a plan within MaxPlanBytes has at most
+// 32 members or parts that large (and a last, smaller part per array), however many keys it repeats. In a 10,000-change plan (27 MB)
 // resource_changes is 14 MB, read in four parts, and configuration 7 MB.
 const parallelFrom = 4 << 20
 
@@ -49,10 +49,11 @@ func (d *termDecoder) concurrent() bool {
 // past it: d finds where it ends (skipValue); a value of d.parallelFrom bytes or more is then read by a
 // decoder of its own on a goroutine of its own (wait for m.done), a smaller one by d.
 //
-// An array the policies read, of 2 × d.parallelFrom bytes or more, is read in parts of about
-// d.parallelFrom bytes, each by a decoder of its own, so that its reading spreads over the CPUs too (at
-// 10,000 changes resource_changes is twice the size of the next member); each part starts as soon as
-// skipValue has passed it, while d goes on to find the next.
+// An array the policies read, with 2 × d.parallelFrom bytes or more of the plan from its start, is read
+// in parts of about d.parallelFrom bytes (once it has more than that), each by a decoder of its own, so
+// that its reading spreads over the CPUs too (at 10,000 changes resource_changes is twice the size of
+// the next member); each part starts as soon as skipValue has passed it, while d goes on to find the
+// next.
 func (d *termDecoder) readMember(m *member) error {
 	start := d.pos
 	var cut func(at int)
