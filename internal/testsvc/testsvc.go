@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -192,4 +193,63 @@ func randomHex(n int) string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return hex.EncodeToString(b)
+}
+
+// WriteExecutable writes data to path with mode 0755 for the test to run, failing t on error. The
+// descriptor is open only while syscall.ForkLock is held for reading: a child that a parallel test forked
+// meanwhile would hold it open for writing until that child execs, and running the file would fail with
+// "text file busy" (ETXTBSY, golang/go#22315).
+func WriteExecutable(t testing.TB, path string, data []byte) {
+	t.Helper()
+	syscall.ForkLock.RLock()
+	err := os.WriteFile(path, data, 0o755)
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// StartsWhileOthersFork has write make an executable shell script at each of 200 paths and runs each as
+// soon as write returns, while other goroutines fork and exec /bin/true without pause, as a busy agent's
+// parallel plans do. It fails t for every run that did not start: with a plain os.WriteFile about one in
+// forty fails with "text file busy" on a 2-core machine.
+func StartsWhileOthersFork(t testing.TB, write func(path string, script []byte) error) {
+	t.Helper()
+	dir := t.TempDir()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	for range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					_ = exec.Command("/bin/true").Run()
+				}
+			}
+		}()
+	}
+	defer func() {
+		close(stop)
+		for range 4 {
+			<-done
+		}
+	}()
+	failed := 0
+	for i := range 200 {
+		path := filepath.Join(dir, "script-"+strconv.Itoa(i))
+		if err := write(path, []byte("#!/bin/sh\nexit 0\n")); err != nil {
+			t.Fatalf("write %s: %v", path, err)
+		}
+		if out, err := exec.Command(path).CombinedOutput(); err != nil {
+			if failed++; failed <= 3 {
+				t.Errorf("run %s: %v %s", path, err, out)
+			}
+		}
+	}
+	if failed > 0 {
+		t.Errorf("%d of 200 scripts did not run", failed)
+	}
 }

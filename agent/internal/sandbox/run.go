@@ -120,10 +120,20 @@ func (r *Run) Command(binary string) (string, error) {
 	r.scripts++
 	name := filepath.Join(r.dir, "cmd-"+strconv.Itoa(r.scripts))
 	r.mu.Unlock()
-	if err := os.WriteFile(name, []byte(script), 0o700); err != nil {
+	if err := writeExecutable(name, []byte(script)); err != nil {
 		return "", fmt.Errorf("sandbox: write command: %w", err)
 	}
 	return name, nil
+}
+
+// writeExecutable writes a file of mode 0700 that this process starts next. Its descriptor is open
+// only while syscall.ForkLock is held for reading: a child another goroutine forked meanwhile would
+// hold it open for writing until that child execs, and starting the file would fail with "text file
+// busy" (ETXTBSY, golang/go#22315).
+func writeExecutable(name string, data []byte) error {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	return os.WriteFile(name, data, 0o700)
 }
 
 // Lend makes the tree at path the run's for a while (e.g. a plugin cache that init fills) and returns

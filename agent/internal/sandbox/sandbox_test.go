@@ -182,9 +182,7 @@ func workDir(t *testing.T, s *Sandbox) (work, probeBin, linkedOrigin string) {
 		t.Fatal(err)
 	}
 	probeBin = filepath.Join(work, "probe")
-	if err := os.WriteFile(probeBin, self, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, probeBin, self)
 	cache := t.TempDir()
 	linkedOrigin = filepath.Join(cache, "cached.tf")
 	if err := os.WriteFile(linkedOrigin, []byte("# cached\n"), 0o644); err != nil {
@@ -459,9 +457,7 @@ func TestAgentNotRootGetsOffOrAClearRefusal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin, self, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, bin, self)
 	for asked, want := range map[string]string{
 		"auto":       "mode: off",
 		"namespaces": "error: sandbox: GITOPS_SANDBOX=namespaces does not work here: namespaces: the agent is not root",
@@ -477,4 +473,11 @@ func TestAgentNotRootGetsOffOrAClearRefusal(t *testing.T) {
 			t.Errorf("GITOPS_SANDBOX=%s as a user that is not root: %q, want %q", asked, got, want)
 		}
 	}
+}
+
+// TestCommandScriptStartsWhileOthersFork writes command scripts as Command does while other goroutines
+// start processes: every script starts, none fails with "text file busy".
+func TestCommandScriptStartsWhileOthersFork(t *testing.T) {
+	t.Parallel()
+	testsvc.StartsWhileOthersFork(t, writeExecutable)
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 // waitForFile polls for path until it exists or done is closed; it fails the test if done closes first.
@@ -132,9 +134,7 @@ version) echo '{"terraform_version":"1.11.4","platform":"linux_amd64","provider_
 *) trap '' INT; touch "$STARTED"; exec sleep 300 ;;
 esac
 `
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, bin, []byte(script))
 	r, err := NewRunner(Options{Binary: bin, DataDir: t.TempDir(), CancelGrace: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

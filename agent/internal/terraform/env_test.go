@@ -131,9 +131,7 @@ func TestCLIConfigByReadOnly(t *testing.T) {
 	script := "#!/bin/sh\nprintf '%s %s\\n' \"$(basename \"$(pwd)\")\" \"$TF_CLI_CONFIG_FILE\" >> " + shellQuote(log) +
 		"\nexec " + shellQuote(testsvc.Terraform(t)) + " \"$@\"\n"
 	bin := filepath.Join(dir, "terraform")
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, bin, []byte(script))
 	r, err := NewRunner(Options{Binary: bin, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

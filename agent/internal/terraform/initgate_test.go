@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 // TestCachedProviders decides from a work dir's dependency lock file, or without one from its
@@ -20,9 +22,7 @@ func TestCachedProviders(t *testing.T) {
 	if err := os.MkdirAll(pkg, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(pkg, "terraform-provider-aws_v5.0.0_x5"), []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, filepath.Join(pkg, "terraform-provider-aws_v5.0.0_x5"), []byte("#!/bin/sh\n"))
 	if err := os.MkdirAll(filepath.Join(cache, "registry.terraform.io", "hashicorp", "null", "3.0.0", platform), 0o755); err != nil {
 		t.Fatal(err) // an empty package dir: an install that never finished
 	}

@@ -26,9 +26,7 @@ func evilStack(t testing.TB, marker string) string {
 		t.Fatal(err)
 	}
 	script := fmt.Sprintf("#!/bin/sh\ntouch %s\nexit 1\n", shellQuote(marker))
-	if err := os.WriteFile(plugin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, plugin, []byte(script))
 	mainTF := `terraform {
   required_providers {
     evil = {
@@ -84,7 +82,7 @@ func TestLocalMirrorsIgnored(t *testing.T) {
 				t.Fatalf("plan: got %v, want an init *Error", err)
 			}
 			if d := diagnostics(err); !strings.Contains(d, tt.wantDiag) {
-				t.Errorf("init's diagnostics do not name %q:\n%s", tt.wantDiag, d)
+				t.Errorf("init's diagnostics do not name %q (%v):\n%s", tt.wantDiag, err, d)
 			}
 			if exists(t, marker) {
 				t.Error("the provider shipped in terraform.d/plugins ran")

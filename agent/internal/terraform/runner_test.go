@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 func TestCheckEnv(t *testing.T) {
@@ -109,9 +111,7 @@ func TestParseVersion(t *testing.T) {
 func TestNewRunner(t *testing.T) {
 	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "tf")
-	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, bin, []byte("#!/bin/sh\n"))
 	for _, mirror := range []string{"", "https://mirror.example.com/providers"} {
 		dataDir := filepath.Join(t.TempDir(), "data")
 		r, err := NewRunner(Options{Binary: bin, DataDir: dataDir, ProviderMirror: mirror})

@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // execEnv names the variable through which the version shim learns what to run: the binary itself, or
@@ -91,24 +93,30 @@ func writeShim(path string, versionJSON []byte) error {
 		`x="$` + execEnv + `"` + "\nunset " + execEnv + "\n" +
 		`[ -n "$x" ] || { echo "` + execEnv + ` is not set" >&2; exit 127; }` + "\n" +
 		`exec "$x" "$@"` + "\n"
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	tmp, err := writeTempExecutable(filepath.Dir(path), "."+filepath.Base(path)+"-*", script)
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil && tmp != "" {
+		_ = os.Remove(tmp)
+	}
+	return err
+}
+
+// writeTempExecutable writes script to a new file of mode 0700 in dir (os.CreateTemp's pattern) and
+// returns its name, also when writing fails after creating it. The descriptor is open only while
+// syscall.ForkLock is held for reading: a child another goroutine forked meanwhile would hold it open
+// for writing until that child execs, and starting the file would fail with "text file busy"
+// (ETXTBSY, golang/go#22315).
+func writeTempExecutable(dir, pattern, script string) (string, error) {
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	f, err := os.CreateTemp(dir, pattern)
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, werr := f.WriteString(script)
-	if err := f.Chmod(0o700); werr == nil {
-		werr = err
-	}
-	if err := f.Close(); werr == nil {
-		werr = err
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		_ = os.Remove(f.Name())
-	}
-	return werr
+	return f.Name(), errors.Join(werr, f.Chmod(0o700), f.Close())
 }
 
 // shellQuote makes s one word for sh.

@@ -42,9 +42,7 @@ func TestVersionShimAnswersAsTheBinary(t *testing.T) {
 
 	stand := filepath.Join(t.TempDir(), "stand-in")
 	script := "#!/bin/sh\necho \"args:$*\"\necho \"exec:${" + execEnv + "-unset}\"\nexit 3\n"
-	if err := os.WriteFile(stand, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, stand, []byte(script))
 	for _, args := range [][]string{{"version"}, {"version", "-json", "x"}, {"plan", "-out=it's"}} {
 		cmd := exec.Command(shim, args...)
 		cmd.Env = []string{execEnv + "=" + stand}
@@ -73,9 +71,7 @@ func TestVersionShimRefusesABinaryWithoutAVersion(t *testing.T) {
 		{"#!/bin/sh\necho 'no such command' >&2\nexit 1\n", "no such command"},
 		{"#!/bin/sh\necho '{\"platform\":\"linux_amd64\"}'\n", "no terraform_version"},
 	} {
-		if err := os.WriteFile(bin, []byte(tc.script), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testsvc.WriteExecutable(t, bin, []byte(tc.script))
 		r, err := NewRunner(Options{Binary: bin, DataDir: t.TempDir()})
 		if err != nil {
 			t.Fatal(err)
@@ -94,4 +90,17 @@ func TestRequestMayNotChooseTheExecutable(t *testing.T) {
 	if err := checkEnv(map[string]string{execEnv: "/bin/sh"}); err == nil || !strings.Contains(err.Error(), execEnv) {
 		t.Errorf("checkEnv: %v, want %s refused", err, execEnv)
 	}
+}
+
+// TestShimStartsWhileOthersFork writes scripts as writeShim does while other goroutines start
+// processes (parallel plans): every script starts, none fails with "text file busy".
+func TestShimStartsWhileOthersFork(t *testing.T) {
+	t.Parallel()
+	testsvc.StartsWhileOthersFork(t, func(path string, script []byte) error {
+		tmp, err := writeTempExecutable(filepath.Dir(path), ".script-*", string(script))
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		return err
+	})
 }

@@ -33,9 +33,7 @@ fi
 exec %[2]s "$@"
 `, q(dir, "calls.log"), tfBin, q(dir, "plan.rc"), q(dir, "plan.out"))
 	bin := filepath.Join(dir, "terraform")
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, bin, []byte(script))
 	return recorder{bin: bin, dir: dir}
 }
 
@@ -238,9 +236,7 @@ echo "end $1 $$" >> "$log"
 exit $rc
 `, shellQuote(events), shellQuote(testsvc.Terraform(t)))
 	bin := filepath.Join(dir, "terraform")
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, bin, []byte(script))
 	r, err := NewRunner(Options{Binary: bin, DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("NewRunner: %v", err)

@@ -240,8 +240,6 @@ func unzipBootstrap(t *testing.T, zipPath string) string {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "bootstrap")
-	if err := os.WriteFile(path, bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	testsvc.WriteExecutable(t, path, bin)
 	return path
 }

@@ -23,6 +23,7 @@ import (
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/gitlab/gitlabfake"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox"
 	"gitlab.com/gitops-agent/gitops-agent/agent/internal/sandbox/sandboxtest"
+	"gitlab.com/gitops-agent/gitops-agent/internal/testsvc"
 )
 
 const (
@@ -371,9 +372,7 @@ resource "evil_thing" "x" {}
 		if err := os.MkdirAll(filepath.Dir(plugin), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(plugin, []byte("#!/bin/sh\ntouch "+marker+"\nexit 1\n"), 0o755); err != nil {
-			t.Fatal(err)
-		}
+		testsvc.WriteExecutable(t, plugin, []byte("#!/bin/sh\ntouch "+marker+"\nexit 1\n"))
 		note := planTree(t, mode, dir, tree, "stacks/base/evil.tf", "GITOPS_SANDBOX_WRITABLE="+markers)
 		clitest.MustContain(t, "the plan note", note, "example.com/attacker/evil")
 		if _, err := os.Stat(marker); err == nil {

@@ -134,9 +134,7 @@ func newTFLog(tb testing.TB, tf string) tfLog {
 	l := tfLog{bin: filepath.Join(dir, "terraform"), log: filepath.Join(dir, "starts.log")}
 	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
 	script := "#!/bin/bash\nprintf '%s %s %s\\n' \"$EPOCHREALTIME\" \"$1\" \"$PWD\" >> " + quote(l.log) + "\nexec " + quote(tf) + " \"$@\"\n"
-	if err := os.WriteFile(l.bin, []byte(script), 0o755); err != nil {
-		tb.Fatal(err)
-	}
+	testsvc.WriteExecutable(tb, l.bin, []byte(script))
 	return l
 }
 
