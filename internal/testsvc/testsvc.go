@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	mathrand "math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -158,15 +159,57 @@ func RepoRoot(t testing.TB) string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that is the test's alone until it ends, for a server the test
+// starts later. A port the kernel handed to a bind to port 0 would not be: once closed, the next bind to
+// port 0 (another test, here or in another package's process) or an outgoing connection can take it
+// before the server binds it, and a test then talks to another test's server. So the port lies below the
+// kernel's ephemeral range, was free when chosen, and is reserved by an exclusive lock on a file every
+// test process of the module checks (the lock goes with the process, so a killed test frees it).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := os.MkdirAll(filepath.Dir(portLock(0)), 0o777); err != nil {
 		t.Fatalf("find a free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	lo, hi := reservablePorts()
+	for range 1000 {
+		port := lo + mathrand.IntN(hi-lo)
+		f, err := os.OpenFile(portLock(port), os.O_CREATE|os.O_RDWR, 0o666)
+		if err != nil {
+			t.Fatalf("find a free port: %v", err)
+		}
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+			f.Close()
+			continue // another test holds it
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			f.Close()
+			continue // in use by something else
+		}
+		l.Close()
+		t.Cleanup(func() { f.Close() })
+		return port
+	}
+	t.Fatalf("find a free port: none free among 1000 tries in %d-%d", lo, hi-1)
+	return 0
+}
+
+// portLock is the file whose lock reserves port.
+func portLock(port int) string {
+	return filepath.Join(os.TempDir(), "gitops-agent-test-ports", strconv.Itoa(port))
+}
+
+// reservablePorts is the range [lo, hi) FreePort chooses from: from 15000 (above the usual fixed ports
+// of local services) to the start of the kernel's ephemeral range.
+func reservablePorts() (lo, hi int) {
+	lo, hi = 15000, 32768
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if f := strings.Fields(string(b)); err == nil && len(f) == 2 {
+		if start, err := strconv.Atoi(f[0]); err == nil && start > lo+1000 {
+			hi = start
+		}
+	}
+	return lo, hi
 }
 
 // TerraformEnv is the environment a test should run a Terraform binary with: no inherited CLI config or
