@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"runtime"
 	"slices"
 	"strings"
@@ -205,5 +206,48 @@ func TestParsePlanRepeatedMembers(t *testing.T) {
 	}
 	if after := runtime.NumGoroutine(); after > before {
 		t.Errorf("%d goroutines after the read, %d before", after, before)
+	}
+}
+
+// TestParsePlanSharesEqualValues: small objects and arrays of equal text are one value, so a plan
+// that repeats its tags, empty blocks and sensitivity masks builds each once; different texts (or
+// the same value written differently) are values of their own.
+func TestParsePlanSharesEqualValues(t *testing.T) {
+	plan := `{"a":[{"t":{"k":"v"}},{"t":{"k":"v"}},{"t":{"k":"w"}},{"t":{ "k":"v"}},{"t":{}},{"t":{}},{"t":[]},{"t":[]},{"t":[false]},{"t":[false]}]}`
+	assertSameParse(t, []byte(plan))
+	got, err := readPlan([]byte(plan), inputKeys{all: true}, parallelFrom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elems := got.(ast.Object).Get(ast.StringTerm("a")).Value.(*ast.Array)
+	tag := func(i int) ast.Value { return elems.Elem(i).Value.(ast.Object).Get(ast.StringTerm("t")).Value }
+	for _, pair := range [][2]int{{0, 1}, {4, 5}, {6, 7}, {8, 9}} {
+		if tag(pair[0]) != tag(pair[1]) {
+			t.Errorf("elements %d and %d: equal texts %v are two values", pair[0], pair[1], tag(pair[0]))
+		}
+	}
+	if tag(0) == tag(2) || tag(0) == tag(3) {
+		t.Errorf("texts that differ share a value")
+	}
+}
+
+// TestParsePlanReuseChecksTheText: a value is reused only when the texts are equal, not their hashes.
+func TestParsePlanReuseChecksTheText(t *testing.T) {
+	buf := []byte(`[{"x":1},{"x":2}]`)
+	d := newTermDecoder(buf)
+	d.pos = 1
+	first, err := d.value(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second object's hash now names the first's text, as a collision would.
+	d.seen[maphash.Bytes(d.seed, buf[9:16])] = seenValue{start: 1, end: 8, v: first}
+	d.pos = 9
+	second, err := d.value(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := ast.MustParseTerm(`{"x":2}`).Value; second.Compare(want) != 0 {
+		t.Errorf("second object = %v, want %v", second, want)
 	}
 }

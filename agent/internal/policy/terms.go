@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"hash/maphash"
 	"strconv"
 	"strings"
 
@@ -27,8 +28,8 @@ var errNotDecoded = errors.New("not decoded")
 // strings, white space, punctuation), so that no second pass has to check the document; the caller
 // checks that the text is valid UTF-8 first. Strings with escapes are unquoted by the standard
 // library, numbers keep their text (as json.Number does). Equal keys and short strings
-// share one term, so a plan of 10,000 resources holds each attribute name once. Not safe for
-// concurrent use.
+// share one term, so a plan of 10,000 resources holds each attribute name once, and small objects and
+// arrays of equal text one value (reuse). Not safe for concurrent use.
 type termDecoder struct {
 	buf    []byte
 	pos    int
@@ -40,8 +41,53 @@ type termDecoder struct {
 	tuples [][2]*ast.Term // scratch for one object's pairs
 	terms  []ast.Term     // terms not yet handed out, allocated termChunk at a time
 	ptrs   []*ast.Term    // same for the element lists of arrays
+	// seen holds the small objects and arrays read so far by a hash of their text: one whose text
+	// equals an earlier one's is that one's value (see reuse).
+	seen map[uint64]seenValue
+	seed maphash.Seed
 	// parallelFrom is the size from which top reads a member it keeps concurrently (see readMember).
 	parallelFrom int
+}
+
+// seenValue is a value the decoder built from the text buf[start:end].
+type seenValue struct {
+	start, end int
+	v          ast.Value
+}
+
+// maxReusedLen bounds the text of the objects and arrays a termDecoder shares between equal
+// occurrences (empty ones, tags, nested blocks, their after_unknown and sensitivity masks), and
+// maxReused how many it remembers.
+const (
+	maxReusedLen = 256
+	maxReused    = 1 << 16
+)
+
+// reuse returns the value built from an earlier text equal to buf[start:d.pos], if that text was
+// short enough to be remembered. OPA never changes a value of the input, so equal ones can be one.
+func (d *termDecoder) reuse(start int) (ast.Value, uint64, bool) {
+	if d.pos-start > maxReusedLen {
+		return nil, 0, false
+	}
+	text := d.buf[start:d.pos]
+	h := maphash.Bytes(d.seed, text)
+	if s, ok := d.seen[h]; ok && bytes.Equal(d.buf[s.start:s.end], text) {
+		return s.v, h, true
+	}
+	return nil, h, false
+}
+
+// remember records v as the value of buf[start:d.pos] under hash h (from reuse).
+func (d *termDecoder) remember(start int, h uint64, v ast.Value) ast.Value {
+	if d.pos-start <= maxReusedLen && len(d.seen) < maxReused {
+		if d.seen == nil {
+			d.seen = make(map[uint64]seenValue)
+		}
+		if _, taken := d.seen[h]; !taken {
+			d.seen[h] = seenValue{start, d.pos, v}
+		}
+	}
+	return v
 }
 
 // termChunk is how many terms (and array element pointers) a termDecoder allocates at once: one
@@ -76,7 +122,7 @@ func (d *termDecoder) newPtrs(n int) []*ast.Term {
 }
 
 func newTermDecoder(buf []byte) *termDecoder {
-	return &termDecoder{buf: buf, strs: make(map[string]*ast.Term, 1024), parallelFrom: parallelFrom}
+	return &termDecoder{buf: buf, strs: make(map[string]*ast.Term, 1024), seed: maphash.MakeSeed(), parallelFrom: parallelFrom}
 }
 
 // top reads the document, which must be one object, converting the members keep admits and only
@@ -196,6 +242,7 @@ func (d *termDecoder) object(skip bool) (ast.Value, error) {
 		return nil, errNotDecoded
 	}
 	defer func() { d.depth-- }()
+	open := d.pos
 	d.pos++ // {
 	start := len(d.keys)
 	defer func() { d.keys, d.kvals = d.keys[:start], d.kvals[:start] }()
@@ -222,6 +269,10 @@ func (d *termDecoder) object(skip bool) (ast.Value, error) {
 	if skip {
 		return nil, nil
 	}
+	v, h, ok := d.reuse(open)
+	if ok {
+		return v, nil
+	}
 	keys, vals := d.keys[start:], d.kvals[start:]
 	terms := d.newTerms(len(keys))
 	d.tuples = d.tuples[:0]
@@ -230,7 +281,7 @@ func (d *termDecoder) object(skip bool) (ast.Value, error) {
 		d.tuples = append(d.tuples, [2]*ast.Term{k, &terms[i]})
 	}
 	// NewObject copies the pairs, so the scratch can be reused.
-	return ast.NewObject(dedupe(d.tuples)...), nil
+	return d.remember(open, h, ast.NewObject(dedupe(d.tuples)...)), nil
 }
 
 func (d *termDecoder) array(skip bool) (ast.Value, error) {
@@ -238,6 +289,7 @@ func (d *termDecoder) array(skip bool) (ast.Value, error) {
 		return nil, errNotDecoded
 	}
 	defer func() { d.depth-- }()
+	open := d.pos
 	d.pos++ // [
 	start := len(d.vals)
 	defer func() { d.vals = d.vals[:start] }()
@@ -260,6 +312,10 @@ func (d *termDecoder) array(skip bool) (ast.Value, error) {
 	if skip {
 		return nil, nil
 	}
+	v, h, ok := d.reuse(open)
+	if ok {
+		return v, nil
+	}
 	vals := d.vals[start:]
 	terms := d.newTerms(len(vals))
 	ptrs := d.newPtrs(len(vals))
@@ -267,7 +323,7 @@ func (d *termDecoder) array(skip bool) (ast.Value, error) {
 		terms[i].Value = v
 		ptrs[i] = &terms[i]
 	}
-	return ast.NewArray(ptrs...), nil
+	return d.remember(open, h, ast.NewArray(ptrs...)), nil
 }
 
 // key reads an object key and its colon; every key is shared, so equal keys are one pointer.
