@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // StepKind is what a promotion step does.
@@ -164,7 +165,9 @@ func (p Promotion) stageStatus(stage string) (Status, bool) {
 	case failed != "":
 		s.State, s.Description = StatusFailed, "failed at "+failed
 	case interrupted != "":
-		s.State, s.Description = StatusCanceled, "interrupted at "+interrupted+Resumes
+		// The step's name is cut rather than the end, which says the promotion is not over (Retrying).
+		at := clipRunes(interrupted, MaxStatusDescription-utf8.RuneCountInString("interrupted at "+Resumes))
+		s.State, s.Description = StatusCanceled, "interrupted at "+at+Resumes
 	case running > 0 || (waiting > 0 && waiting < total):
 		s.State, s.Description = StatusRunning, cmp.Or(releasing, "applying")
 	case waiting == total:

@@ -1,8 +1,10 @@
 package gitops
 
 import (
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -53,6 +55,19 @@ func TestPromotionStatuses(t *testing.T) {
 				t.Errorf("Statuses (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestInterruptedStatusOfALongStepSaysItResumes: a step name too long for a status is cut, not the
+// words that say the promotion resumes (Status.Retrying reads them).
+func TestInterruptedStatusOfALongStepSaysItResumes(t *testing.T) {
+	stack := strings.Repeat("é", 300)
+	got := Promotion{Steps: []Step{{Kind: StepApply, Stack: stack, Stage: "dev", State: StepInterrupted}}}.Statuses()[0]
+	if n := utf8.RuneCountInString(got.Description); n > MaxStatusDescription {
+		t.Errorf("description of %d characters, want at most %d", n, MaxStatusDescription)
+	}
+	if !got.Retrying() || !strings.HasPrefix(got.Description, "interrupted at éé") {
+		t.Errorf("status %+v does not say the promotion resumes", got)
 	}
 }
 
