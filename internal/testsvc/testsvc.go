@@ -17,6 +17,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -259,27 +261,17 @@ func WriteExecutable(t testing.TB, path string, data []byte) {
 func StartsWhileOthersFork(t testing.TB, write func(path string, script []byte) error) {
 	t.Helper()
 	dir := t.TempDir()
-	stop := make(chan struct{})
-	done := make(chan struct{})
+	var stop atomic.Bool
+	var forks sync.WaitGroup
 	for range 4 {
-		go func() {
-			defer func() { done <- struct{}{} }()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					_ = exec.Command("/bin/true").Run()
-				}
+		forks.Go(func() {
+			for !stop.Load() {
+				_ = exec.Command("/bin/true").Run()
 			}
-		}()
+		})
 	}
-	defer func() {
-		close(stop)
-		for range 4 {
-			<-done
-		}
-	}()
+	defer forks.Wait()
+	defer stop.Store(true)
 	failed := 0
 	for i := range 200 {
 		path := filepath.Join(dir, "script-"+strconv.Itoa(i))
